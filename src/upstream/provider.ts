@@ -1,0 +1,26 @@
+import type { WireCompletionRequest, WireCompletionResponse, WireModel } from './wire.js';
+
+export interface CallOptions {
+  /** Aborts the upstream work: the caller's disconnect, or a deadline set above the provider. */
+  signal?: AbortSignal;
+}
+
+export interface ProviderCompletion {
+  response: WireCompletionResponse;
+  /** The upstream's request id (`x-request-id`), when it sent one. */
+  requestId?: string;
+}
+
+/**
+ * What every completions backend offers: the HTTP provider over an OpenAI-compatible API and the
+ * embedded local engine. Failures are thrown as the typed errors of `./errors.ts`, never as
+ * GraphQL errors: this layer knows nothing of GraphQL.
+ */
+export interface CompletionsProvider {
+  /** Short name for logs and start-up messages (`openai`, `local`). */
+  readonly name: string;
+  complete(request: WireCompletionRequest, options?: CallOptions): Promise<ProviderCompletion>;
+  /** Chunks in the upstream's streaming shape; ends after the last chunk (the `[DONE]` marker is not yielded). */
+  stream(request: WireCompletionRequest, options?: CallOptions): AsyncIterable<WireCompletionResponse>;
+  listModels(options?: CallOptions): Promise<WireModel[]>;
+}
