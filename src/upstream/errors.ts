@@ -37,8 +37,11 @@ export class UpstreamRequestError extends UpstreamError {
   }
 }
 
-/** Our own credentials were refused (401, 403): an operator problem, never the client's. */
-export class UpstreamAuthError extends UpstreamError {}
+/**
+ * The upstream refused this service itself: credentials (401, 403) or an endpoint that does not
+ * exist at the configured base URL. An operator problem, never the client's.
+ */
+export class UpstreamConfigurationError extends UpstreamError {}
 
 /** 429 from the upstream, after retries ran out. */
 export class UpstreamRateLimitError extends UpstreamError {

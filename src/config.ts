@@ -1,0 +1,113 @@
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The only reader of `process.env`. Everything is parsed and checked once at start, so a typo in a
+ * variable stops the process with a clear message instead of surfacing as a strange request error.
+ */
+
+export type UpstreamChoice = 'auto' | 'openai' | 'local';
+
+export interface Config {
+  port: number;
+  host: string;
+  nodeEnv: string;
+  logLevel: string;
+  /** `auto`: the HTTP upstream when an API key is set, else the embedded local engine. */
+  upstream: UpstreamChoice;
+  openaiBaseUrl: string;
+  openaiApiKey: string | undefined;
+  upstreamTimeoutMs: number;
+  upstreamMaxRetries: number;
+  upstreamMaxResponseBytes: number;
+  localModelCacheDir: string;
+}
+
+const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+
+export const configDefaults = {
+  port: 4000,
+  host: '127.0.0.1',
+  logLevel: 'info',
+  upstream: 'auto',
+  openaiBaseUrl: 'https://api.openai.com/v1',
+  upstreamTimeoutMs: 25_000,
+  upstreamMaxRetries: 2,
+  upstreamMaxResponseBytes: 16 * 1024 * 1024,
+  localModelCacheDir: `${projectRoot}.cache/local-model`,
+} as const;
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function readInt(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function readString(env: Env, name: string, fallback: string): string {
+  const raw = env[name]?.trim();
+  return raw === undefined || raw === '' ? fallback : raw;
+}
+
+function readUpstream(env: Env): UpstreamChoice {
+  const raw = readString(env, 'UPSTREAM', configDefaults.upstream).toLowerCase();
+  if (raw === 'auto' || raw === 'openai' || raw === 'local') return raw;
+  throw new ConfigError(`UPSTREAM must be one of auto, openai, local; got "${raw}"`);
+}
+
+function readBaseUrl(env: Env): string {
+  const raw = readString(env, 'OPENAI_BASE_URL', configDefaults.openaiBaseUrl);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`OPENAI_BASE_URL must be an absolute http(s) URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`OPENAI_BASE_URL must use http or https, got "${url.protocol}"`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const apiKey = env.OPENAI_API_KEY?.trim();
+  const config: Config = {
+    port: readInt(env, 'PORT', configDefaults.port, 0, 65_535),
+    host: readString(env, 'HOST', configDefaults.host),
+    nodeEnv: readString(env, 'NODE_ENV', 'development'),
+    logLevel: readString(env, 'LOG_LEVEL', configDefaults.logLevel),
+    upstream: readUpstream(env),
+    openaiBaseUrl: readBaseUrl(env),
+    openaiApiKey: apiKey === '' ? undefined : apiKey,
+    upstreamTimeoutMs: readInt(env, 'UPSTREAM_TIMEOUT_MS', configDefaults.upstreamTimeoutMs, 1, 600_000),
+    upstreamMaxRetries: readInt(env, 'UPSTREAM_MAX_RETRIES', configDefaults.upstreamMaxRetries, 0, 10),
+    upstreamMaxResponseBytes: readInt(
+      env,
+      'UPSTREAM_MAX_RESPONSE_BYTES',
+      configDefaults.upstreamMaxResponseBytes,
+      1024,
+      1024 * 1024 * 1024,
+    ),
+    localModelCacheDir: readString(env, 'LOCAL_MODEL_CACHE_DIR', configDefaults.localModelCacheDir),
+  };
+  if (config.upstream === 'openai' && config.openaiApiKey === undefined && isOpenAiHost(config.openaiBaseUrl)) {
+    throw new ConfigError('UPSTREAM=openai with the OpenAI base URL needs OPENAI_API_KEY');
+  }
+  return Object.freeze(config);
+}
+
+function isOpenAiHost(baseUrl: string): boolean {
+  return new URL(baseUrl).hostname === 'api.openai.com';
+}
+
+/** Which provider serves: an explicit UPSTREAM wins; `auto` follows the presence of a key. */
+export function resolveUpstream(config: Pick<Config, 'upstream' | 'openaiApiKey'>): 'openai' | 'local' {
+  if (config.upstream !== 'auto') return config.upstream;
+  return config.openaiApiKey === undefined ? 'local' : 'openai';
+}

@@ -1,0 +1,114 @@
+import { CallDeadline } from './deadline.js';
+import { errorFromResponse, parseErrorEnvelope } from './error-response.js';
+import { UpstreamBadResponseError, UpstreamError, UpstreamUnavailableError } from './errors.js';
+import type { CallOptions } from './provider.js';
+import { checkCompletion, ShapeError } from './response-check.js';
+import { readSseData } from './sse.js';
+import type { WireCompletionRequest, WireCompletionResponse } from './wire.js';
+
+/** A streamed completion over HTTP: the SSE body, checked chunk by chunk, under three timeouts. */
+
+export interface StreamTimeouts {
+  /** Until the first byte of the answer (headers included). */
+  firstByteMs: number;
+  /** The longest silence between two pieces of the body once it has started. */
+  idleMs: number;
+  /** The whole stream, from request to `[DONE]`. */
+  totalMs: number;
+}
+
+export const defaultStreamTimeouts: StreamTimeouts = { firstByteMs: 10_000, idleMs: 30_000, totalMs: 600_000 };
+
+interface OpenedStream {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: AsyncIterable<Buffer> & { destroy(error?: Error): unknown };
+  requestId: string | undefined;
+}
+
+export interface StreamCompletionArgs {
+  wire: WireCompletionRequest;
+  callOptions: CallOptions;
+  timeouts: Partial<StreamTimeouts> | undefined;
+  open: (body: string, deadline: CallDeadline) => Promise<OpenedStream>;
+  secrets: readonly (string | undefined)[];
+}
+
+export async function* streamCompletion(args: StreamCompletionArgs): AsyncGenerator<WireCompletionResponse> {
+  const timeouts = { ...defaultStreamTimeouts, ...args.timeouts };
+  const deadline = new CallDeadline(timeouts.totalMs, args.callOptions.signal);
+  let cancelIdle = deadline.timeoutAfter(timeouts.firstByteMs, `The upstream sent nothing for ${timeouts.firstByteMs} ms.`);
+  const resetIdle = () => {
+    cancelIdle();
+    cancelIdle = deadline.timeoutAfter(timeouts.idleMs, `The upstream stream was silent for ${timeouts.idleMs} ms.`);
+  };
+  let opened: OpenedStream | undefined;
+  try {
+    opened = await args.open(JSON.stringify({ ...args.wire, stream: true }), deadline);
+    resetIdle();
+    const requestId = opened.requestId;
+    const contentType = String(opened.headers['content-type'] ?? '');
+    if (!contentType.toLowerCase().startsWith('text/event-stream')) {
+      throw new UpstreamBadResponseError(`The upstream answered a stream with content type "${contentType}".`, {
+        requestId,
+      });
+    }
+    const finished = new Map<number, boolean>();
+    let done = false;
+    for await (const data of readSseData(touching(opened.body, resetIdle))) {
+      if (data.trim() === '[DONE]') {
+        done = true;
+        break;
+      }
+      const chunk = parseChunk(data, requestId, args.secrets);
+      for (const choice of chunk.choices) {
+        finished.set(choice.index, finished.get(choice.index) === true || choice.finish_reason !== null);
+      }
+      yield chunk;
+    }
+    if (!done) throw new UpstreamBadResponseError('The upstream stream ended without [DONE].', { requestId });
+    if ([...finished.values()].some((ended) => !ended)) {
+      throw new UpstreamBadResponseError('The upstream stream ended without a finish reason.', { requestId });
+    }
+  } catch (error) {
+    if (error instanceof UpstreamError && !deadline.signal.aborted) throw error;
+    deadline.throwIfAborted(error);
+    throw new UpstreamUnavailableError('The upstream stream failed.', { requestId: opened?.requestId, cause: error });
+  } finally {
+    deadline.dispose();
+    // Closing the socket is how the upstream learns that nobody is listening any more.
+    opened?.body.destroy();
+  }
+}
+
+async function* touching<T>(source: AsyncIterable<T>, onData: () => void): AsyncGenerator<T> {
+  for await (const piece of source) {
+    onData();
+    yield piece;
+  }
+}
+
+function parseChunk(
+  data: string,
+  requestId: string | undefined,
+  secrets: readonly (string | undefined)[],
+): WireCompletionResponse {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(data);
+  } catch {
+    throw new UpstreamBadResponseError('The upstream sent a malformed stream chunk.', { requestId });
+  }
+  if (typeof payload === 'object' && payload !== null && 'error' in payload) {
+    const envelope = parseErrorEnvelope(data);
+    const numeric = Number(envelope?.code);
+    const status = numeric >= 400 && numeric < 600 ? numeric : /invalid_request/.test(data) ? 400 : 502;
+    throw errorFromResponse({ status, bodyText: data, requestId, retryAfterMs: undefined, secrets });
+  }
+  try {
+    return checkCompletion(payload);
+  } catch (error) {
+    if (!(error instanceof ShapeError)) throw error;
+    throw new UpstreamBadResponseError(`The upstream sent an invalid stream chunk: ${error.message}.`, { requestId });
+  }
+}
