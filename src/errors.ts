@@ -1,0 +1,99 @@
+import { GraphQLError } from 'graphql';
+import { createGraphQLError } from 'graphql-yoga';
+import { argumentForParam } from './completions/mapping.js';
+import { InvalidRequestError } from './completions/validation.js';
+import {
+  UpstreamAbortedError,
+  UpstreamBadResponseError,
+  UpstreamConfigurationError,
+  UpstreamError,
+  UpstreamRateLimitError,
+  UpstreamRequestError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+} from './upstream/errors.js';
+
+/**
+ * The one place where typed failures become GraphQL errors with a stable `extensions.code`.
+ * Yoga calls `toClientError` from its masking hook; anything not recognised here stays masked.
+ */
+
+export const errorCodes = {
+  badUserInput: 'BAD_USER_INPUT',
+  upstreamRateLimited: 'UPSTREAM_RATE_LIMITED',
+  upstreamTimeout: 'UPSTREAM_TIMEOUT',
+  upstreamUnavailable: 'UPSTREAM_UNAVAILABLE',
+  upstreamBadResponse: 'UPSTREAM_BAD_RESPONSE',
+  clientClosedRequest: 'CLIENT_CLOSED_REQUEST',
+  internal: 'INTERNAL_SERVER_ERROR',
+} as const;
+
+function withRequestId(error: UpstreamError, extensions: Record<string, unknown>): Record<string, unknown> {
+  return error.requestId === undefined ? extensions : { ...extensions, upstreamRequestId: error.requestId };
+}
+
+/** Maps a known error to what the client may see, or returns undefined for "mask it". */
+export function toClientError(error: unknown, path?: readonly (string | number)[]): GraphQLError | undefined {
+  const options = (extensions: Record<string, unknown>) => ({ extensions, ...(path ? { path } : {}) });
+  if (error instanceof InvalidRequestError) {
+    const argument = argumentForParam(error.violation.param);
+    return createGraphQLError(
+      `${argument} ${error.violation.problem}`,
+      options({ code: errorCodes.badUserInput, argument, param: error.violation.param }),
+    );
+  }
+  if (!(error instanceof UpstreamError)) return undefined;
+  if (error instanceof UpstreamRequestError) {
+    const argument = argumentForParam(error.param);
+    return createGraphQLError(
+      error.message,
+      options(
+        withRequestId(error, {
+          code: errorCodes.badUserInput,
+          argument,
+          ...(error.param === undefined ? {} : { param: error.param }),
+          ...(error.upstreamCode === undefined ? {} : { upstreamCode: error.upstreamCode }),
+        }),
+      ),
+    );
+  }
+  if (error instanceof UpstreamRateLimitError) {
+    return createGraphQLError(
+      error.message,
+      options(
+        withRequestId(error, {
+          code: errorCodes.upstreamRateLimited,
+          ...(error.retryAfterSeconds === undefined ? {} : { retryAfter: error.retryAfterSeconds }),
+        }),
+      ),
+    );
+  }
+  const code =
+    error instanceof UpstreamTimeoutError
+      ? errorCodes.upstreamTimeout
+      : error instanceof UpstreamUnavailableError
+        ? errorCodes.upstreamUnavailable
+        : error instanceof UpstreamBadResponseError
+          ? errorCodes.upstreamBadResponse
+          : error instanceof UpstreamAbortedError
+            ? errorCodes.clientClosedRequest
+            : undefined;
+  if (code !== undefined) return createGraphQLError(error.message, options(withRequestId(error, { code })));
+  if (error instanceof UpstreamConfigurationError) {
+    // The client can do nothing about our credentials: say so without any upstream detail.
+    return createGraphQLError(
+      'The completions upstream is misconfigured on this server.',
+      options(withRequestId(error, { code: errorCodes.internal })),
+    );
+  }
+  return undefined;
+}
+
+/** The original error behind a GraphQL error raised by a resolver. */
+export function originalError(error: unknown): unknown {
+  let current = error;
+  while (current instanceof GraphQLError && current.originalError !== undefined && current.originalError !== current) {
+    current = current.originalError;
+  }
+  return current;
+}

@@ -1,0 +1,18 @@
+import { builder } from './builder.js';
+import { CreateCompletionResponseRef } from './completion.js';
+import { CreateCompletionInputRef } from './inputs.js';
+
+builder.subscriptionField('completionStream', (t) =>
+  t.field({
+    type: CreateCompletionResponseRef,
+    description:
+      'Streams a completion as it is generated: one event per upstream chunk, in the same shape as a whole completion ' +
+      '(the upstream uses one shape for both), with each choice carrying only its new text and finishReason on its last event. ' +
+      'With streamOptions.includeUsage, a last event with no choices carries the usage. bestOf above 1 cannot be streamed.',
+    args: {
+      input: t.arg({ type: CreateCompletionInputRef, required: true, description: 'The completion’s parameters.' }),
+    },
+    subscribe: (_root, { input }, context) => context.completions.stream(input, { signal: context.signal }),
+    resolve: (chunk) => chunk,
+  }),
+);

@@ -1,0 +1,14 @@
+import './scalars.js';
+import './inputs.js';
+import './completion.js';
+import './completion-stream.js';
+import './model.js';
+import { builder } from './builder.js';
+
+/** The federated subgraph schema; `@link` pins the Federation version gateways compose against. */
+export const federationLinkUrl = 'https://specs.apollo.dev/federation/v2.6';
+
+export const schema = builder.toSubGraphSchema({
+  linkUrl: federationLinkUrl,
+  federationDirectives: ['@key', '@shareable', '@inaccessible', '@tag'],
+});

@@ -1,0 +1,55 @@
+import { writeFileSync } from 'node:fs';
+import { printSubgraphSchema } from '@apollo/subgraph';
+import { type ASTNode, type DefinitionNode, parse, print, visit } from 'graphql';
+import { schema } from './index.js';
+
+/**
+ * The committed SDL: the subgraph view gateways compose (with `@link` and `@key`), sorted so that
+ * diffs show real changes. `lexicographicSortSchema` is not enough here: the subgraph printer
+ * follows the AST nodes that carry the federation directives, in declaration order.
+ */
+
+type Named = { name?: { value: string } };
+
+function nameOf(node: Named): string {
+  return node.name?.value ?? '';
+}
+
+/** Code-point order, so the file is the same whatever the machine's locale. */
+function compareNames(a: Named, b: Named): number {
+  const [x, y] = [nameOf(a), nameOf(b)];
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+const byName = <T extends Named>(nodes: readonly T[] | undefined) =>
+  nodes === undefined ? undefined : [...nodes].sort(compareNames);
+
+function definitionRank(node: DefinitionNode): number {
+  return node.kind === 'SchemaExtension' || node.kind === 'SchemaDefinition' ? 0 : node.kind === 'DirectiveDefinition' ? 1 : 2;
+}
+
+export function sortSdl(sdl: string): string {
+  const document = parse(sdl, { noLocation: true });
+  const sorted = visit(document, {
+    enter(node: ASTNode) {
+      if ('fields' in node && Array.isArray(node.fields)) return { ...node, fields: byName(node.fields) };
+      if (node.kind === 'EnumTypeDefinition') return { ...node, values: byName(node.values) };
+      return undefined;
+    },
+  });
+  const definitions = [...sorted.definitions].sort(
+    (a, b) => definitionRank(a) - definitionRank(b) || compareNames(a as Named, b as Named),
+  );
+  return `${print({ ...sorted, definitions })}\n`;
+}
+
+export function printSortedSubgraphSchema(): string {
+  return sortSdl(printSubgraphSchema(schema));
+}
+
+export const schemaFile = new URL('../../schema/schema.graphql', import.meta.url);
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  writeFileSync(schemaFile, printSortedSubgraphSchema());
+  console.log(`wrote ${schemaFile.pathname}`);
+}
