@@ -1,0 +1,64 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { createModelCatalog } from './completions/model-catalog.js';
+import { createCompletionsService } from './completions/service.js';
+import type { CompletionsProvider } from './upstream/provider.js';
+import { type CompletionsYoga, createYogaApp } from './yoga.js';
+
+/** A handler that answers some routes itself and returns false for the rest. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
+export interface AppDeps {
+  provider: CompletionsProvider;
+  logger: Logger;
+  production: boolean;
+  exampleModel?: string;
+  /** Routes served beside GraphQL on the same port (the OpenAI-compatible REST face). */
+  routes?: RouteHandler[];
+}
+
+export interface App {
+  server: Server;
+  yoga: CompletionsYoga;
+  /** Stops accepting connections, lets in-flight requests finish for `graceMs`, then cuts the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export function createApp(deps: AppDeps): App {
+  const completions = createCompletionsService({ provider: deps.provider });
+  const models = createModelCatalog({ provider: deps.provider });
+  const yoga = createYogaApp({
+    completions,
+    models,
+    logger: deps.logger,
+    production: deps.production,
+    ...(deps.exampleModel === undefined ? {} : { exampleModel: deps.exampleModel }),
+  });
+  const routes = deps.routes ?? [];
+
+  const server = createServer(async (req, res) => {
+    try {
+      for (const route of routes) if (await route(req, res)) return;
+      await yoga(req, res);
+    } catch (error) {
+      deps.logger.error({ err: error }, 'request failed outside GraphQL');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end('{"errors":[{"message":"Unexpected error.","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}');
+    }
+  });
+
+  return {
+    server,
+    yoga,
+    close: (graceMs = 10_000) =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), graceMs);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -1,0 +1,23 @@
+import { type DestinationStream, type Logger, pino } from 'pino';
+import { redactSecrets } from './redact.js';
+
+/**
+ * pino, with every finished line passed through the secret scrubber: redaction by path alone
+ * misses a key that an upstream echoes inside an error message.
+ */
+export function createLogger(options: {
+  level: string;
+  secrets: readonly (string | undefined)[];
+  destination?: DestinationStream;
+}): Logger {
+  return pino(
+    {
+      level: options.level,
+      redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization'], censor: '[redacted]' },
+      hooks: { streamWrite: (line) => redactSecrets(line, options.secrets) },
+    },
+    options.destination,
+  );
+}
+
+export type { Logger };

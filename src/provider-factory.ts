@@ -1,0 +1,46 @@
+import type { Logger } from 'pino';
+import type { RouteHandler } from './app.js';
+import { type Config, resolveUpstream } from './config.js';
+import { createHttpProvider } from './upstream/http.js';
+import type { CompletionsProvider } from './upstream/provider.js';
+
+export interface ProviderSetup {
+  provider: CompletionsProvider;
+  /** One line for the start-up log: which backend serves, and where. */
+  description: string;
+  exampleModel: string;
+  routes: RouteHandler[];
+  close(): Promise<void>;
+}
+
+/** Chooses the provider from configuration: the HTTP upstream, or the embedded local engine. */
+export async function createProvider(config: Config, logger: Logger): Promise<ProviderSetup> {
+  if (resolveUpstream(config) === 'openai') {
+    const provider = createHttpProvider({
+      baseUrl: config.openaiBaseUrl,
+      apiKey: config.openaiApiKey,
+      timeoutMs: config.upstreamTimeoutMs,
+      maxRetries: config.upstreamMaxRetries,
+      maxResponseBytes: config.upstreamMaxResponseBytes,
+    });
+    return {
+      provider,
+      description: `the OpenAI-compatible API at ${config.openaiBaseUrl}`,
+      exampleModel: 'gpt-3.5-turbo-instruct',
+      routes: [],
+      close: () => provider.close(),
+    };
+  }
+  const { createLocalProvider } = await import('./local/provider.js');
+  const provider = await createLocalProvider({
+    cacheDir: config.localModelCacheDir,
+    log: (message: string) => logger.info(message),
+  });
+  return {
+    provider,
+    description: `the embedded local engine (model ${provider.modelId}, no network, no key)`,
+    exampleModel: provider.modelId,
+    routes: [],
+    close: async () => {},
+  };
+}

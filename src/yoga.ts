@@ -1,0 +1,62 @@
+import { createYoga, maskError as defaultMaskError, type YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import type { ModelCatalog } from './completions/model-catalog.js';
+import type { CompletionsService } from './completions/service.js';
+import type { GraphQLContext } from './context.js';
+import { originalError, toClientError } from './errors.js';
+import { schema } from './schema/index.js';
+
+export interface YogaDeps {
+  completions: CompletionsService;
+  models: ModelCatalog;
+  logger: Logger;
+  /** Development shows masked errors' messages; production never does. */
+  production: boolean;
+  /** A first query for GraphiQL, naming a model this server can really serve. */
+  exampleModel?: string;
+}
+
+export type CompletionsYoga = YogaServerInstance<Record<string, never>, GraphQLContext>;
+
+export const graphqlEndpoint = '/graphql';
+
+function defaultQuery(model: string): string {
+  return `# Try a completion (Ctrl-Enter runs it).
+mutation Complete {
+  createCompletion(input: { model: "${model}", prompt: { text: "Call me Ishmael." }, maxTokens: 24, temperature: 0.7 }) {
+    id
+    model
+    choices { index text finishReason }
+    usage { promptTokens completionTokens totalTokens }
+  }
+}
+`;
+}
+
+export function createYogaApp(deps: YogaDeps): CompletionsYoga {
+  const { logger } = deps;
+  return createYoga<Record<string, never>, GraphQLContext>({
+    schema,
+    graphqlEndpoint,
+    healthCheckEndpoint: '/healthz',
+    landingPage: false,
+    graphiql: { title: 'completions-subgraph', defaultQuery: defaultQuery(deps.exampleModel ?? 'gpt-3.5-turbo-instruct') },
+    logging: {
+      debug: (...args) => logger.debug(args.map(String).join(' ')),
+      info: (...args) => logger.info(args.map(String).join(' ')),
+      warn: (...args) => logger.warn(args.map(String).join(' ')),
+      error: (...args) => logger.error(args.map(String).join(' ')),
+    },
+    maskedErrors: {
+      maskError(error, message, isDev) {
+        const path = (error as { path?: readonly (string | number)[] }).path;
+        const mapped = toClientError(originalError(error), path);
+        if (mapped !== undefined) return mapped;
+        const masked = defaultMaskError(error, message, isDev && !deps.production);
+        if (masked !== error) logger.error({ err: originalError(error) }, 'unexpected error, masked for the client');
+        return masked;
+      },
+    },
+    context: ({ request }) => ({ completions: deps.completions, models: deps.models, signal: request.signal }),
+  });
+}
