@@ -4,6 +4,7 @@ import type { ModelCatalog } from './completions/model-catalog.js';
 import type { CompletionsService } from './completions/service.js';
 import type { GraphQLContext } from './context.js';
 import { originalError, toClientError } from './errors.js';
+import { useErrorCodes } from './plugins/error-codes.js';
 import { schema } from './schema/index.js';
 
 export interface YogaDeps {
@@ -57,6 +58,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         return masked;
       },
     },
+    plugins: [useErrorCodes()],
     context: ({ request }) => ({ completions: deps.completions, models: deps.models, signal: request.signal }),
   });
 }

@@ -3,6 +3,7 @@ import { errorFromResponse, parseErrorEnvelope } from './error-response.js';
 import { UpstreamBadResponseError, UpstreamError, UpstreamUnavailableError } from './errors.js';
 import type { CallOptions } from './provider.js';
 import { checkCompletion, ShapeError } from './response-check.js';
+import { discardBody } from './read-body.js';
 import { readSseData } from './sse.js';
 import type { WireCompletionRequest, WireCompletionResponse } from './wire.js';
 
@@ -22,7 +23,7 @@ export const defaultStreamTimeouts: StreamTimeouts = { firstByteMs: 10_000, idle
 interface OpenedStream {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  body: AsyncIterable<Buffer> & { destroy(error?: Error): unknown };
+  body: Parameters<typeof discardBody>[0];
   requestId: string | undefined;
 }
 
@@ -77,7 +78,7 @@ export async function* streamCompletion(args: StreamCompletionArgs): AsyncGenera
   } finally {
     deadline.dispose();
     // Closing the socket is how the upstream learns that nobody is listening any more.
-    opened?.body.destroy();
+    if (opened !== undefined) discardBody(opened.body);
   }
 }
 

@@ -4,7 +4,7 @@ import { errorFromResponse, isRetryableRateLimit } from './error-response.js';
 import { CallDeadline } from './deadline.js';
 import { UpstreamBadResponseError, type UpstreamError, UpstreamUnavailableError } from './errors.js';
 import type { CallOptions, CompletionsProvider, ProviderCompletion } from './provider.js';
-import { readBodyText } from './read-body.js';
+import { discardBody, readBodyText } from './read-body.js';
 import { checkCompletion, checkModelList, ShapeError } from './response-check.js';
 import { type BackoffPolicy, isRetryableConnectionError, isRetryableStatus, nextRetryDelayMs, parseRetryAfterMs } from './retry.js';
 import { streamCompletion, type StreamTimeouts } from './http-stream.js';
@@ -119,7 +119,7 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
   async function readJson(response: UpstreamResponse, deadline: CallDeadline): Promise<unknown> {
     const contentType = headerValue(response.headers['content-type']) ?? '';
     if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType)) {
-      response.body.destroy();
+      discardBody(response.body);
       throw new UpstreamBadResponseError(`The upstream answered with content type "${contentType || 'none'}".`, {
         status: response.status,
         requestId: response.requestId,

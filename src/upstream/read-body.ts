@@ -1,9 +1,23 @@
 import type { CallDeadline } from './deadline.js';
 import { UpstreamBadResponseError, UpstreamUnavailableError } from './errors.js';
 
+type DestroyableBody = AsyncIterable<Buffer> & {
+  destroy(error?: Error): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+};
+
+/**
+ * Drops a body we will not read, closing its connection. The listener keeps undici's "Request
+ * aborted" error, emitted on destroy, from surfacing as an unhandled error.
+ */
+export function discardBody(body: DestroyableBody): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
 /** Reads a response body as UTF-8 text, refusing (and dropping the connection) past `limit` bytes. */
 export async function readBodyText(
-  body: AsyncIterable<Buffer> & { destroy(error?: Error): unknown },
+  body: DestroyableBody,
   limit: number,
   deadline: CallDeadline,
   requestId?: string,
@@ -14,7 +28,7 @@ export async function readBodyText(
     for await (const chunk of body) {
       size += chunk.length;
       if (size > limit) {
-        body.destroy();
+        discardBody(body);
         throw new UpstreamBadResponseError(`The upstream answer is larger than ${limit} bytes.`, { requestId });
       }
       chunks.push(chunk);
