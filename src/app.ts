@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import { createModelCatalog } from './completions/model-catalog.js';
 import { createCompletionsService } from './completions/service.js';
+import { attachWebSocket } from './transports/websocket.js';
 import type { CompletionsProvider } from './upstream/provider.js';
 import { type CompletionsYoga, createYogaApp } from './yoga.js';
 
@@ -47,11 +48,14 @@ export function createApp(deps: AppDeps): App {
     }
   });
 
+  const webSocket = attachWebSocket(server, yoga);
+
   return {
     server,
     yoga,
     close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
+        void webSocket.close();
         const force = setTimeout(() => server.closeAllConnections(), graceMs);
         force.unref();
         server.close(() => {

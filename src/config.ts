@@ -96,7 +96,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     ),
     localModelCacheDir: readString(env, 'LOCAL_MODEL_CACHE_DIR', configDefaults.localModelCacheDir),
   };
-  if (config.upstream === 'openai' && config.openaiApiKey === undefined && isOpenAiHost(config.openaiBaseUrl)) {
+  if (
+    config.upstream === 'openai' &&
+    config.openaiApiKey === undefined &&
+    isOpenAiHost(config.openaiBaseUrl)
+  ) {
     throw new ConfigError('UPSTREAM=openai with the OpenAI base URL needs OPENAI_API_KEY');
   }
   return Object.freeze(config);

@@ -92,7 +92,11 @@ export function toClientError(error: unknown, path?: readonly (string | number)[
 /** The original error behind a GraphQL error raised by a resolver. */
 export function originalError(error: unknown): unknown {
   let current = error;
-  while (current instanceof GraphQLError && current.originalError !== undefined && current.originalError !== current) {
+  while (
+    current instanceof GraphQLError &&
+    current.originalError !== undefined &&
+    current.originalError !== current
+  ) {
     current = current.originalError;
   }
   return current;

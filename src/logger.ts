@@ -13,7 +13,10 @@ export function createLogger(options: {
   return pino(
     {
       level: options.level,
-      redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization'], censor: '[redacted]' },
+      redact: {
+        paths: ['req.headers.authorization', 'headers.authorization', 'authorization'],
+        censor: '[redacted]',
+      },
       hooks: { streamWrite: (line) => redactSecrets(line, options.secrets) },
     },
     options.destination,

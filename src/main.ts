@@ -10,12 +10,21 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, secrets: [config.openaiApiKey] });
   const { provider, description, exampleModel, routes, close } = await createProvider(config, logger);
-  const app = createApp({ provider, logger, production: config.nodeEnv === 'production', exampleModel, routes });
+  const app = createApp({
+    provider,
+    logger,
+    production: config.nodeEnv === 'production',
+    exampleModel,
+    routes,
+  });
 
   app.server.listen(config.port, config.host, () => {
     const { port } = app.server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-    logger.info({ provider: provider.name, port }, `GraphQL (GraphiQL in a browser): http://${host}:${port}/graphql`);
+    logger.info(
+      { provider: provider.name, port },
+      `GraphQL (GraphiQL in a browser): http://${host}:${port}/graphql`,
+    );
     logger.info(`Serving completions from ${description}`);
   });
 

@@ -20,5 +20,8 @@ export function redactSecrets(text: string, secrets: readonly (string | undefine
       if (part.length >= 6) out = out.split(part).join(REDACTED);
     }
   }
-  return out.replace(BEARER, `Bearer ${REDACTED}`).replace(KEY_SHAPED, REDACTED).replace(MASKED_FRAGMENT, REDACTED);
+  return out
+    .replace(BEARER, `Bearer ${REDACTED}`)
+    .replace(KEY_SHAPED, REDACTED)
+    .replace(MASKED_FRAGMENT, REDACTED);
 }

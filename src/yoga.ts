@@ -1,3 +1,4 @@
+import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import { createYoga, maskError as defaultMaskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { ModelCatalog } from './completions/model-catalog.js';
@@ -17,7 +18,15 @@ export interface YogaDeps {
   exampleModel?: string;
 }
 
-export type CompletionsYoga = YogaServerInstance<Record<string, never>, GraphQLContext>;
+/** What a transport hands yoga besides the request: WebSocket operations bring their own signal. */
+export interface ServerContext {
+  signal?: AbortSignal;
+}
+
+export type CompletionsYoga = YogaServerInstance<ServerContext, GraphQLContext>;
+
+/** graphql-sse's single-connection mode; its distinct-connections mode is yoga's own SSE on /graphql. */
+export const graphqlSseEndpoint = '/graphql/stream';
 
 export const graphqlEndpoint = '/graphql';
 
@@ -36,12 +45,15 @@ mutation Complete {
 
 export function createYogaApp(deps: YogaDeps): CompletionsYoga {
   const { logger } = deps;
-  return createYoga<Record<string, never>, GraphQLContext>({
+  return createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint,
     healthCheckEndpoint: '/healthz',
     landingPage: false,
-    graphiql: { title: 'completions-subgraph', defaultQuery: defaultQuery(deps.exampleModel ?? 'gpt-3.5-turbo-instruct') },
+    graphiql: {
+      title: 'completions-subgraph',
+      defaultQuery: defaultQuery(deps.exampleModel ?? 'gpt-3.5-turbo-instruct'),
+    },
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
       info: (...args) => logger.info(args.map(String).join(' ')),
@@ -54,11 +66,17 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         const mapped = toClientError(originalError(error), path);
         if (mapped !== undefined) return mapped;
         const masked = defaultMaskError(error, message, isDev && !deps.production);
-        if (masked !== error) logger.error({ err: originalError(error) }, 'unexpected error, masked for the client');
+        if (masked !== error)
+          logger.error({ err: originalError(error) }, 'unexpected error, masked for the client');
         return masked;
       },
     },
-    plugins: [useErrorCodes()],
-    context: ({ request }) => ({ completions: deps.completions, models: deps.models, signal: request.signal }),
+    plugins: [useErrorCodes(), useGraphQLSSE({ endpoint: graphqlSseEndpoint })],
+    context: ({ request, signal }) => ({
+      completions: deps.completions,
+      models: deps.models,
+      // HTTP requests carry the client's disconnect in request.signal; WebSocket operations bring theirs.
+      signal: signal ?? request.signal,
+    }),
   });
 }

@@ -1,4 +1,12 @@
-import type { WireChoice, WireCompletionRequest, WireCompletionResponse, WireLogprobs, WireModel, WirePrompt, WireUsage } from '../upstream/wire.js';
+import type {
+  WireChoice,
+  WireCompletionRequest,
+  WireCompletionResponse,
+  WireLogprobs,
+  WireModel,
+  WirePrompt,
+  WireUsage,
+} from '../upstream/wire.js';
 import type {
   Completion,
   CompletionChoice,
@@ -62,7 +70,10 @@ function toWirePrompt(prompt: PromptInput): WirePrompt {
 /** GraphQL input -> wire request; absent arguments stay absent so the upstream applies its defaults. */
 export function toWireRequest(input: CompletionRequestInput): WireCompletionRequest {
   const wire: WireCompletionRequest = { model: input.model, prompt: toWirePrompt(input.prompt) };
-  const set = <K extends keyof WireCompletionRequest>(key: K, value: WireCompletionRequest[K] | null | undefined) => {
+  const set = <K extends keyof WireCompletionRequest>(
+    key: K,
+    value: WireCompletionRequest[K] | null | undefined,
+  ) => {
     if (value !== null && value !== undefined) wire[key] = value;
   };
   set('suffix', input.suffix);

@@ -12,7 +12,11 @@ export interface ModelCatalog {
   get(id: string): Promise<Model | null>;
 }
 
-export function createModelCatalog(deps: { provider: CompletionsProvider; ttlMs?: number; now?: () => number }): ModelCatalog {
+export function createModelCatalog(deps: {
+  provider: CompletionsProvider;
+  ttlMs?: number;
+  now?: () => number;
+}): ModelCatalog {
   const ttlMs = deps.ttlMs ?? 60_000;
   const now = deps.now ?? Date.now;
   let cached: { at: number; models: Promise<Model[]> } | undefined;

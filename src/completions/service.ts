@@ -20,7 +20,10 @@ export interface CompletionsService {
 /** Input -> checked wire request; throws `InvalidRequestError` before anything is paid for. */
 export function prepareRequest(input: CompletionRequestInput, stream: boolean): WireCompletionRequest {
   if (promptForms(input.prompt).length !== 1) {
-    throw new InvalidRequestError({ param: 'prompt', problem: 'must set exactly one of text, texts, tokens, tokenBatches.' });
+    throw new InvalidRequestError({
+      param: 'prompt',
+      problem: 'must set exactly one of text, texts, tokens, tokenBatches.',
+    });
   }
   const wire = toWireRequest(input);
   if (stream) wire.stream = true;

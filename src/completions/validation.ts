@@ -27,7 +27,12 @@ export const limits = {
   maxLogprobs: 5,
 } as const;
 
-function range(param: string, value: number | undefined, min: number, max: number): RequestViolation | undefined {
+function range(
+  param: string,
+  value: number | undefined,
+  min: number,
+  max: number,
+): RequestViolation | undefined {
   if (value === undefined) return undefined;
   if (!Number.isFinite(value) || value < min || value > max) {
     return { param, problem: `must be between ${min} and ${max} (got ${value}).` };
@@ -35,7 +40,12 @@ function range(param: string, value: number | undefined, min: number, max: numbe
   return undefined;
 }
 
-function integer(param: string, value: number | undefined, min: number, max: number): RequestViolation | undefined {
+function integer(
+  param: string,
+  value: number | undefined,
+  min: number,
+  max: number,
+): RequestViolation | undefined {
   if (value === undefined) return undefined;
   if (!Number.isInteger(value)) return { param, problem: `must be a whole number (got ${value}).` };
   return range(param, value, min, max);
@@ -43,7 +53,8 @@ function integer(param: string, value: number | undefined, min: number, max: num
 
 function checkPrompt(prompt: WireCompletionRequest['prompt']): RequestViolation | undefined {
   if (typeof prompt === 'string') return undefined;
-  if (!Array.isArray(prompt)) return { param: 'prompt', problem: 'must be a string, strings, tokens or token batches.' };
+  if (!Array.isArray(prompt))
+    return { param: 'prompt', problem: 'must be a string, strings, tokens or token batches.' };
   if (prompt.length === 0) return { param: 'prompt', problem: 'must not be an empty list.' };
   const isToken = (t: unknown) => typeof t === 'number' && Number.isInteger(t) && t >= 0;
   if (prompt.every((p) => typeof p === 'string')) return undefined;
@@ -51,23 +62,34 @@ function checkPrompt(prompt: WireCompletionRequest['prompt']): RequestViolation 
   if (prompt.every(Array.isArray)) {
     for (const [i, batch] of (prompt as unknown[][]).entries()) {
       if (batch.length === 0) return { param: 'prompt', problem: `token batch ${i} must not be empty.` };
-      if (!batch.every(isToken)) return { param: 'prompt', problem: `token batch ${i} must hold token ids (whole numbers ≥ 0).` };
+      if (!batch.every(isToken))
+        return { param: 'prompt', problem: `token batch ${i} must hold token ids (whole numbers ≥ 0).` };
     }
     return undefined;
   }
-  return { param: 'prompt', problem: 'must hold only strings, only token ids (whole numbers ≥ 0) or only token batches.' };
+  return {
+    param: 'prompt',
+    problem: 'must hold only strings, only token ids (whole numbers ≥ 0) or only token batches.',
+  };
 }
 
 function checkLogitBias(bias: Record<string, number> | undefined): RequestViolation | undefined {
   if (bias === undefined) return undefined;
   const entries = Object.entries(bias);
   if (entries.length > limits.maxLogitBiasEntries) {
-    return { param: 'logit_bias', problem: `must have at most ${limits.maxLogitBiasEntries} entries (got ${entries.length}).` };
+    return {
+      param: 'logit_bias',
+      problem: `must have at most ${limits.maxLogitBiasEntries} entries (got ${entries.length}).`,
+    };
   }
   for (const [token, value] of entries) {
-    if (!/^\d+$/.test(token)) return { param: 'logit_bias', problem: `keys must be token ids (got "${token}").` };
+    if (!/^\d+$/.test(token))
+      return { param: 'logit_bias', problem: `keys must be token ids (got "${token}").` };
     if (!Number.isFinite(value) || value < -100 || value > 100) {
-      return { param: 'logit_bias', problem: `values must be between -100 and 100 (token ${token} has ${value}).` };
+      return {
+        param: 'logit_bias',
+        problem: `values must be between -100 and 100 (token ${token} has ${value}).`,
+      };
     }
   }
   return undefined;
@@ -90,7 +112,10 @@ export function findViolation(request: WireCompletionRequest): RequestViolation 
       ? { param: 'best_of', problem: `must be at least n (${n}); got ${request.best_of}.` }
       : undefined) ??
     (stop !== undefined && stop.length > limits.maxStopSequences
-      ? { param: 'stop', problem: `must have at most ${limits.maxStopSequences} sequences (got ${stop.length}).` }
+      ? {
+          param: 'stop',
+          problem: `must have at most ${limits.maxStopSequences} sequences (got ${stop.length}).`,
+        }
       : undefined) ??
     (stop?.some((s) => s === '') ? { param: 'stop', problem: 'sequences must not be empty.' } : undefined) ??
     range('presence_penalty', request.presence_penalty, -2, 2) ??
@@ -105,7 +130,10 @@ export function findViolation(request: WireCompletionRequest): RequestViolation 
       ? { param: 'stream_options', problem: 'is only allowed on a streamed completion.' }
       : undefined) ??
     (request.stream === true && (request.best_of ?? 1) > 1
-      ? { param: 'best_of', problem: 'must be 1 on a streamed completion: best_of results cannot be streamed.' }
+      ? {
+          param: 'best_of',
+          problem: 'must be 1 on a streamed completion: best_of results cannot be streamed.',
+        }
       : undefined)
   );
 }

@@ -26,23 +26,35 @@ function withCode(error: unknown, code: string): unknown {
 
 export function useErrorCodes(): Plugin {
   return {
-    onParse: () => ({ result, replaceParseResult }) => {
-      if (result instanceof Error) replaceParseResult(withCode(result, stageCodes.parse));
-    },
-    onValidate: () => ({ result, setResult }) => {
-      if (result.length > 0) setResult(result.map((error) => withCode(error, stageCodes.validation)));
-    },
+    onParse:
+      () =>
+      ({ result, replaceParseResult }) => {
+        if (result instanceof Error) replaceParseResult(withCode(result, stageCodes.parse));
+      },
+    onValidate:
+      () =>
+      ({ result, setResult }) => {
+        if (result.length > 0) setResult(result.map((error) => withCode(error, stageCodes.validation)));
+      },
     onExecute: () => ({
       onExecuteDone: ({ result, setResult }) => {
         // A result with errors and no `data` key failed before execution began: variable coercion.
-        if (Symbol.asyncIterator in result || result.data !== undefined || result.errors === undefined) return;
-        setResult({ ...result, errors: result.errors.map((error) => withCode(error, stageCodes.variables) as GraphQLError) });
+        if (Symbol.asyncIterator in result || result.data !== undefined || result.errors === undefined)
+          return;
+        setResult({
+          ...result,
+          errors: result.errors.map((error) => withCode(error, stageCodes.variables) as GraphQLError),
+        });
       },
     }),
     onSubscribe: () => ({
       onSubscribeResult: ({ result, setResult }) => {
-        if (Symbol.asyncIterator in result || result.data !== undefined || result.errors === undefined) return;
-        setResult({ ...result, errors: result.errors.map((error) => withCode(error, stageCodes.variables) as GraphQLError) });
+        if (Symbol.asyncIterator in result || result.data !== undefined || result.errors === undefined)
+          return;
+        setResult({
+          ...result,
+          errors: result.errors.map((error) => withCode(error, stageCodes.variables) as GraphQLError),
+        });
       },
     }),
   };

@@ -10,7 +10,11 @@ builder.subscriptionField('completionStream', (t) =>
       '(the upstream uses one shape for both), with each choice carrying only its new text and finishReason on its last event. ' +
       'With streamOptions.includeUsage, a last event with no choices carries the usage. bestOf above 1 cannot be streamed.',
     args: {
-      input: t.arg({ type: CreateCompletionInputRef, required: true, description: 'The completion’s parameters.' }),
+      input: t.arg({
+        type: CreateCompletionInputRef,
+        required: true,
+        description: 'The completion’s parameters.',
+      }),
     },
     subscribe: (_root, { input }, context) => context.completions.stream(input, { signal: context.signal }),
     resolve: (chunk) => chunk,

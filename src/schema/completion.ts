@@ -17,12 +17,15 @@ const finishReasonDescriptions: Record<(typeof finishReasons)[number], string> =
   STOP: 'The model hit a natural stop point or a provided stop sequence.',
   LENGTH: 'The maximum number of tokens in the request was reached.',
   CONTENT_FILTER: 'Content was omitted because of a flag from the upstream’s content filters.',
-  OTHER: 'A reason outside the spec that a compatible server sent (vLLM sends abort, error, repetition); see finishReasonRaw.',
+  OTHER:
+    'A reason outside the spec that a compatible server sent (vLLM sends abort, error, repetition); see finishReasonRaw.',
 };
 
 export const FinishReasonRef = builder.enumType('FinishReason', {
   description: 'Why the model stopped generating tokens.',
-  values: Object.fromEntries(finishReasons.map((value) => [value, { description: finishReasonDescriptions[value] }])),
+  values: Object.fromEntries(
+    finishReasons.map((value) => [value, { description: finishReasonDescriptions[value] }]),
+  ),
 });
 
 export const TopLogprobRef = builder.objectRef<TopLogprob>('TopLogprob').implement({
@@ -34,16 +37,20 @@ export const TopLogprobRef = builder.objectRef<TopLogprob>('TopLogprob').impleme
 });
 
 export const CompletionLogprobsRef = builder.objectRef<CompletionLogprobs>('CompletionLogprobs').implement({
-  description: 'Log probabilities of the tokens of a choice, position by position (present when logprobs was asked for).',
+  description:
+    'Log probabilities of the tokens of a choice, position by position (present when logprobs was asked for).',
   fields: (t) => ({
     tokens: t.exposeStringList('tokens', { description: 'The tokens of the choice’s text, in order.' }),
     tokenLogprobs: t.field({
       type: ['Float'],
       nullable: { list: false, items: true },
-      description: 'The log probability of each token; null where there is none (the first echoed prompt token).',
+      description:
+        'The log probability of each token; null where there is none (the first echoed prompt token).',
       resolve: (logprobs) => logprobs.tokenLogprobs,
     }),
-    textOffset: t.exposeIntList('textOffset', { description: 'The character offset of each token in the text.' }),
+    textOffset: t.exposeIntList('textOffset', {
+      description: 'The character offset of each token in the text.',
+    }),
     topLogprobs: t.field({
       type: t.listRef(t.listRef(TopLogprobRef), { nullable: true }),
       nullable: true,
@@ -57,7 +64,9 @@ export const CompletionLogprobsRef = builder.objectRef<CompletionLogprobs>('Comp
 export const CompletionChoiceRef = builder.objectRef<CompletionChoice>('CompletionChoice').implement({
   description: 'One completion the model generated for one prompt.',
   fields: (t) => ({
-    text: t.exposeString('text', { description: 'The generated text (the new piece of it, on a streamed event).' }),
+    text: t.exposeString('text', {
+      description: 'The generated text (the new piece of it, on a streamed event).',
+    }),
     index: t.exposeInt('index', { description: 'The position of this choice: promptIndex * n + i.' }),
     logprobs: t.expose('logprobs', {
       type: CompletionLogprobsRef,
@@ -76,39 +85,64 @@ export const CompletionChoiceRef = builder.objectRef<CompletionChoice>('Completi
   }),
 });
 
-export const PromptTokensDetailsRef = builder.objectRef<PromptTokensDetails>('PromptTokensDetails').implement({
-  description: 'Breakdown of the tokens used in the prompt; a field is null when the upstream does not report it.',
-  fields: (t) => ({
-    audioTokens: t.exposeInt('audioTokens', { nullable: true, description: 'Audio input tokens present in the prompt.' }),
-    cachedTokens: t.exposeInt('cachedTokens', { nullable: true, description: 'Cached tokens present in the prompt.' }),
-    textTokens: t.exposeInt('textTokens', { nullable: true, description: 'Text input tokens present in the prompt.' }),
-    imageTokens: t.exposeInt('imageTokens', { nullable: true, description: 'Image input tokens present in the prompt.' }),
-    cacheWriteTokens: t.exposeInt('cacheWriteTokens', {
-      nullable: true,
-      description: 'The unadjusted number of prompt tokens written to cache.',
+export const PromptTokensDetailsRef = builder
+  .objectRef<PromptTokensDetails>('PromptTokensDetails')
+  .implement({
+    description:
+      'Breakdown of the tokens used in the prompt; a field is null when the upstream does not report it.',
+    fields: (t) => ({
+      audioTokens: t.exposeInt('audioTokens', {
+        nullable: true,
+        description: 'Audio input tokens present in the prompt.',
+      }),
+      cachedTokens: t.exposeInt('cachedTokens', {
+        nullable: true,
+        description: 'Cached tokens present in the prompt.',
+      }),
+      textTokens: t.exposeInt('textTokens', {
+        nullable: true,
+        description: 'Text input tokens present in the prompt.',
+      }),
+      imageTokens: t.exposeInt('imageTokens', {
+        nullable: true,
+        description: 'Image input tokens present in the prompt.',
+      }),
+      cacheWriteTokens: t.exposeInt('cacheWriteTokens', {
+        nullable: true,
+        description: 'The unadjusted number of prompt tokens written to cache.',
+      }),
     }),
-  }),
-});
+  });
 
-export const CompletionTokensDetailsRef = builder.objectRef<CompletionTokensDetails>('CompletionTokensDetails').implement({
-  description: 'Breakdown of the tokens used in the completion; a field is null when the upstream does not report it.',
-  fields: (t) => ({
-    acceptedPredictionTokens: t.exposeInt('acceptedPredictionTokens', {
-      nullable: true,
-      description: 'With Predicted Outputs, tokens of the prediction that appeared in the completion.',
+export const CompletionTokensDetailsRef = builder
+  .objectRef<CompletionTokensDetails>('CompletionTokensDetails')
+  .implement({
+    description:
+      'Breakdown of the tokens used in the completion; a field is null when the upstream does not report it.',
+    fields: (t) => ({
+      acceptedPredictionTokens: t.exposeInt('acceptedPredictionTokens', {
+        nullable: true,
+        description: 'With Predicted Outputs, tokens of the prediction that appeared in the completion.',
+      }),
+      audioTokens: t.exposeInt('audioTokens', {
+        nullable: true,
+        description: 'Audio tokens generated by the model.',
+      }),
+      reasoningTokens: t.exposeInt('reasoningTokens', {
+        nullable: true,
+        description: 'Tokens generated by the model for reasoning.',
+      }),
+      rejectedPredictionTokens: t.exposeInt('rejectedPredictionTokens', {
+        nullable: true,
+        description:
+          'With Predicted Outputs, tokens of the prediction that did not appear in the completion (still billed).',
+      }),
+      textTokens: t.exposeInt('textTokens', {
+        nullable: true,
+        description: 'Text tokens generated by the model.',
+      }),
     }),
-    audioTokens: t.exposeInt('audioTokens', { nullable: true, description: 'Audio tokens generated by the model.' }),
-    reasoningTokens: t.exposeInt('reasoningTokens', {
-      nullable: true,
-      description: 'Tokens generated by the model for reasoning.',
-    }),
-    rejectedPredictionTokens: t.exposeInt('rejectedPredictionTokens', {
-      nullable: true,
-      description: 'With Predicted Outputs, tokens of the prediction that did not appear in the completion (still billed).',
-    }),
-    textTokens: t.exposeInt('textTokens', { nullable: true, description: 'Text tokens generated by the model.' }),
-  }),
-});
+  });
 
 export const CompletionUsageRef = builder.objectRef<CompletionUsage>('CompletionUsage').implement({
   description:
@@ -118,7 +152,9 @@ export const CompletionUsageRef = builder.objectRef<CompletionUsage>('Completion
     completionTokens: t.exposeInt('completionTokens', {
       description: 'Number of tokens in the generated completion, summed over all choices.',
     }),
-    totalTokens: t.exposeInt('totalTokens', { description: 'Total number of tokens used (prompt + completion).' }),
+    totalTokens: t.exposeInt('totalTokens', {
+      description: 'Total number of tokens used (prompt + completion).',
+    }),
     promptTokensDetails: t.expose('promptTokensDetails', {
       type: PromptTokensDetailsRef,
       nullable: true,
@@ -132,44 +168,54 @@ export const CompletionUsageRef = builder.objectRef<CompletionUsage>('Completion
   }),
 });
 
-export const CreateCompletionResponseRef = builder.objectRef<Completion>('CreateCompletionResponse').implement({
-  description:
-    'A completion from the upstream. A streamed event has the same shape (as upstream chunks do): its choices carry the new text only, and usage comes on a last event when asked for.',
-  fields: (t) => ({
-    id: t.exposeID('id', { description: 'A unique identifier for the completion.' }),
-    object: t.exposeString('object', { description: 'The object type, always "text_completion".' }),
-    created: t.exposeInt('created', { description: 'The Unix timestamp (in seconds) of when the completion was created.' }),
-    createdAt: t.field({
-      type: 'DateTime',
-      description: 'When the completion was created, as an ISO 8601 instant (the same moment as created).',
-      resolve: (completion) => new Date(completion.created * 1000),
+export const CreateCompletionResponseRef = builder
+  .objectRef<Completion>('CreateCompletionResponse')
+  .implement({
+    description:
+      'A completion from the upstream. A streamed event has the same shape (as upstream chunks do): its choices carry the new text only, and usage comes on a last event when asked for.',
+    fields: (t) => ({
+      id: t.exposeID('id', { description: 'A unique identifier for the completion.' }),
+      object: t.exposeString('object', { description: 'The object type, always "text_completion".' }),
+      created: t.exposeInt('created', {
+        description: 'The Unix timestamp (in seconds) of when the completion was created.',
+      }),
+      createdAt: t.field({
+        type: 'DateTime',
+        description: 'When the completion was created, as an ISO 8601 instant (the same moment as created).',
+        resolve: (completion) => new Date(completion.created * 1000),
+      }),
+      model: t.exposeString('model', {
+        description:
+          'The model used for the completion (the upstream may name a dated snapshot of the requested one).',
+      }),
+      systemFingerprint: t.exposeString('systemFingerprint', {
+        nullable: true,
+        description:
+          'The backend configuration the model ran with; compare it across calls with the same seed to see changes that affect determinism. Null when the upstream does not send it.',
+      }),
+      choices: t.expose('choices', {
+        type: [CompletionChoiceRef],
+        description: 'The completion choices the model generated for the prompt(s).',
+      }),
+      usage: t.expose('usage', {
+        type: CompletionUsageRef,
+        nullable: true,
+        description:
+          'Usage statistics; null when the upstream does not report them (and on streamed events but the last).',
+      }),
     }),
-    model: t.exposeString('model', {
-      description: 'The model used for the completion (the upstream may name a dated snapshot of the requested one).',
-    }),
-    systemFingerprint: t.exposeString('systemFingerprint', {
-      nullable: true,
-      description:
-        'The backend configuration the model ran with; compare it across calls with the same seed to see changes that affect determinism. Null when the upstream does not send it.',
-    }),
-    choices: t.expose('choices', {
-      type: [CompletionChoiceRef],
-      description: 'The completion choices the model generated for the prompt(s).',
-    }),
-    usage: t.expose('usage', {
-      type: CompletionUsageRef,
-      nullable: true,
-      description: 'Usage statistics; null when the upstream does not report them (and on streamed events but the last).',
-    }),
-  }),
-});
+  });
 
 builder.mutationField('createCompletion', (t) =>
   t.field({
     type: CreateCompletionResponseRef,
     description: 'Creates a completion for the provided prompt and parameters. A paid upstream call.',
     args: {
-      input: t.arg({ type: CreateCompletionInputRef, required: true, description: 'The completion’s parameters.' }),
+      input: t.arg({
+        type: CreateCompletionInputRef,
+        required: true,
+        description: 'The completion’s parameters.',
+      }),
     },
     resolve: async (_root, { input }, context) =>
       (await context.completions.create(input, { signal: context.signal })).completion,

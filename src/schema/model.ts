@@ -8,7 +8,8 @@ export const ModelRef = builder.objectRef<Model>('Model').implement({
     object: t.exposeString('object', { description: 'The object type, always "model".' }),
     created: t.exposeInt('created', {
       nullable: true,
-      description: 'The Unix timestamp (in seconds) when the model was created; null when the upstream does not say.',
+      description:
+        'The Unix timestamp (in seconds) when the model was created; null when the upstream does not say.',
     }),
     ownedBy: t.exposeString('ownedBy', {
       nullable: true,

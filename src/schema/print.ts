@@ -25,7 +25,11 @@ const byName = <T extends Named>(nodes: readonly T[] | undefined) =>
   nodes === undefined ? undefined : [...nodes].sort(compareNames);
 
 function definitionRank(node: DefinitionNode): number {
-  return node.kind === 'SchemaExtension' || node.kind === 'SchemaDefinition' ? 0 : node.kind === 'DirectiveDefinition' ? 1 : 2;
+  return node.kind === 'SchemaExtension' || node.kind === 'SchemaDefinition'
+    ? 0
+    : node.kind === 'DirectiveDefinition'
+      ? 1
+      : 2;
 }
 
 export function sortSdl(sdl: string): string {

@@ -10,7 +10,8 @@ export class CallDeadline {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly endsAt: number;
   private timeoutMessage: string | undefined;
-  private readonly onCallerAbort = () => this.controller.abort(new UpstreamAbortedError('The call was cancelled.'));
+  private readonly onCallerAbort = () =>
+    this.controller.abort(new UpstreamAbortedError('The call was cancelled.'));
   readonly signal = this.controller.signal;
 
   constructor(

@@ -38,10 +38,16 @@ export function parseErrorEnvelope(bodyText: string): ErrorEnvelope | undefined 
   const record = body as Record<string, unknown>;
   const inner = record.error;
   const source =
-    typeof inner === 'object' && inner !== null ? (inner as Record<string, unknown>) : (record as Record<string, unknown>);
+    typeof inner === 'object' && inner !== null
+      ? (inner as Record<string, unknown>)
+      : (record as Record<string, unknown>);
   const message = stringOrUndefined(typeof inner === 'string' ? inner : (source.message ?? source.detail));
   if (message === undefined && source.code === undefined) return undefined;
-  return { message, param: stringOrUndefined(source.param), code: stringOrUndefined(source.code ?? source.type) };
+  return {
+    message,
+    param: stringOrUndefined(source.param),
+    code: stringOrUndefined(source.code ?? source.type),
+  };
 }
 
 export interface ErrorResponseContext {
@@ -58,23 +64,31 @@ export function errorFromResponse(context: ErrorResponseContext): UpstreamError 
   const envelope = parseErrorEnvelope(context.bodyText);
   const upstreamCode = envelope?.code;
   const details = { status, requestId, upstreamCode };
-  const message = envelope?.message === undefined ? undefined : redactSecrets(envelope.message, context.secrets);
+  const message =
+    envelope?.message === undefined ? undefined : redactSecrets(envelope.message, context.secrets);
 
   if (status === 401 || status === 403) {
     // The upstream's text names (part of) our key: it is never forwarded.
     return new UpstreamConfigurationError('The upstream refused this service’s credentials.', details);
   }
   if (status === 404 && envelope === undefined) {
-    return new UpstreamConfigurationError('The upstream has no completions endpoint at the configured URL.', details);
+    return new UpstreamConfigurationError(
+      'The upstream has no completions endpoint at the configured URL.',
+      details,
+    );
   }
   if (status === 429) {
     const quota = upstreamCode === 'insufficient_quota';
     return new UpstreamRateLimitError(
-      quota ? 'The upstream quota of this service is exhausted.' : 'The upstream is rate limiting this service.',
+      quota
+        ? 'The upstream quota of this service is exhausted.'
+        : 'The upstream is rate limiting this service.',
       {
         ...details,
         retryAfterSeconds:
-          quota || context.retryAfterMs === undefined ? undefined : Math.max(1, Math.ceil(context.retryAfterMs / 1000)),
+          quota || context.retryAfterMs === undefined
+            ? undefined
+            : Math.max(1, Math.ceil(context.retryAfterMs / 1000)),
       },
     );
   }

@@ -2,8 +2,8 @@ import { CallDeadline } from './deadline.js';
 import { errorFromResponse, parseErrorEnvelope } from './error-response.js';
 import { UpstreamBadResponseError, UpstreamError, UpstreamUnavailableError } from './errors.js';
 import type { CallOptions } from './provider.js';
-import { checkCompletion, ShapeError } from './response-check.js';
 import { discardBody } from './read-body.js';
+import { checkCompletion, ShapeError } from './response-check.js';
 import { readSseData } from './sse.js';
 import type { WireCompletionRequest, WireCompletionResponse } from './wire.js';
 
@@ -18,7 +18,11 @@ export interface StreamTimeouts {
   totalMs: number;
 }
 
-export const defaultStreamTimeouts: StreamTimeouts = { firstByteMs: 10_000, idleMs: 30_000, totalMs: 600_000 };
+export const defaultStreamTimeouts: StreamTimeouts = {
+  firstByteMs: 10_000,
+  idleMs: 30_000,
+  totalMs: 600_000,
+};
 
 interface OpenedStream {
   status: number;
@@ -38,10 +42,16 @@ export interface StreamCompletionArgs {
 export async function* streamCompletion(args: StreamCompletionArgs): AsyncGenerator<WireCompletionResponse> {
   const timeouts = { ...defaultStreamTimeouts, ...args.timeouts };
   const deadline = new CallDeadline(timeouts.totalMs, args.callOptions.signal);
-  let cancelIdle = deadline.timeoutAfter(timeouts.firstByteMs, `The upstream sent nothing for ${timeouts.firstByteMs} ms.`);
+  let cancelIdle = deadline.timeoutAfter(
+    timeouts.firstByteMs,
+    `The upstream sent nothing for ${timeouts.firstByteMs} ms.`,
+  );
   const resetIdle = () => {
     cancelIdle();
-    cancelIdle = deadline.timeoutAfter(timeouts.idleMs, `The upstream stream was silent for ${timeouts.idleMs} ms.`);
+    cancelIdle = deadline.timeoutAfter(
+      timeouts.idleMs,
+      `The upstream stream was silent for ${timeouts.idleMs} ms.`,
+    );
   };
   let opened: OpenedStream | undefined;
   try {
@@ -50,9 +60,12 @@ export async function* streamCompletion(args: StreamCompletionArgs): AsyncGenera
     const requestId = opened.requestId;
     const contentType = String(opened.headers['content-type'] ?? '');
     if (!contentType.toLowerCase().startsWith('text/event-stream')) {
-      throw new UpstreamBadResponseError(`The upstream answered a stream with content type "${contentType}".`, {
-        requestId,
-      });
+      throw new UpstreamBadResponseError(
+        `The upstream answered a stream with content type "${contentType}".`,
+        {
+          requestId,
+        },
+      );
     }
     const finished = new Map<number, boolean>();
     let done = false;
@@ -74,7 +87,10 @@ export async function* streamCompletion(args: StreamCompletionArgs): AsyncGenera
   } catch (error) {
     if (error instanceof UpstreamError && !deadline.signal.aborted) throw error;
     deadline.throwIfAborted(error);
-    throw new UpstreamUnavailableError('The upstream stream failed.', { requestId: opened?.requestId, cause: error });
+    throw new UpstreamUnavailableError('The upstream stream failed.', {
+      requestId: opened?.requestId,
+      cause: error,
+    });
   } finally {
     deadline.dispose();
     // Closing the socket is how the upstream learns that nobody is listening any more.
@@ -110,6 +126,8 @@ function parseChunk(
     return checkCompletion(payload);
   } catch (error) {
     if (!(error instanceof ShapeError)) throw error;
-    throw new UpstreamBadResponseError(`The upstream sent an invalid stream chunk: ${error.message}.`, { requestId });
+    throw new UpstreamBadResponseError(`The upstream sent an invalid stream chunk: ${error.message}.`, {
+      requestId,
+    });
   }
 }

@@ -1,13 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher, request } from 'undici';
-import { errorFromResponse, isRetryableRateLimit } from './error-response.js';
 import { CallDeadline } from './deadline.js';
+import { errorFromResponse, isRetryableRateLimit } from './error-response.js';
 import { UpstreamBadResponseError, type UpstreamError, UpstreamUnavailableError } from './errors.js';
+import { type StreamTimeouts, streamCompletion } from './http-stream.js';
 import type { CallOptions, CompletionsProvider, ProviderCompletion } from './provider.js';
 import { discardBody, readBodyText } from './read-body.js';
 import { checkCompletion, checkModelList, ShapeError } from './response-check.js';
-import { type BackoffPolicy, isRetryableConnectionError, isRetryableStatus, nextRetryDelayMs, parseRetryAfterMs } from './retry.js';
-import { streamCompletion, type StreamTimeouts } from './http-stream.js';
+import {
+  type BackoffPolicy,
+  isRetryableConnectionError,
+  isRetryableStatus,
+  nextRetryDelayMs,
+  parseRetryAfterMs,
+} from './retry.js';
 import type { WireCompletionRequest, WireCompletionResponse, WireModel } from './wire.js';
 
 /**
@@ -46,11 +52,15 @@ export const defaultBackoff: BackoffPolicy = { baseDelayMs: 500, maxDelayMs: 8_0
 export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
   const ownsDispatcher = options.dispatcher === undefined;
   const dispatcher =
-    options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256 });
+    options.dispatcher ??
+    new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256 });
   const backoff: BackoffPolicy = { ...defaultBackoff, ...options.backoff };
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const secrets = [options.apiKey];
-  const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'completions-subgraph' };
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    'user-agent': 'completions-subgraph',
+  };
   if (options.apiKey !== undefined) headers.authorization = `Bearer ${options.apiKey}`;
 
   /** Sends one logical request, retrying only where a repeat cannot bill twice. */
@@ -61,7 +71,11 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
     deadline: CallDeadline,
     accept = 'application/json',
   ): Promise<UpstreamResponse> {
-    const requestHeaders = { ...headers, accept, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+    const requestHeaders = {
+      ...headers,
+      accept,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    };
     for (let attempt = 0; ; attempt++) {
       let response: Dispatcher.ResponseData;
       try {
@@ -91,7 +105,8 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
       const upstreamError = () =>
         errorFromResponse({ status: response.statusCode, bodyText, requestId, retryAfterMs, secrets });
       const retryable =
-        isRetryableStatus(response.statusCode) && (response.statusCode !== 429 || isRetryableRateLimit(bodyText));
+        isRetryableStatus(response.statusCode) &&
+        (response.statusCode !== 429 || isRetryableRateLimit(bodyText));
       if (attempt < options.maxRetries && retryable) {
         await waitBeforeRetry(attempt, retryAfterMs, deadline, upstreamError);
         continue;
@@ -106,7 +121,12 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
     deadline: CallDeadline,
     giveUp: () => UpstreamError,
   ): Promise<void> {
-    const delay = nextRetryDelayMs({ retryIndex, retryAfterMs, remainingMs: deadline.remainingMs(), policy: backoff });
+    const delay = nextRetryDelayMs({
+      retryIndex,
+      retryAfterMs,
+      remainingMs: deadline.remainingMs(),
+      policy: backoff,
+    });
     if (delay === undefined) throw giveUp();
     try {
       await sleep(delay, undefined, { signal: deadline.signal });
@@ -120,10 +140,13 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
     const contentType = headerValue(response.headers['content-type']) ?? '';
     if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType)) {
       discardBody(response.body);
-      throw new UpstreamBadResponseError(`The upstream answered with content type "${contentType || 'none'}".`, {
-        status: response.status,
-        requestId: response.requestId,
-      });
+      throw new UpstreamBadResponseError(
+        `The upstream answered with content type "${contentType || 'none'}".`,
+        {
+          status: response.status,
+          requestId: response.requestId,
+        },
+      );
     }
     const text = await readBodyText(response.body, options.maxResponseBytes, deadline, response.requestId);
     try {
@@ -166,7 +189,10 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
       }
     },
 
-    stream(wire: WireCompletionRequest, callOptions: CallOptions = {}): AsyncIterable<WireCompletionResponse> {
+    stream(
+      wire: WireCompletionRequest,
+      callOptions: CallOptions = {},
+    ): AsyncIterable<WireCompletionResponse> {
       return streamCompletion({
         wire,
         callOptions,

@@ -29,7 +29,9 @@ export async function readBodyText(
       size += chunk.length;
       if (size > limit) {
         discardBody(body);
-        throw new UpstreamBadResponseError(`The upstream answer is larger than ${limit} bytes.`, { requestId });
+        throw new UpstreamBadResponseError(`The upstream answer is larger than ${limit} bytes.`, {
+          requestId,
+        });
       }
       chunks.push(chunk);
     }
@@ -40,7 +42,10 @@ export async function readBodyText(
     if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
       throw new UpstreamBadResponseError('The upstream answer was truncated.', { requestId, cause: error });
     }
-    throw new UpstreamUnavailableError('The upstream connection failed mid-answer.', { requestId, cause: error });
+    throw new UpstreamUnavailableError('The upstream connection failed mid-answer.', {
+      requestId,
+      cause: error,
+    });
   }
   return Buffer.concat(chunks, size).toString('utf8');
 }

@@ -47,7 +47,10 @@ function firstHeader(value: HeaderValue): string | undefined {
  * How long the upstream asked us to wait, in ms: `retry-after-ms` (OpenAI's, fractional ms) first,
  * then `retry-after` as seconds or an HTTP date. Unparseable or negative values count as absent.
  */
-export function parseRetryAfterMs(headers: Record<string, HeaderValue>, now = Date.now()): number | undefined {
+export function parseRetryAfterMs(
+  headers: Record<string, HeaderValue>,
+  now = Date.now(),
+): number | undefined {
   const ms = Number.parseFloat(firstHeader(headers['retry-after-ms']) ?? '');
   if (Number.isFinite(ms) && ms >= 0) return ms;
   const raw = firstHeader(headers['retry-after'])?.trim();
@@ -66,7 +69,11 @@ export interface BackoffPolicy {
 }
 
 /** Exponential backoff with up to 25 % jitter downwards, as openai-node does. */
-export function backoffDelayMs(retryIndex: number, policy: BackoffPolicy, random: () => number = Math.random) {
+export function backoffDelayMs(
+  retryIndex: number,
+  policy: BackoffPolicy,
+  random: () => number = Math.random,
+) {
   const exponential = Math.min(policy.baseDelayMs * 2 ** retryIndex, policy.maxDelayMs);
   return exponential * (1 - random() * 0.25);
 }

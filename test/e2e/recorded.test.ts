@@ -20,11 +20,22 @@ afterAll(async () => {
   await stub.close();
 });
 
-const input = { model: 'gpt-3.5-turbo-instruct', prompt: { text: 'Who won the 2019 NBA Finals?' }, maxTokens: 16 };
+const input = {
+  model: 'gpt-3.5-turbo-instruct',
+  prompt: { text: 'Who won the 2019 NBA Finals?' },
+  maxTokens: 16,
+};
 
 describe('recorded non-streamed bodies', () => {
   it('maps openai-nonstream-basic.json field by field', async () => {
-    stub.on('POST', '/completions', reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json', 'x-request-id': 'req_abc' }));
+    stub.on(
+      'POST',
+      '/completions',
+      reply.raw(200, recorded('openai-nonstream-basic.json'), {
+        'content-type': 'application/json',
+        'x-request-id': 'req_abc',
+      }),
+    );
     const { status, json } = await app.post(createCompletion, { input });
     expect(status).toBe(200);
     expect(json.errors).toBeUndefined();
@@ -44,27 +55,52 @@ describe('recorded non-streamed bodies', () => {
           logprobs: null,
         },
       ],
-      usage: { promptTokens: 10, completionTokens: 12, totalTokens: 22, promptTokensDetails: null, completionTokensDetails: null },
+      usage: {
+        promptTokens: 10,
+        completionTokens: 12,
+        totalTokens: 22,
+        promptTokensDetails: null,
+        completionTokensDetails: null,
+      },
     });
     // What the upstream received: the server's key, snake_case parameters, no stream.
     const sent = stub.requests.at(-1);
     expect(sent?.headers.authorization).toBe(`Bearer ${canaryKey}`);
-    expect(sent?.json).toEqual({ model: 'gpt-3.5-turbo-instruct', prompt: 'Who won the 2019 NBA Finals?', max_tokens: 16, stream: false });
+    expect(sent?.json).toEqual({
+      model: 'gpt-3.5-turbo-instruct',
+      prompt: 'Who won the 2019 NBA Finals?',
+      max_tokens: 16,
+      stream: false,
+    });
   });
 
   it('maps openai-nonstream-prompt-array.json: two prompts, one LENGTH and one STOP', async () => {
-    stub.on('POST', '/completions', reply.raw(200, recorded('openai-nonstream-prompt-array.json'), { 'content-type': 'application/json' }));
+    stub.on(
+      'POST',
+      '/completions',
+      reply.raw(200, recorded('openai-nonstream-prompt-array.json'), { 'content-type': 'application/json' }),
+    );
     const { json } = await app.post(createCompletion, {
-      input: { model: 'gpt-3.5-turbo-instruct', prompt: { texts: ['Tips for teaching a baby languages', 'Spongebob road test'] }, maxTokens: 256, n: 1 },
+      input: {
+        model: 'gpt-3.5-turbo-instruct',
+        prompt: { texts: ['Tips for teaching a baby languages', 'Spongebob road test'] },
+        maxTokens: 256,
+        n: 1,
+      },
     });
     const completion = json.data.createCompletion;
-    expect(completion.choices.map((c: { index: number; finishReason: string }) => [c.index, c.finishReason])).toEqual([
+    expect(
+      completion.choices.map((c: { index: number; finishReason: string }) => [c.index, c.finishReason]),
+    ).toEqual([
       [0, 'LENGTH'],
       [1, 'STOP'],
     ]);
     expect(completion.choices[1].text).toBe('\nSpongebob has failed his road test a total of 47 times. ');
     expect(completion.usage).toMatchObject({ promptTokens: 23, completionTokens: 273, totalTokens: 296 });
-    expect(stub.requests.at(-1)?.json).toMatchObject({ prompt: ['Tips for teaching a baby languages', 'Spongebob road test'], n: 1 });
+    expect(stub.requests.at(-1)?.json).toMatchObject({
+      prompt: ['Tips for teaching a baby languages', 'Spongebob road test'],
+      n: 1,
+    });
   });
 
   it('maps the spec example with system_fingerprint and a length finish', async () => {
@@ -78,11 +114,21 @@ describe('recorded non-streamed bodies', () => {
 describe('recorded error bodies', () => {
   it('401 invalid key: INTERNAL_SERVER_ERROR, one attempt, and the echoed key fragment never reaches the client', async () => {
     const before = stub.hits('/completions');
-    stub.on('POST', '/completions', reply.raw(401, recorded('openai-error-401-invalid-api-key.json'), { 'content-type': 'application/json; charset=utf-8', 'x-request-id': 'req_401' }));
+    stub.on(
+      'POST',
+      '/completions',
+      reply.raw(401, recorded('openai-error-401-invalid-api-key.json'), {
+        'content-type': 'application/json; charset=utf-8',
+        'x-request-id': 'req_401',
+      }),
+    );
     const { status, json, text } = await app.post(createCompletion, { input });
     expect(status).toBe(200);
     expect(json.data).toBeNull();
-    expect(json.errors[0].extensions).toMatchObject({ code: 'INTERNAL_SERVER_ERROR', upstreamRequestId: 'req_401' });
+    expect(json.errors[0].extensions).toMatchObject({
+      code: 'INTERNAL_SERVER_ERROR',
+      upstreamRequestId: 'req_401',
+    });
     expect(text).not.toContain('sk-wrong');
     expect(text).not.toContain('Incorrect API key');
     expect(stub.hits('/completions') - before).toBe(1);
@@ -90,16 +136,36 @@ describe('recorded error bodies', () => {
 
   it('404 model not found: BAD_USER_INPUT naming input.model, one attempt', async () => {
     const before = stub.hits('/completions');
-    stub.on('POST', '/completions', reply.raw(404, recorded('openai-error-404-model-not-found.json'), { 'content-type': 'application/json' }));
-    const { json } = await app.post(createCompletion, { input: { ...input, model: 'this-model-does-not-exist' } });
+    stub.on(
+      'POST',
+      '/completions',
+      reply.raw(404, recorded('openai-error-404-model-not-found.json'), {
+        'content-type': 'application/json',
+      }),
+    );
+    const { json } = await app.post(createCompletion, {
+      input: { ...input, model: 'this-model-does-not-exist' },
+    });
     expect(json.errors[0].message).toContain('this-model-does-not-exist');
-    expect(json.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'input.model', param: 'model', upstreamCode: 'model_not_found' });
+    expect(json.errors[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      argument: 'input.model',
+      param: 'model',
+      upstreamCode: 'model_not_found',
+    });
     expect(stub.hits('/completions') - before).toBe(1);
   });
 
   it('429 rate limit with retry-after: UPSTREAM_RATE_LIMITED with retryAfter when the wait is too long to retry', async () => {
     const before = stub.hits('/completions');
-    stub.on('POST', '/completions', reply.raw(429, recorded('openai-error-429-rate-limit.json'), { 'content-type': 'application/json', 'retry-after': '20' }));
+    stub.on(
+      'POST',
+      '/completions',
+      reply.raw(429, recorded('openai-error-429-rate-limit.json'), {
+        'content-type': 'application/json',
+        'retry-after': '20',
+      }),
+    );
     const { json } = await app.post(createCompletion, { input });
     expect(json.errors[0].extensions).toMatchObject({ code: 'UPSTREAM_RATE_LIMITED', retryAfter: 20 });
     // 20 s does not fit in the 5 s deadline: no retry is attempted.

@@ -12,7 +12,9 @@ const timeoutMs = 600;
 
 beforeAll(async () => {
   stub = await startStubUpstream();
-  app = await startTestApp({ upstream: { baseUrl: stub.baseUrl, timeoutMs, maxRetries: 2, maxResponseBytes: 4096 } });
+  app = await startTestApp({
+    upstream: { baseUrl: stub.baseUrl, timeoutMs, maxRetries: 2, maxResponseBytes: 4096 },
+  });
 });
 
 afterAll(async () => {
@@ -28,7 +30,8 @@ beforeEach(() => {
 const attempts = () => stub.hits('/completions') - before;
 
 const input = { model: 'gpt-3.5-turbo-instruct', prompt: { text: 'Say this is a test' } };
-const ok = () => reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' });
+const ok = () =>
+  reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' });
 const envelope = (message: string, code: string | null = null, param: string | null = null) => ({
   error: { message, type: 'invalid_request_error', param, code },
 });
@@ -41,15 +44,30 @@ async function complete() {
 
 describe('statuses', () => {
   it('400 is the client’s to fix: BAD_USER_INPUT with the upstream param, 1 attempt', async () => {
-    stub.on('POST', '/completions', reply.json(400, envelope("This model's maximum context length is 4097 tokens", null, 'max_tokens'), { 'x-request-id': 'req_400' }));
+    stub.on(
+      'POST',
+      '/completions',
+      reply.json(400, envelope("This model's maximum context length is 4097 tokens", null, 'max_tokens'), {
+        'x-request-id': 'req_400',
+      }),
+    );
     const { error } = await complete();
-    expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', param: 'max_tokens', argument: 'input.maxTokens', upstreamRequestId: 'req_400' });
+    expect(error.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      param: 'max_tokens',
+      argument: 'input.maxTokens',
+      upstreamRequestId: 'req_400',
+    });
     expect(error.message).toContain('maximum context length');
     expect(attempts()).toBe(1);
   });
 
   it('a 400 message that quotes a key has it removed', async () => {
-    stub.on('POST', '/completions', reply.json(400, envelope(`Bad header Bearer ${canaryKey} and sk-proj-abcdef123456`)));
+    stub.on(
+      'POST',
+      '/completions',
+      reply.json(400, envelope(`Bad header Bearer ${canaryKey} and sk-proj-abcdef123456`)),
+    );
     const { error } = await complete();
     expect(error.extensions.code).toBe('BAD_USER_INPUT');
     expect(error.message).not.toContain('sk-');
@@ -59,7 +77,13 @@ describe('statuses', () => {
   it('401 and 403 are our misconfiguration: INTERNAL_SERVER_ERROR, 1 attempt, no upstream text', async () => {
     for (const status of [401, 403]) {
       const start = stub.hits('/completions');
-      stub.on('POST', '/completions', reply.raw(status, recorded('openai-error-401-invalid-api-key.json'), { 'content-type': 'application/json' }));
+      stub.on(
+        'POST',
+        '/completions',
+        reply.raw(status, recorded('openai-error-401-invalid-api-key.json'), {
+          'content-type': 'application/json',
+        }),
+      );
       const { error, text } = await complete();
       expect(error.extensions.code).toBe('INTERNAL_SERVER_ERROR');
       expect(text).not.toMatch(/Incorrect API key|sk-wrong/);
@@ -68,20 +92,34 @@ describe('statuses', () => {
   });
 
   it('a 404 HTML page (wrong base URL) is our misconfiguration, not the client’s', async () => {
-    stub.on('POST', '/completions', reply.raw(404, '<html>Not Found</html>', { 'content-type': 'text/html' }));
+    stub.on(
+      'POST',
+      '/completions',
+      reply.raw(404, '<html>Not Found</html>', { 'content-type': 'text/html' }),
+    );
     const { error } = await complete();
     expect(error.extensions.code).toBe('INTERNAL_SERVER_ERROR');
   });
 
   it('500 may have billed: UPSTREAM_UNAVAILABLE after 1 attempt', async () => {
-    stub.on('POST', '/completions', reply.json(500, { error: { message: 'The server had an error', type: 'server_error', param: null, code: null } }));
+    stub.on(
+      'POST',
+      '/completions',
+      reply.json(500, {
+        error: { message: 'The server had an error', type: 'server_error', param: null, code: null },
+      }),
+    );
     const { error } = await complete();
     expect(error.extensions.code).toBe('UPSTREAM_UNAVAILABLE');
     expect(attempts()).toBe(1);
   });
 
   it.each([502, 503, 504])('%i is retried: 3 attempts, then UPSTREAM_UNAVAILABLE', async (status) => {
-    stub.on('POST', '/completions', reply.json(status, { error: { message: 'overloaded', type: 'server_error', param: null, code: null } }));
+    stub.on(
+      'POST',
+      '/completions',
+      reply.json(status, { error: { message: 'overloaded', type: 'server_error', param: null, code: null } }),
+    );
     const { error } = await complete();
     expect(error.extensions.code).toBe('UPSTREAM_UNAVAILABLE');
     expect(attempts()).toBe(3);
@@ -95,7 +133,15 @@ describe('statuses', () => {
   });
 
   it('429 with retry-after-ms is retried after the wait asked for', async () => {
-    stub.on('POST', '/completions', reply.raw(429, recorded('openai-error-429-rate-limit.json'), { 'content-type': 'application/json', 'retry-after-ms': '150' }), ok());
+    stub.on(
+      'POST',
+      '/completions',
+      reply.raw(429, recorded('openai-error-429-rate-limit.json'), {
+        'content-type': 'application/json',
+        'retry-after-ms': '150',
+      }),
+      ok(),
+    );
     const { json, elapsed } = await complete();
     expect(json.data.createCompletion.choices).toHaveLength(1);
     expect(attempts()).toBe(2);
@@ -103,14 +149,32 @@ describe('statuses', () => {
   });
 
   it('429 three times: UPSTREAM_RATE_LIMITED with retryAfter, 3 attempts', async () => {
-    stub.on('POST', '/completions', reply.raw(429, recorded('openai-error-429-rate-limit.json'), { 'content-type': 'application/json', 'retry-after': '0' }));
+    stub.on(
+      'POST',
+      '/completions',
+      reply.raw(429, recorded('openai-error-429-rate-limit.json'), {
+        'content-type': 'application/json',
+        'retry-after': '0',
+      }),
+    );
     const { error } = await complete();
     expect(error.extensions).toMatchObject({ code: 'UPSTREAM_RATE_LIMITED' });
     expect(attempts()).toBe(3);
   });
 
   it('429 insufficient_quota is not retried', async () => {
-    stub.on('POST', '/completions', reply.json(429, { error: { message: 'You exceeded your current quota', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } }));
+    stub.on(
+      'POST',
+      '/completions',
+      reply.json(429, {
+        error: {
+          message: 'You exceeded your current quota',
+          type: 'insufficient_quota',
+          param: null,
+          code: 'insufficient_quota',
+        },
+      }),
+    );
     const { error } = await complete();
     expect(error.extensions.code).toBe('UPSTREAM_RATE_LIMITED');
     expect(error.extensions.retryAfter).toBeUndefined();
@@ -141,15 +205,33 @@ describe('connections and bodies', () => {
   });
 
   it.each([
-    ['malformed JSON', reply.raw(200, '{"id": "cmpl-1", "choices": [', { 'content-type': 'application/json' })],
+    [
+      'malformed JSON',
+      reply.raw(200, '{"id": "cmpl-1", "choices": [', { 'content-type': 'application/json' }),
+    ],
     ['text/plain', reply.raw(200, 'Hello!', { 'content-type': 'text/plain' })],
     ['no content type', reply.raw(200, '{}', {})],
     ['an empty body', reply.raw(200, '', { 'content-type': 'application/json' })],
     ['missing choices', reply.json(200, { id: 'cmpl-1', object: 'text_completion', created: 1, model: 'm' })],
-    ['a choice without text', reply.json(200, { id: 'cmpl-1', object: 'text_completion', created: 1, model: 'm', choices: [{ index: 0, finish_reason: 'stop' }] })],
+    [
+      'a choice without text',
+      reply.json(200, {
+        id: 'cmpl-1',
+        object: 'text_completion',
+        created: 1,
+        model: 'm',
+        choices: [{ index: 0, finish_reason: 'stop' }],
+      }),
+    ],
     ['a missing id', reply.json(200, { object: 'text_completion', created: 1, model: 'm', choices: [] })],
     ['a JSON array', reply.json(200, [])],
-    ['a body over the size cap', reply.json(200, { ...(recordedJson('openai-nonstream-basic.json') as object), padding: 'x'.repeat(5000) })],
+    [
+      'a body over the size cap',
+      reply.json(200, {
+        ...(recordedJson('openai-nonstream-basic.json') as object),
+        padding: 'x'.repeat(5000),
+      }),
+    ],
   ])('%s: UPSTREAM_BAD_RESPONSE, 1 attempt', async (_name, handler) => {
     stub.on('POST', '/completions', handler);
     const { error, json } = await complete();
@@ -161,18 +243,29 @@ describe('connections and bodies', () => {
 
 describe('what compatible servers send', () => {
   it('ignores extra fields, derives missing counts, keeps invented finish reasons', async () => {
-    stub.on('POST', '/completions', reply.json(200, {
-      id: 'cmpl-vllm',
-      object: 'text_completion',
-      created: 1755097557,
-      model: 'meta-llama/Llama-3-8B',
-      choices: [
-        { index: 0, text: 'a', logprobs: null, finish_reason: 'abort', stop_reason: null, prompt_logprobs: null },
-        { index: 1, text: 'b', finish_reason: 'length' },
-      ],
-      usage: { prompt_tokens: 5, total_tokens: 5 },
-      service_tier: 'default',
-    }));
+    stub.on(
+      'POST',
+      '/completions',
+      reply.json(200, {
+        id: 'cmpl-vllm',
+        object: 'text_completion',
+        created: 1755097557,
+        model: 'meta-llama/Llama-3-8B',
+        choices: [
+          {
+            index: 0,
+            text: 'a',
+            logprobs: null,
+            finish_reason: 'abort',
+            stop_reason: null,
+            prompt_logprobs: null,
+          },
+          { index: 1, text: 'b', finish_reason: 'length' },
+        ],
+        usage: { prompt_tokens: 5, total_tokens: 5 },
+        service_tier: 'default',
+      }),
+    );
     const { json } = await complete();
     const completion = json.data.createCompletion;
     expect(completion.choices[0]).toMatchObject({ finishReason: 'OTHER', finishReasonRaw: 'abort' });
@@ -181,29 +274,42 @@ describe('what compatible servers send', () => {
   });
 
   it('maps logprobs with a null first token and sorts top logprobs', async () => {
-    stub.on('POST', '/completions', reply.json(200, {
-      id: 'cmpl-lp',
-      object: 'text_completion',
-      created: 1,
-      model: 'davinci-002',
-      choices: [{
-        index: 0,
-        text: 'Hi there',
-        finish_reason: 'length',
-        logprobs: {
-          tokens: ['Hi', ' there'],
-          token_logprobs: [null, -0.5],
-          top_logprobs: [null, { ' here': -2.5, ' there': -0.5, ' you': -1.25 }],
-          text_offset: [0, 2],
-        },
-      }],
-    }));
+    stub.on(
+      'POST',
+      '/completions',
+      reply.json(200, {
+        id: 'cmpl-lp',
+        object: 'text_completion',
+        created: 1,
+        model: 'davinci-002',
+        choices: [
+          {
+            index: 0,
+            text: 'Hi there',
+            finish_reason: 'length',
+            logprobs: {
+              tokens: ['Hi', ' there'],
+              token_logprobs: [null, -0.5],
+              top_logprobs: [null, { ' here': -2.5, ' there': -0.5, ' you': -1.25 }],
+              text_offset: [0, 2],
+            },
+          },
+        ],
+      }),
+    );
     const { json } = await complete();
     expect(json.data.createCompletion.choices[0].logprobs).toEqual({
       tokens: ['Hi', ' there'],
       tokenLogprobs: [null, -0.5],
       textOffset: [0, 2],
-      topLogprobs: [null, [{ token: ' there', logprob: -0.5 }, { token: ' you', logprob: -1.25 }, { token: ' here', logprob: -2.5 }]],
+      topLogprobs: [
+        null,
+        [
+          { token: ' there', logprob: -0.5 },
+          { token: ' you', logprob: -1.25 },
+          { token: ' here', logprob: -2.5 },
+        ],
+      ],
     });
   });
 });

@@ -11,7 +11,11 @@ let app: TestApp;
 
 beforeAll(async () => {
   stub = await startStubUpstream();
-  stub.on('POST', '/completions', reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' }));
+  stub.on(
+    'POST',
+    '/completions',
+    reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' }),
+  );
   app = await startTestApp({ upstream: { baseUrl: stub.baseUrl } });
 });
 
@@ -65,7 +69,15 @@ const accepted: [name: string, overrides: Record<string, unknown>][] = [
   ['bestOf 20 with n 20', { n: 20, bestOf: 20 }],
   ['four stop sequences', { stop: ['a', 'b', 'c', 'd'] }],
   ['penalties at ±2', { presencePenalty: -2, frequencyPenalty: 2 }],
-  ['logit bias at ±100', { logitBias: [{ token: 50256, bias: -100 }, { token: 198, bias: 100 }] }],
+  [
+    'logit bias at ±100',
+    {
+      logitBias: [
+        { token: 50256, bias: -100 },
+        { token: 198, bias: 100 },
+      ],
+    },
+  ],
   ['maxTokens 0 with echo', { maxTokens: 0, echo: true }],
   ['a token prompt', { prompt: { tokens: [1212, 318, 257, 1332, 13] } }],
   ['token batches', { prompt: { tokenBatches: [[1212, 318], [257]] } }],
@@ -87,7 +99,9 @@ describe('refused before any upstream call', () => {
 
   it('a prompt with two forms is refused by the @oneOf rule', async () => {
     const before = stub.hits();
-    const { json } = await app.post(createCompletion, { input: { ...base, prompt: { text: 'a', texts: ['b'] } } });
+    const { json } = await app.post(createCompletion, {
+      input: { ...base, prompt: { text: 'a', texts: ['b'] } },
+    });
     expect(json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     expect(json.errors[0].message).toMatch(/exactly one/i);
     expect(stub.hits() - before).toBe(0);
@@ -120,7 +134,13 @@ describe('accepted at the boundary', () => {
 
   it('sends logit bias as the upstream map and token batches as nested arrays', async () => {
     await app.post(createCompletion, {
-      input: { ...base, prompt: { tokenBatches: [[1, 2], [3]] }, logitBias: [{ token: 50256, bias: -100 }], seed: 42, user: 'u-1' },
+      input: {
+        ...base,
+        prompt: { tokenBatches: [[1, 2], [3]] },
+        logitBias: [{ token: 50256, bias: -100 }],
+        seed: 42,
+        user: 'u-1',
+      },
     });
     expect(stub.requests.at(-1)?.json).toEqual({
       model: 'gpt-3.5-turbo-instruct',

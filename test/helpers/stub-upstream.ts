@@ -14,7 +14,11 @@ export interface RecordedRequest {
   json: unknown;
 }
 
-export type StubHandler = (req: IncomingMessage, res: ServerResponse, recorded: RecordedRequest) => void | Promise<void>;
+export type StubHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  recorded: RecordedRequest,
+) => void | Promise<void>;
 
 export interface StubUpstream {
   /** Base URL including `/v1`, as OPENAI_BASE_URL expects. */
@@ -69,7 +73,11 @@ export async function startStubUpstream(): Promise<StubUpstream> {
     const handler = handlers?.length === 1 ? handlers[0] : handlers?.shift();
     if (handler === undefined) {
       res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { message: `no stub for ${recorded.method} ${path}`, type: 'stub', param: null, code: null } }));
+      res.end(
+        JSON.stringify({
+          error: { message: `no stub for ${recorded.method} ${path}`, type: 'stub', param: null, code: null },
+        }),
+      );
       return;
     }
     await handler(req, res, recorded);
@@ -117,7 +125,10 @@ export const reply = {
   resetMidBody:
     (partial: string): StubHandler =>
     (_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(partial.length * 4) });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': String(partial.length * 4),
+      });
       res.write(partial);
       setTimeout(() => res.socket?.destroy(), 10);
     },

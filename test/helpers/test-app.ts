@@ -17,7 +17,11 @@ export interface TestApp {
   app: App;
   logs: string[];
   bodies: string[];
-  post(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse>;
+  post(
+    query: string,
+    variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<GraphQLResponse>;
   /** Throws when a canary secret shows up in a response or a log line. */
   assertNoSecretLeaked(secrets?: string[]): void;
   close(): Promise<void>;
@@ -57,7 +61,12 @@ export async function startTestApp(options: {
       ...(upstream ?? { baseUrl: 'http://127.0.0.1:9/v1' }),
     });
   const logger = createLogger({ level: 'debug', secrets: [canaryKey], destination });
-  const app = createApp({ provider, logger, production: options.production ?? false, routes: options.routes ?? [] });
+  const app = createApp({
+    provider,
+    logger,
+    production: options.production ?? false,
+    routes: options.routes ?? [],
+  });
   await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const graphqlUrl = `${origin}/graphql`;
@@ -71,7 +80,11 @@ export async function startTestApp(options: {
     async post(query, variables, headers = {}) {
       const response = await fetch(graphqlUrl, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json',
+          ...headers,
+        },
         body: JSON.stringify({ query, variables }),
       });
       const text = await response.text();
@@ -87,7 +100,8 @@ export async function startTestApp(options: {
     assertNoSecretLeaked(secrets = [canaryKey, canaryKey.slice(0, 8), canaryKey.slice(-6)]) {
       for (const secret of secrets) {
         const where = [...bodies, ...logs].find((text) => text.includes(secret));
-        if (where !== undefined) throw new Error(`secret ${secret.slice(0, 4)}… leaked in: ${where.slice(0, 300)}`);
+        if (where !== undefined)
+          throw new Error(`secret ${secret.slice(0, 4)}… leaked in: ${where.slice(0, 300)}`);
       }
     },
     async close() {
