@@ -1,0 +1,52 @@
+import { createClient } from 'graphql-http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCompletion } from '../helpers/operations.js';
+import { recorded } from '../helpers/recorded.js';
+import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
+import { startTestApp, type TestApp } from '../helpers/test-app.js';
+
+/** A real GraphQL-over-HTTP client against the real listening server. */
+
+let stub: StubUpstream;
+let app: TestApp;
+
+beforeAll(async () => {
+  stub = await startStubUpstream();
+  stub.on('POST', '/completions', reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' }));
+  stub.on('GET', '/models', reply.json(200, { object: 'list', data: [{ id: 'gpt-3.5-turbo-instruct', object: 'model', created: 1, owned_by: 'system' }] }));
+  app = await startTestApp({ upstream: { baseUrl: stub.baseUrl } });
+});
+
+afterAll(async () => {
+  await app.close();
+  await stub.close();
+});
+
+function execute(query: string, variables?: Record<string, unknown>) {
+  const client = createClient({ url: app.graphqlUrl, fetchFn: fetch });
+  return new Promise<{ data?: unknown; errors?: unknown }>((resolve, reject) => {
+    let result: { data?: unknown; errors?: unknown } = {};
+    client.subscribe({ query, variables }, { next: (value) => (result = value as typeof result), error: reject, complete: () => resolve(result) });
+  });
+}
+
+describe('graphql-http client over 127.0.0.1', () => {
+  it('creates a completion and lists models', async () => {
+    const created = await execute(createCompletion, { input: { model: 'gpt-3.5-turbo-instruct', prompt: { text: 'Who won?' } } });
+    expect(created.errors).toBeUndefined();
+    expect(created.data).toMatchObject({ createCompletion: { choices: [{ text: '\n\nThe Toronto Raptors won the 2019 NBA Finals.', finishReason: 'STOP' }] } });
+    const listed = await execute('{ models { id } }');
+    expect(listed.data).toEqual({ models: [{ id: 'gpt-3.5-turbo-instruct' }] });
+  });
+
+  it('GET /healthz answers 200', async () => {
+    const response = await fetch(`${app.origin}/healthz`);
+    expect(response.status).toBe(200);
+  });
+
+  it('serves GraphiQL to a browser', async () => {
+    const response = await fetch(app.graphqlUrl, { headers: { accept: 'text/html' } });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain('GraphiQL');
+  });
+});
