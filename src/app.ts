@@ -2,6 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import { createModelCatalog } from './completions/model-catalog.js';
 import { createCompletionsService } from './completions/service.js';
+import { findViolation } from './completions/validation.js';
+import { createOpenAiCompatHandler } from './rest/openai-compat.js';
 import { attachWebSocket } from './transports/websocket.js';
 import type { CompletionsProvider } from './upstream/provider.js';
 import { type CompletionsYoga, createYogaApp } from './yoga.js';
@@ -14,7 +16,7 @@ export interface AppDeps {
   logger: Logger;
   production: boolean;
   exampleModel?: string;
-  /** Routes served beside GraphQL on the same port (the OpenAI-compatible REST face). */
+  /** Extra routes served before GraphQL on the same port. */
   routes?: RouteHandler[];
 }
 
@@ -35,7 +37,15 @@ export function createApp(deps: AppDeps): App {
     production: deps.production,
     ...(deps.exampleModel === undefined ? {} : { exampleModel: deps.exampleModel }),
   });
-  const routes = deps.routes ?? [];
+  // The OpenAI-compatible REST face, answered by the same provider and the same request rules.
+  const rest = createOpenAiCompatHandler({
+    provider: deps.provider,
+    validate: (request) => {
+      const violation = findViolation(request);
+      return violation && { param: violation.param, message: `${violation.param} ${violation.problem}` };
+    },
+  });
+  const routes = [...(deps.routes ?? []), rest];
 
   const server = createServer(async (req, res) => {
     try {

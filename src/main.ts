@@ -9,13 +9,12 @@ import { createProvider } from './provider-factory.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, secrets: [config.openaiApiKey] });
-  const { provider, description, exampleModel, routes, close } = await createProvider(config, logger);
+  const { provider, description, exampleModel, close } = await createProvider(config, logger);
   const app = createApp({
     provider,
     logger,
     production: config.nodeEnv === 'production',
     exampleModel,
-    routes,
   });
 
   app.server.listen(config.port, config.host, () => {

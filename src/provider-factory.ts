@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { RouteHandler } from './app.js';
 import { type Config, resolveUpstream } from './config.js';
 import { createHttpProvider } from './upstream/http.js';
 import type { CompletionsProvider } from './upstream/provider.js';
@@ -9,7 +8,6 @@ export interface ProviderSetup {
   /** One line for the start-up log: which backend serves, and where. */
   description: string;
   exampleModel: string;
-  routes: RouteHandler[];
   close(): Promise<void>;
 }
 
@@ -27,7 +25,6 @@ export async function createProvider(config: Config, logger: Logger): Promise<Pr
       provider,
       description: `the OpenAI-compatible API at ${config.openaiBaseUrl}`,
       exampleModel: 'gpt-3.5-turbo-instruct',
-      routes: [],
       close: () => provider.close(),
     };
   }
@@ -40,7 +37,6 @@ export async function createProvider(config: Config, logger: Logger): Promise<Pr
     provider,
     description: `the embedded local engine (model ${provider.modelId}, no network, no key)`,
     exampleModel: provider.modelId,
-    routes: [],
     close: async () => {},
   };
 }

@@ -42,7 +42,9 @@ export async function loadMobyDick(): Promise<Corpus> {
     if (!isRecord(doc) || typeof doc.text !== 'string') throw new Error(`moby-dick data: bad ${name}`);
     const chapter = typeof doc.chapter === 'string' ? doc.chapter : '';
     const title = typeof doc.title === 'string' ? doc.title : '';
-    const heading = /^\d+$/.test(chapter) ? `CHAPTER ${chapter}. ${title}` : title || chapter.toUpperCase();
+    const heading = /^\d+$/.test(chapter)
+      ? `CHAPTER ${chapter}. ${title}`
+      : `${chapter.toUpperCase()}. ${title}`;
     documents.push({ title: heading, text: `${heading}\n\n${doc.text.trim()}\n` });
   }
   return { documents, sha256: hash.digest('hex') };

@@ -117,7 +117,7 @@ export async function readModelCache(dir: string, key: string): Promise<ModelArr
     const Ctor = CONSTRUCTORS[type];
     const byteLength = length * Ctor.BYTES_PER_ELEMENT;
     if (offset + byteLength > bytes.length) return undefined;
-    arrays.set(name, new Ctor(bytes.buffer, bytes.byteOffset + offset, length));
+    arrays.set(name, new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset + offset, length));
     offset = align8(offset + byteLength);
   }
   const get = <T extends Typed>(name: string, ctor: abstract new (...args: never[]) => T): T => {

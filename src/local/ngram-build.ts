@@ -14,11 +14,18 @@ async function sortedPositions(tokens: Uint32Array, order: number, yielder: Yiel
   const n = tokens.length;
   // Counting sort by first token, then a comparison sort inside each (small) bucket.
   const starts = new Uint32Array(VOCAB_ARRAY_SIZE + 1);
-  for (let i = 0; i < n; i++) starts[(tokens[i] as number) + 1]++;
-  for (let t = 0; t < VOCAB_ARRAY_SIZE; t++) starts[t + 1] = (starts[t + 1] as number) + (starts[t] as number);
+  for (let i = 0; i < n; i++)
+    starts[(tokens[i] as number) + 1] = (starts[(tokens[i] as number) + 1] as number) + 1;
+  for (let t = 0; t < VOCAB_ARRAY_SIZE; t++)
+    starts[t + 1] = (starts[t + 1] as number) + (starts[t] as number);
   const fill = starts.slice();
   const pos = new Uint32Array(n);
-  for (let i = 0; i < n; i++) pos[fill[tokens[i] as number]++] = i;
+  for (let i = 0; i < n; i++) {
+    const t = tokens[i] as number;
+    const at = fill[t] as number;
+    pos[at] = i;
+    fill[t] = at + 1;
+  }
   const compare = (a: number, b: number): number => {
     for (let j = 1; j < order; j++) {
       const ta = a + j < n ? (tokens[a + j] as number) : -1;
@@ -139,7 +146,7 @@ function finishLevel(raw: RawLevel, k: number): LevelArrays {
     for (let i = ctxOff[c] as number; i < (ctxOff[c + 1] as number); i++) {
       const count = succCount[i] as number;
       total += count;
-      discounted += discounts[count < 3 ? count : 3] as number;
+      discounted += discounts[Math.min(count, 3)] as number;
     }
     ctxInvTotal[c] = 1 / total;
     ctxGamma[c] = discounted / total;
@@ -153,7 +160,16 @@ function finishLevel(raw: RawLevel, k: number): LevelArrays {
     while (table[slot] !== 0) slot = (slot + 1) & (size - 1);
     table[slot] = c + 1;
   }
-  return { ctxTok, ctxOff, ctxInvTotal, ctxGamma, succTok: Uint32Array.from(raw.succTok), succCount, table, discounts };
+  return {
+    ctxTok,
+    ctxOff,
+    ctxInvTotal,
+    ctxGamma,
+    succTok: Uint32Array.from(raw.succTok),
+    succCount,
+    table,
+    discounts,
+  };
 }
 
 /** Order 1: continuation-count KN unigram over seen tokens, EPS spread over the unseen rest. */
@@ -165,13 +181,13 @@ function finishUnigram(raw: RawLevel): Pick<ModelArrays, 'unigram' | 'seenSorted
   let discounted = 0;
   for (const c of counts) {
     total += c;
-    discounted += discounts[c < 3 ? c : 3] as number;
+    discounted += discounts[Math.min(c, 3)] as number;
   }
   const unigram = new Float64Array(VOCAB_ARRAY_SIZE);
   const uniform = discounted / total / seen.length;
   seen.forEach((t, i) => {
     const c = counts[i] as number;
-    unigram[t] = (1 - UNSEEN_MASS) * ((c - (discounts[c < 3 ? c : 3] as number)) / total + uniform);
+    unigram[t] = (1 - UNSEEN_MASS) * ((c - (discounts[Math.min(c, 3)] as number)) / total + uniform);
   });
   const unseenList: number[] = [];
   const unseenShare = UNSEEN_MASS / (VOCAB_SIZE - seen.length);
@@ -191,7 +207,11 @@ function finishUnigram(raw: RawLevel): Pick<ModelArrays, 'unigram' | 'seenSorted
   return { unigram, seenSorted, rankOf, unseen: Uint32Array.from(unseenList) };
 }
 
-export async function buildModelArrays(tokens: Uint32Array, order: number, yielder: Yielder): Promise<ModelArrays> {
+export async function buildModelArrays(
+  tokens: Uint32Array,
+  order: number,
+  yielder: Yielder,
+): Promise<ModelArrays> {
   const pos = await sortedPositions(tokens, order, yielder);
   const lcp = neighbourLcp(tokens, pos, order);
   await yielder.maybe();

@@ -65,6 +65,8 @@ export class StepScratch {
   readonly touched = new Uint32Array(VOCAB_ARRAY_SIZE);
   /** Per touched index: a sampling weight. */
   readonly weight = new Float64Array(VOCAB_ARRAY_SIZE);
+  /** Per token: the logit change (bias, penalties) of this step; left all-zero between steps. */
+  readonly mod = new Float64Array(VOCAB_ARRAY_SIZE);
   count = 0;
   stamp = 0;
 
@@ -141,7 +143,7 @@ export class NgramModel {
       for (let i = level.ctxOff[ctx] as number; i < to; i++) {
         const t = succTok[i] as number;
         const c = succCount[i] as number;
-        const mass = scale * (c - (discounts[c < 3 ? c : 3] as number));
+        const mass = scale * (c - (discounts[Math.min(c, 3)] as number));
         if (mark[t] === stamp) value[t] = (value[t] as number) + mass;
         else {
           mark[t] = stamp;
@@ -177,7 +179,7 @@ export class NgramModel {
       for (let i = level.ctxOff[ctx] as number; i < to; i++) {
         const c = level.succCount[i] as number;
         const t = level.succTok[i] as number;
-        dist[t] = (dist[t] as number) + (c - (level.discounts[c < 3 ? c : 3] as number)) * inv;
+        dist[t] = (dist[t] as number) + (c - (level.discounts[Math.min(c, 3)] as number)) * inv;
       }
     }
     return dist;

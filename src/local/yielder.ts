@@ -32,6 +32,7 @@ export class Yielder {
   }
 
   throwIfAborted(): void {
-    if (this.signal?.aborted) throw new UpstreamAbortedError('The request was aborted.', { cause: this.signal.reason });
+    if (this.signal?.aborted)
+      throw new UpstreamAbortedError('The request was aborted.', { cause: this.signal.reason });
   }
 }

@@ -12,8 +12,19 @@ let app: TestApp;
 
 beforeAll(async () => {
   stub = await startStubUpstream();
-  stub.on('POST', '/completions', reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' }));
-  stub.on('GET', '/models', reply.json(200, { object: 'list', data: [{ id: 'gpt-3.5-turbo-instruct', object: 'model', created: 1, owned_by: 'system' }] }));
+  stub.on(
+    'POST',
+    '/completions',
+    reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' }),
+  );
+  stub.on(
+    'GET',
+    '/models',
+    reply.json(200, {
+      object: 'list',
+      data: [{ id: 'gpt-3.5-turbo-instruct', object: 'model', created: 1, owned_by: 'system' }],
+    }),
+  );
   app = await startTestApp({ upstream: { baseUrl: stub.baseUrl } });
 });
 
@@ -26,15 +37,24 @@ function execute(query: string, variables?: Record<string, unknown>) {
   const client = createClient({ url: app.graphqlUrl, fetchFn: fetch });
   return new Promise<{ data?: unknown; errors?: unknown }>((resolve, reject) => {
     let result: { data?: unknown; errors?: unknown } = {};
-    client.subscribe({ query, variables }, { next: (value) => (result = value as typeof result), error: reject, complete: () => resolve(result) });
+    client.subscribe(
+      { query, variables },
+      { next: (value) => (result = value as typeof result), error: reject, complete: () => resolve(result) },
+    );
   });
 }
 
 describe('graphql-http client over 127.0.0.1', () => {
   it('creates a completion and lists models', async () => {
-    const created = await execute(createCompletion, { input: { model: 'gpt-3.5-turbo-instruct', prompt: { text: 'Who won?' } } });
+    const created = await execute(createCompletion, {
+      input: { model: 'gpt-3.5-turbo-instruct', prompt: { text: 'Who won?' } },
+    });
     expect(created.errors).toBeUndefined();
-    expect(created.data).toMatchObject({ createCompletion: { choices: [{ text: '\n\nThe Toronto Raptors won the 2019 NBA Finals.', finishReason: 'STOP' }] } });
+    expect(created.data).toMatchObject({
+      createCompletion: {
+        choices: [{ text: '\n\nThe Toronto Raptors won the 2019 NBA Finals.', finishReason: 'STOP' }],
+      },
+    });
     const listed = await execute('{ models { id } }');
     expect(listed.data).toEqual({ models: [{ id: 'gpt-3.5-turbo-instruct' }] });
   });

@@ -32,7 +32,9 @@ describe('federation', () => {
   it('_service { sdl } carries the @link and the Model @key', async () => {
     const { json } = await app.post('{ _service { sdl } }');
     const sdl: string = json.data._service.sdl;
-    expect(sdl).toMatch(/@link\(url: "https:\/\/specs\.apollo\.dev\/federation\/v2\.\d+", import: \[[^\]]*"@key"/);
+    expect(sdl).toMatch(
+      /@link\(url: "https:\/\/specs\.apollo\.dev\/federation\/v2\.\d+", import: \[[^\]]*"@key"/,
+    );
     expect(sdl).toMatch(/type Model\s+@key\(fields: "id"\)/);
   });
 
@@ -57,7 +59,9 @@ describe('federation', () => {
 
   it('Query.models and Query.model read the upstream list once, with missing fields as null', async () => {
     const before = stub.hits('/models');
-    const { json } = await app.post('{ models { id object ownedBy created } model(id: "local-llama") { id ownedBy } missing: model(id: "nope") { id } }');
+    const { json } = await app.post(
+      '{ models { id object ownedBy created } model(id: "local-llama") { id ownedBy } missing: model(id: "nope") { id } }',
+    );
     expect(json.data.models).toHaveLength(3);
     expect(json.data.model).toEqual({ id: 'local-llama', ownedBy: null });
     expect(json.data.missing).toBeNull();

@@ -90,7 +90,10 @@ describe.each(Object.entries(transports))('%s', (_name, makeClient) => {
 describe('stream failures', () => {
   const client = () => sseClient(app.graphqlUrl);
 
-  async function failure(handler: Parameters<StubUpstream["on"]>[2], variables: Record<string, unknown> = { input }) {
+  async function failure(
+    handler: Parameters<StubUpstream['on']>[2],
+    variables: Record<string, unknown> = { input },
+  ) {
     stub.on('POST', '/completions', handler);
     const c = client();
     const outcome = await c.run(completionStream, variables);

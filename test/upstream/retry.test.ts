@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs, isRetryableConnectionError, isRetryableStatus, nextRetryDelayMs, parseRetryAfterMs } from '../../src/upstream/retry.js';
+import {
+  backoffDelayMs,
+  isRetryableConnectionError,
+  isRetryableStatus,
+  nextRetryDelayMs,
+  parseRetryAfterMs,
+} from '../../src/upstream/retry.js';
 
 const policy = { baseDelayMs: 500, maxDelayMs: 8_000, maxRetryAfterMs: 20_000 };
 
@@ -13,7 +19,9 @@ describe('retry policy', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     expect(isRetryableConnectionError(refused)).toBe(true);
     expect(isRetryableConnectionError(new Error('fetch failed', { cause: refused }))).toBe(true);
-    expect(isRetryableConnectionError(Object.assign(new Error('aborted'), { code: 'UND_ERR_ABORTED' }))).toBe(false);
+    expect(isRetryableConnectionError(Object.assign(new Error('aborted'), { code: 'UND_ERR_ABORTED' }))).toBe(
+      false,
+    );
   });
 
   it('parses retry-after-ms, retry-after seconds and dates', () => {
@@ -36,8 +44,20 @@ describe('retry policy', () => {
 
   it('honours the upstream’s wait, but not past the cap or the deadline', () => {
     expect(nextRetryDelayMs({ retryIndex: 0, retryAfterMs: 2000, remainingMs: 10_000, policy })).toBe(2000);
-    expect(nextRetryDelayMs({ retryIndex: 0, retryAfterMs: 30_000, remainingMs: 60_000, policy })).toBeUndefined();
-    expect(nextRetryDelayMs({ retryIndex: 0, retryAfterMs: 2000, remainingMs: 1000, policy })).toBeUndefined();
-    expect(nextRetryDelayMs({ retryIndex: 0, retryAfterMs: undefined, remainingMs: 10_000, policy, random: () => 0 })).toBe(500);
+    expect(
+      nextRetryDelayMs({ retryIndex: 0, retryAfterMs: 30_000, remainingMs: 60_000, policy }),
+    ).toBeUndefined();
+    expect(
+      nextRetryDelayMs({ retryIndex: 0, retryAfterMs: 2000, remainingMs: 1000, policy }),
+    ).toBeUndefined();
+    expect(
+      nextRetryDelayMs({
+        retryIndex: 0,
+        retryAfterMs: undefined,
+        remainingMs: 10_000,
+        policy,
+        random: () => 0,
+      }),
+    ).toBe(500);
   });
 });

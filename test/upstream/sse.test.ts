@@ -26,9 +26,12 @@ describe('readSseData', () => {
     expect(await collect([body])).toEqual(whole);
   });
 
-  it.each([1, 2, 3, 7, 64])('gives the same payloads when the network splits every %i bytes', async (size) => {
-    expect(await collect(splitEvery(new TextEncoder().encode(body), size))).toEqual(whole);
-  });
+  it.each([1, 2, 3, 7, 64])(
+    'gives the same payloads when the network splits every %i bytes',
+    async (size) => {
+      expect(await collect(splitEvery(new TextEncoder().encode(body), size))).toEqual(whole);
+    },
+  );
 
   it('keeps multi-byte characters split across chunks', async () => {
     const text = 'data: {"text":"héllo 🐋 ✓"}\n\n';
@@ -41,7 +44,8 @@ describe('readSseData', () => {
   });
 
   it('skips comments, keep-alives and other fields; joins multi-line data', async () => {
-    const stream = ': keep-alive\n\nevent: message\nid: 7\nretry: 100\ndata: line one\ndata:line two\n\n:ping\n\ndata: [DONE]\n\n';
+    const stream =
+      ': keep-alive\n\nevent: message\nid: 7\nretry: 100\ndata: line one\ndata:line two\n\n:ping\n\ndata: [DONE]\n\n';
     expect(await collect([stream])).toEqual(['line one\nline two', '[DONE]']);
   });
 

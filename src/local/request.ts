@@ -1,0 +1,149 @@
+/**
+ * Turns a wire request into the engine's settings, refusing what the engine cannot do with
+ * OpenAI-style messages. Range validation lives above the provider; here out-of-range values are
+ * clamped so nothing can crash or hang the engine.
+ */
+import { UpstreamRequestError } from '../upstream/errors.js';
+import type { WireCompletionRequest } from '../upstream/wire.js';
+import type { ChoiceSettings } from './choice.js';
+import type { SamplingSettings } from './sampler.js';
+import { encodeText, isVocabToken } from './tokenizer.js';
+
+/** Prompt plus completion, in tokens: the model's context window. */
+export const CONTEXT_LIMIT = 2048;
+const DEFAULT_MAX_TOKENS = 16;
+const MAX_LOGPROBS = 20;
+
+export interface EngineRequest {
+  prompts: number[][];
+  n: number;
+  bestOf: number;
+  seed: number | undefined;
+  includeUsage: boolean;
+  sampling: SamplingSettings;
+  choice: ChoiceSettings;
+}
+
+function finiteOr(value: number | undefined, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(Math.max(value, min), max);
+}
+
+function refuse(message: string, param: string, upstreamCode?: string): never {
+  throw new UpstreamRequestError(message, { status: 400, param, ...(upstreamCode ? { upstreamCode } : {}) });
+}
+
+function tokenPrompt(tokens: readonly unknown[]): number[] {
+  for (const id of tokens) {
+    if (typeof id !== 'number' || !isVocabToken(id)) {
+      refuse(
+        `Invalid token in prompt: ${String(id)}. Token ids must be in the model's vocabulary.`,
+        'prompt',
+      );
+    }
+  }
+  return tokens as number[];
+}
+
+/** Every prompt form OpenAI accepts: string, string[], token array, array of token arrays. */
+export function promptTokens(prompt: unknown): number[][] {
+  if (typeof prompt === 'string') return [encodeText(prompt)];
+  if (!Array.isArray(prompt) || prompt.length === 0) {
+    refuse('`prompt` must be a string, an array of strings, or (arrays of) token ids.', 'prompt');
+  }
+  if (prompt.every((p) => typeof p === 'string')) return prompt.map((p: string) => encodeText(p));
+  if (prompt.every((p) => typeof p === 'number')) return [tokenPrompt(prompt)];
+  if (prompt.every((p) => Array.isArray(p))) return prompt.map((p: unknown[]) => tokenPrompt(p));
+  return refuse('`prompt` mixes strings, token ids and token arrays.', 'prompt');
+}
+
+function logitBias(bias: Record<string, number> | undefined): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const [key, value] of Object.entries(bias ?? {})) {
+    const id = /^\d+$/.test(key) ? Number(key) : Number.NaN;
+    if (!isVocabToken(id))
+      refuse(`Invalid key in logit_bias: ${key} is not a token id of this model.`, 'logit_bias');
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      refuse(`Invalid value in logit_bias for token ${key}: expected a number.`, 'logit_bias');
+    }
+    if (value !== 0) out.set(id, clamp(value, -100, 100));
+  }
+  return out;
+}
+
+/** OpenAI also takes a lone string; the wire type says array, but the JSON may not. */
+function stopList(stop: unknown): string[] {
+  const list: unknown[] = typeof stop === 'string' ? [stop] : Array.isArray(stop) ? stop : [];
+  return list.filter((s): s is string => typeof s === 'string' && s !== '');
+}
+
+export function normalizeRequest(
+  req: WireCompletionRequest,
+  modelId: string,
+  streaming: boolean,
+): EngineRequest {
+  if (req.model !== modelId) {
+    throw new UpstreamRequestError(
+      `The model \`${req.model}\` does not exist or you do not have access to it.`,
+      {
+        status: 404,
+        param: 'model',
+        upstreamCode: 'model_not_found',
+      },
+    );
+  }
+  if (typeof req.suffix === 'string' && req.suffix !== '') {
+    refuse(
+      `The model \`${modelId}\` does not support insertion: \`suffix\` must be empty or omitted.`,
+      'suffix',
+    );
+  }
+  const n = Math.trunc(clamp(finiteOr(req.n, 1), 1, 128));
+  const bestOf = Math.trunc(clamp(finiteOr(req.best_of, n), 1, 128));
+  if (bestOf < n) refuse('`best_of` must be greater than or equal to `n`.', 'best_of');
+  if (streaming && finiteOr(req.best_of, 1) > 1) {
+    refuse(
+      'Cannot stream results with best_of > 1: candidates are ranked only once all are finished.',
+      'best_of',
+    );
+  }
+  const maxTokens = Math.trunc(clamp(finiteOr(req.max_tokens, DEFAULT_MAX_TOKENS), 0, CONTEXT_LIMIT));
+  const prompts = promptTokens(req.prompt);
+  for (const prompt of prompts) {
+    if (prompt.length + maxTokens > CONTEXT_LIMIT) {
+      refuse(
+        `This model's maximum context length is ${CONTEXT_LIMIT} tokens, however you requested ` +
+          `${prompt.length + maxTokens} tokens (${prompt.length} in your prompt; ${maxTokens} for the ` +
+          'completion). Please reduce your prompt; or completion length.',
+        'max_tokens',
+        'context_length_exceeded',
+      );
+    }
+  }
+  const logprobs = req.logprobs === undefined || req.logprobs === null ? null : req.logprobs;
+  const topLogprobs = logprobs === null ? -1 : Math.trunc(clamp(finiteOr(logprobs, 0), 0, MAX_LOGPROBS));
+  return {
+    prompts,
+    n,
+    bestOf,
+    seed: typeof req.seed === 'number' && Number.isFinite(req.seed) ? req.seed : undefined,
+    includeUsage: streaming && req.stream_options?.include_usage === true,
+    sampling: {
+      temperature: clamp(finiteOr(req.temperature, 1), 0, 2),
+      topP: clamp(finiteOr(req.top_p, 1), 0, 1),
+      bias: logitBias(req.logit_bias),
+      presencePenalty: clamp(finiteOr(req.presence_penalty, 0), -2, 2),
+      frequencyPenalty: clamp(finiteOr(req.frequency_penalty, 0), -2, 2),
+      topLogprobs,
+    },
+    choice: {
+      maxTokens,
+      stop: stopList(req.stop),
+      logprobs: logprobs === null ? null : topLogprobs,
+      echo: req.echo === true,
+    },
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * An OpenAI-compatible REST face for any `CompletionsProvider`: `POST /v1/completions` (JSON or
+ * server-sent events), `GET /v1/models` and `GET /v1/models/:id`. Mounted in front of the GraphQL
+ * server: the handler answers `false` for any other URL so the caller can pass the request on.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CompletionsProvider } from '../upstream/provider.js';
+import type { WireCompletionRequest, WireCompletionResponse } from '../upstream/wire.js';
+import { mapError } from './error-envelope.js';
+import { BadRequest, parseCompletionRequest, readJsonBody } from './request-body.js';
+
+export interface OpenAiCompatDeps {
+  provider: CompletionsProvider;
+  /** Range checks shared with the GraphQL side; a returned violation becomes a 400. */
+  validate?: (req: WireCompletionRequest) => { param: string; message: string } | undefined;
+  /** Largest accepted request body; default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, err: unknown): void {
+  const mapped = mapError(err);
+  if (res.destroyed) return;
+  sendJson(res, mapped.status, mapped.body, mapped.headers);
+}
+
+/** Writes one SSE event, waiting for the socket to drain when the client reads slowly. */
+async function writeEvent(res: ServerResponse, data: string): Promise<void> {
+  if (res.destroyed) return;
+  if (!res.write(`data: ${data}\n\n`)) {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
+  }
+}
+
+/** An AbortSignal that fires when the client goes away before the response is complete. */
+function disconnectSignal(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+  });
+  return controller.signal;
+}
+
+async function streamCompletion(
+  res: ServerResponse,
+  chunks: AsyncIterator<WireCompletionResponse>,
+  signal: AbortSignal,
+): Promise<void> {
+  // The first chunk is awaited before any header goes out, so a refused request still gets a
+  // plain JSON error with its status, as OpenAI answers.
+  let next = await chunks.next();
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  try {
+    while (!next.done) {
+      await writeEvent(res, JSON.stringify(next.value));
+      if (signal.aborted) return;
+      next = await chunks.next();
+    }
+    await writeEvent(res, '[DONE]');
+  } catch (err) {
+    if (signal.aborted) return;
+    await writeEvent(res, JSON.stringify(mapError(err).body));
+  } finally {
+    await chunks.return?.();
+    if (!res.destroyed) res.end();
+  }
+}
+
+async function handleCompletion(
+  deps: OpenAiCompatDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const body = await readJsonBody(req, deps.maxBodyBytes ?? 1024 * 1024);
+  const request = parseCompletionRequest(body);
+  const violation = deps.validate?.(request);
+  if (violation !== undefined) throw new BadRequest(violation.message, violation.param);
+  const signal = disconnectSignal(res);
+  if (request.stream === true) {
+    const chunks = deps.provider.stream(request, { signal })[Symbol.asyncIterator]();
+    await streamCompletion(res, chunks, signal);
+    return;
+  }
+  const { response, requestId } = await deps.provider.complete(request, { signal });
+  sendJson(res, 200, response, requestId ? { 'x-request-id': requestId } : {});
+}
+
+async function handleModel(
+  deps: OpenAiCompatDeps,
+  id: string | undefined,
+  res: ServerResponse,
+): Promise<void> {
+  const models = await deps.provider.listModels();
+  if (id === undefined) {
+    sendJson(res, 200, { object: 'list', data: models });
+    return;
+  }
+  const model = models.find((m) => m.id === id);
+  if (model === undefined) {
+    throw new BadRequest(`The model '${id}' does not exist`, 'model', 404, 'model_not_found');
+  }
+  sendJson(res, 200, model);
+}
+
+function methodNotAllowed(res: ServerResponse, allowed: string): void {
+  const message = `Method not allowed: use ${allowed}.`;
+  sendJson(
+    res,
+    405,
+    { error: { message, type: 'invalid_request_error', param: null, code: null } },
+    { allow: allowed },
+  );
+}
+
+export function createOpenAiCompatHandler(deps: OpenAiCompatDeps): Handler {
+  return async (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '');
+    const modelMatch = /^\/v1\/models(?:\/(.+))?$/.exec(path);
+    if (path !== '/v1/completions' && modelMatch === null) return false;
+    try {
+      if (path === '/v1/completions') {
+        if (req.method !== 'POST') methodNotAllowed(res, 'POST');
+        else await handleCompletion(deps, req, res);
+      } else if (req.method !== 'GET') methodNotAllowed(res, 'GET');
+      else
+        await handleModel(
+          deps,
+          modelMatch?.[1] === undefined ? undefined : decodeURIComponent(modelMatch[1]),
+          res,
+        );
+    } catch (err) {
+      sendError(res, err);
+    }
+    return true;
+  };
+}
