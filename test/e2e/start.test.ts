@@ -1,0 +1,60 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/**
+ * What a new user gets from `npm start` on a fresh machine: no API key, no network, an empty
+ * model cache. The real entry point is started as a child process and asked for a completion.
+ */
+
+const cacheDir = mkdtempSync(join(tmpdir(), 'completions-start-'));
+let child: ChildProcess | undefined;
+
+afterAll(() => {
+  child?.kill('SIGTERM');
+  rmSync(cacheDir, { recursive: true, force: true });
+});
+
+function start(): Promise<{ url: string; output: string[] }> {
+  const env = { ...process.env, PORT: '0', LOCAL_MODEL_CACHE_DIR: cacheDir, LOG_LEVEL: 'info' };
+  delete env.OPENAI_API_KEY;
+  delete env.UPSTREAM;
+  delete env.OPENAI_BASE_URL;
+  const output: string[] = [];
+  child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no start within 30 s:\n${output.join('')}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      output.push(chunk.toString());
+      const match = /(http:\/\/[\d.]+:\d+\/graphql)/.exec(output.join(''));
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve({ url: match[1], output });
+      }
+    };
+    child?.stdout?.on('data', onData);
+    child?.stderr?.on('data', onData);
+    child?.on('exit', (code) => reject(new Error(`exited with ${code}:\n${output.join('')}`)));
+  });
+}
+
+describe('npm start with no key and an empty cache', () => {
+  it('builds the local model, says what serves, and answers createCompletion', async () => {
+    const { url, output } = await start();
+    expect(output.join('')).toMatch(/embedded local engine/);
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: `mutation { createCompletion(input: { model: "local-ngram-moby-dick", prompt: { text: "Call me Ishmael." }, maxTokens: 12, seed: 7 }) { model choices { text finishReason } usage { completionTokens } } }`,
+      }),
+    });
+    const json = await response.json();
+    expect(json.errors).toBeUndefined();
+    expect(json.data.createCompletion.model).toBe('local-ngram-moby-dick');
+    expect(json.data.createCompletion.choices[0].text.length).toBeGreaterThan(0);
+    expect(json.data.createCompletion.usage.completionTokens).toBeGreaterThan(0);
+  }, 60_000);
+});
