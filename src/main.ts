@@ -20,11 +20,11 @@ async function main(): Promise<void> {
   app.server.listen(config.port, config.host, () => {
     const { port } = app.server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    logger.info(`Serving completions from ${description}`);
     logger.info(
       { provider: provider.name, port },
       `GraphQL (GraphiQL in a browser): http://${host}:${port}/graphql`,
     );
-    logger.info(`Serving completions from ${description}`);
   });
 
   const shutdown = async (signal: string) => {
