@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { readLimitedBody, sendPayloadTooLarge } from './body-limit.js';
 import { createModelCatalog } from './completions/model-catalog.js';
 import { createCompletionsService } from './completions/service.js';
 import { findViolation } from './completions/validation.js';
+import { configDefaults, type OperationLimits } from './config.js';
 import { createOpenAiCompatHandler } from './rest/openai-compat.js';
 import { attachWebSocket } from './transports/websocket.js';
 import type { CompletionsProvider } from './upstream/provider.js';
@@ -16,6 +18,7 @@ export interface AppDeps {
   logger: Logger;
   production: boolean;
   exampleModel?: string;
+  limits?: OperationLimits;
   /** Extra routes served before GraphQL on the same port. */
   routes?: RouteHandler[];
 }
@@ -28,6 +31,7 @@ export interface App {
 }
 
 export function createApp(deps: AppDeps): App {
+  const limits = deps.limits ?? configDefaults.limits;
   const completions = createCompletionsService({ provider: deps.provider });
   const models = createModelCatalog({ provider: deps.provider });
   const yoga = createYogaApp({
@@ -35,11 +39,13 @@ export function createApp(deps: AppDeps): App {
     models,
     logger: deps.logger,
     production: deps.production,
+    limits,
     ...(deps.exampleModel === undefined ? {} : { exampleModel: deps.exampleModel }),
   });
   // The OpenAI-compatible REST face, answered by the same provider and the same request rules.
   const rest = createOpenAiCompatHandler({
     provider: deps.provider,
+    maxBodyBytes: limits.maxRequestBytes,
     validate: (request) => {
       const violation = findViolation(request);
       return violation && { param: violation.param, message: `${violation.param} ${violation.problem}` };
@@ -50,6 +56,12 @@ export function createApp(deps: AppDeps): App {
   const server = createServer(async (req, res) => {
     try {
       for (const route of routes) if (await route(req, res)) return;
+      if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') {
+        const body = await readLimitedBody(req, limits.maxRequestBytes);
+        if (body === 'too-large') return sendPayloadTooLarge(res, limits.maxRequestBytes);
+        // whatwg-node takes an already-read body from `req.body` instead of the consumed stream.
+        (req as typeof req & { body?: Buffer }).body = body;
+      }
       await yoga(req, res);
     } catch (error) {
       deps.logger.error({ err: error }, 'request failed outside GraphQL');

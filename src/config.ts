@@ -20,6 +20,18 @@ export interface Config {
   upstreamMaxRetries: number;
   upstreamMaxResponseBytes: number;
   localModelCacheDir: string;
+  limits: OperationLimits;
+}
+
+/** What one request may ask for; all enforced before anything executes. */
+export interface OperationLimits {
+  maxRequestBytes: number;
+  maxCompletionsPerOperation: number;
+  maxEstimatedTokensPerOperation: number;
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxDirectives: number;
 }
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -34,6 +46,15 @@ export const configDefaults = {
   upstreamMaxRetries: 2,
   upstreamMaxResponseBytes: 16 * 1024 * 1024,
   localModelCacheDir: `${projectRoot}.cache/local-model`,
+  limits: {
+    maxRequestBytes: 1024 * 1024,
+    maxCompletionsPerOperation: 1,
+    maxEstimatedTokensPerOperation: 16_384,
+    maxDepth: 12,
+    maxAliases: 10,
+    maxTokens: 2_000,
+    maxDirectives: 20,
+  },
 } as const;
 
 export class ConfigError extends Error {}
@@ -95,6 +116,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       1024 * 1024 * 1024,
     ),
     localModelCacheDir: readString(env, 'LOCAL_MODEL_CACHE_DIR', configDefaults.localModelCacheDir),
+    limits: readLimits(env),
   };
   if (
     config.upstream === 'openai' &&
@@ -104,6 +126,31 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     throw new ConfigError('UPSTREAM=openai with the OpenAI base URL needs OPENAI_API_KEY');
   }
   return Object.freeze(config);
+}
+
+function readLimits(env: Env): OperationLimits {
+  const d = configDefaults.limits;
+  return {
+    maxRequestBytes: readInt(env, 'MAX_REQUEST_BYTES', d.maxRequestBytes, 1024, 64 * 1024 * 1024),
+    maxCompletionsPerOperation: readInt(
+      env,
+      'MAX_COMPLETIONS_PER_OPERATION',
+      d.maxCompletionsPerOperation,
+      1,
+      100,
+    ),
+    maxEstimatedTokensPerOperation: readInt(
+      env,
+      'MAX_ESTIMATED_TOKENS_PER_OPERATION',
+      d.maxEstimatedTokensPerOperation,
+      1,
+      100_000_000,
+    ),
+    maxDepth: readInt(env, 'MAX_QUERY_DEPTH', d.maxDepth, 2, 100),
+    maxAliases: readInt(env, 'MAX_ALIASES', d.maxAliases, 0, 1000),
+    maxTokens: readInt(env, 'MAX_QUERY_TOKENS', d.maxTokens, 50, 100_000),
+    maxDirectives: readInt(env, 'MAX_DIRECTIVES', d.maxDirectives, 0, 1000),
+  };
 }
 
 function isOpenAiHost(baseUrl: string): boolean {

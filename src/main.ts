@@ -14,6 +14,7 @@ async function main(): Promise<void> {
     provider,
     logger,
     production: config.nodeEnv === 'production',
+    limits: config.limits,
     exampleModel,
   });
 

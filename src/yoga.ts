@@ -1,10 +1,14 @@
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import { createYoga, maskError as defaultMaskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { ModelCatalog } from './completions/model-catalog.js';
 import type { CompletionsService } from './completions/service.js';
+import { configDefaults, type OperationLimits } from './config.js';
 import type { GraphQLContext } from './context.js';
 import { originalError, toClientError } from './errors.js';
+import { useCompletionCostLimit } from './plugins/completion-cost.js';
+import { usePostCsrfPrevention } from './plugins/csrf.js';
 import { useErrorCodes } from './plugins/error-codes.js';
 import { schema } from './schema/index.js';
 
@@ -16,6 +20,7 @@ export interface YogaDeps {
   production: boolean;
   /** A first query for GraphiQL, naming a model this server can really serve. */
   exampleModel?: string;
+  limits?: OperationLimits;
 }
 
 /** What a transport hands yoga besides the request: WebSocket operations bring their own signal. */
@@ -45,6 +50,7 @@ mutation Complete {
 
 export function createYogaApp(deps: YogaDeps): CompletionsYoga {
   const { logger } = deps;
+  const limits = deps.limits ?? configDefaults.limits;
   return createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint,
@@ -71,7 +77,26 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         return masked;
       },
     },
-    plugins: [useErrorCodes(), useGraphQLSSE({ endpoint: graphqlSseEndpoint })],
+    batching: false,
+    plugins: [
+      usePostCsrfPrevention(),
+      EnvelopArmorPlugin({
+        maxDepth: { n: limits.maxDepth },
+        maxAliases: { n: limits.maxAliases },
+        maxTokens: { n: limits.maxTokens },
+        maxDirectives: { n: limits.maxDirectives },
+        // Completion fields are priced by the LLM-aware rule below, not by generic field weights.
+        costLimit: { enabled: false },
+        blockFieldSuggestion: { enabled: deps.production },
+      }),
+      useCompletionCostLimit({
+        maxCompletions: limits.maxCompletionsPerOperation,
+        maxEstimatedTokens: limits.maxEstimatedTokensPerOperation,
+      }),
+      useGraphQLSSE({ endpoint: graphqlSseEndpoint }),
+      // Last, so that it labels the errors of every stage above.
+      useErrorCodes(),
+    ],
     context: ({ request, signal }) => ({
       completions: deps.completions,
       models: deps.models,

@@ -18,12 +18,20 @@ afterAll(() => {
 });
 
 function start(): Promise<{ url: string; output: string[] }> {
-  const env = { ...process.env, PORT: '0', LOCAL_MODEL_CACHE_DIR: cacheDir, LOG_LEVEL: 'info' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: '0',
+    LOCAL_MODEL_CACHE_DIR: cacheDir,
+    LOG_LEVEL: 'info',
+  };
   delete env.OPENAI_API_KEY;
   delete env.UPSTREAM;
   delete env.OPENAI_BASE_URL;
   const output: string[] = [];
-  child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no start within 30 s:\n${output.join('')}`)), 30_000);
     const onData = (chunk: Buffer) => {

@@ -1,0 +1,23 @@
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import type { Plugin } from 'graphql-yoga';
+
+/**
+ * Yoga's CSRF prevention for requests with a body: a form-encoded, multipart or text/plain POST
+ * (which a browser sends cross-site without a CORS preflight) needs a custom header to run.
+ * A GET asking for an event stream is checked too: it can start a paid subscription, and
+ * EventSource sends it cross-site without a preflight. Other GETs are left alone: yoga never runs
+ * a mutation over GET, and queries here cost nothing.
+ */
+export function usePostCsrfPrevention(): Plugin {
+  const csrf = useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'apollo-require-preflight'] });
+  const check = csrf.onRequestParse;
+  return {
+    onRequestParse(payload) {
+      const { request } = payload;
+      const streamingGet =
+        request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/event-stream');
+      if ((request.method === 'GET' && !streamingGet) || check === undefined) return;
+      return check(payload);
+    },
+  };
+}
