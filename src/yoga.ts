@@ -7,9 +7,10 @@ import type { CompletionsService } from './completions/service.js';
 import { configDefaults, type OperationLimits } from './config.js';
 import type { GraphQLContext } from './context.js';
 import { originalError, toClientError } from './errors.js';
-import { useCompletionCostLimit } from './plugins/completion-cost.js';
+import { useCompletionPreflight } from './plugins/completion-preflight.js';
 import { usePostCsrfPrevention } from './plugins/csrf.js';
 import { useErrorCodes } from './plugins/error-codes.js';
+import { useMediaTypeChecks } from './plugins/media-types.js';
 import { schema } from './schema/index.js';
 
 export interface YogaDeps {
@@ -80,6 +81,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
     batching: false,
     plugins: [
       usePostCsrfPrevention(),
+      useMediaTypeChecks(),
       EnvelopArmorPlugin({
         maxDepth: { n: limits.maxDepth },
         maxAliases: { n: limits.maxAliases },
@@ -89,7 +91,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         costLimit: { enabled: false },
         blockFieldSuggestion: { enabled: deps.production },
       }),
-      useCompletionCostLimit({
+      useCompletionPreflight({
         maxCompletions: limits.maxCompletionsPerOperation,
         maxEstimatedTokens: limits.maxEstimatedTokensPerOperation,
       }),

@@ -1,5 +1,5 @@
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import type { Plugin } from 'graphql-yoga';
+import { createGraphQLError, type Plugin } from 'graphql-yoga';
 
 /**
  * Yoga's CSRF prevention for requests with a body: a form-encoded, multipart or text/plain POST
@@ -17,7 +17,14 @@ export function usePostCsrfPrevention(): Plugin {
       const streamingGet =
         request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/event-stream');
       if ((request.method === 'GET' && !streamingGet) || check === undefined) return;
-      return check(payload);
+      try {
+        return check(payload);
+      } catch {
+        throw createGraphQLError(
+          'This request could be sent cross-site by a browser: send JSON, or add the x-graphql-yoga-csrf header.',
+          { extensions: { code: 'CSRF_HEADER_REQUIRED', http: { status: 403 } } },
+        );
+      }
     },
   };
 }

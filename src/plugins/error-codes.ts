@@ -10,22 +10,51 @@ export const stageCodes = {
   parse: 'GRAPHQL_PARSE_FAILED',
   validation: 'GRAPHQL_VALIDATION_FAILED',
   variables: 'BAD_USER_INPUT',
+  /** Refused before GraphQL parsing: body shape, method, content type, headers. */
+  request: 'BAD_REQUEST',
 } as const;
+
+type ProcessedResult = Parameters<NonNullable<Plugin['onResultProcess']>>[0]['result'];
+
+/** Errors of a single (non-streamed) result still lacking a code get the request-level one. */
+function labelRequestErrors(result: ProcessedResult): ProcessedResult {
+  if (Array.isArray(result) || !('errors' in result) || result.errors === undefined) return result;
+  if (result.errors.every((error) => typeof (error as GraphQLError).extensions?.code === 'string'))
+    return result;
+  return {
+    ...result,
+    errors: result.errors.map(
+      (error) =>
+        // Limits that replace the parser (GraphQL Armor's) throw from inside it: still a parse failure.
+        withCode(
+          error,
+          /^Syntax Error/.test(error.message) ? stageCodes.parse : stageCodes.request,
+        ) as GraphQLError,
+    ),
+  };
+}
 
 function withCode(error: unknown, code: string): unknown {
   if (!(error instanceof GraphQLError) || typeof error.extensions.code === 'string') return error;
+  // Without an HTTP status of its own, a refused request is a 400 for modern clients and a 200
+  // for legacy `application/json` ones (the GraphQL-over-HTTP rule yoga follows).
+  const http = error.extensions.http ?? { spec: true, status: 400 };
   return createGraphQLError(error.message, {
     nodes: error.nodes ?? null,
     source: error.source ?? null,
     positions: error.positions ?? null,
     path: error.path ?? null,
     originalError: error.originalError ?? null,
-    extensions: { ...error.extensions, code },
+    extensions: { ...error.extensions, code, http },
   });
 }
 
 export function useErrorCodes(): Plugin {
   return {
+    onResultProcess: ({ result, setResult }) => {
+      const labelled = labelRequestErrors(result);
+      if (labelled !== result) setResult(labelled);
+    },
     onParse:
       () =>
       ({ result, replaceParseResult }) => {

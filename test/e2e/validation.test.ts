@@ -88,13 +88,36 @@ describe('refused before any upstream call', () => {
   it.each(refused)('%s', async (_name, overrides, argument) => {
     const before = stub.hits();
     const { status, json } = await app.post(createCompletion, { input: { ...base, ...overrides } });
-    expect(status).toBe(200);
-    expect(json.data).toBeNull();
+    // Refused before execution: 400 under application/graphql-response+json, no data at all.
+    expect(status).toBe(400);
+    expect(json.data).toBeUndefined();
     expect(json.errors).toHaveLength(1);
     expect(json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     expect(json.errors[0].extensions.argument).toBe(argument);
     expect(json.errors[0].message).toContain(argument);
     expect(stub.hits() - before).toBe(0);
+  });
+
+  it('a legacy application/json client gets the same refusal with status 200', async () => {
+    const before = stub.hits();
+    const response = await fetch(app.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ query: createCompletion, variables: { input: { ...base, temperature: 3 } } }),
+    });
+    expect(response.status).toBe(200);
+    expect((await response.json()).errors[0].extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      argument: 'input.temperature',
+      param: 'temperature',
+    });
+    expect(stub.hits() - before).toBe(0);
+  });
+
+  it('the same document with valid variables right after a refusal runs (no cached refusal)', async () => {
+    await app.post(createCompletion, { input: { ...base, temperature: 9 } });
+    const { json } = await app.post(createCompletion, { input: { ...base, temperature: 1 } });
+    expect(json.errors).toBeUndefined();
   });
 
   it('a prompt with two forms is refused by the @oneOf rule', async () => {

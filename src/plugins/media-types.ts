@@ -1,0 +1,58 @@
+import { createGraphQLError, type Plugin } from 'graphql-yoga';
+
+/**
+ * Refuses, with a coded GraphQL error instead of yoga's empty 415/406, a body in a media type this
+ * API does not read and an Accept header it cannot satisfy.
+ */
+
+const readableBodies = ['application/json', 'application/graphql-response+json', 'application/graphql+json'];
+const producible = [
+  'application/json',
+  'application/graphql-response+json',
+  'text/event-stream',
+  'multipart/mixed',
+  'text/html',
+  'application/*',
+  'text/*',
+  '*/*',
+];
+
+function mediaTypes(header: string | null): string[] {
+  return (header ?? '')
+    .split(',')
+    .map((part) => part.split(';')[0]?.trim().toLowerCase() ?? '')
+    .filter((type) => type !== '');
+}
+
+export function useMediaTypeChecks(): Plugin {
+  return {
+    onRequest({ request, endResponse, fetchAPI }) {
+      const accepted = mediaTypes(request.headers.get('accept'));
+      if (accepted.length > 0 && !accepted.some((type) => producible.includes(type))) {
+        const body = JSON.stringify({
+          errors: [
+            {
+              message:
+                'This API answers in application/graphql-response+json, application/json or text/event-stream.',
+              extensions: { code: 'NOT_ACCEPTABLE' },
+            },
+          ],
+        });
+        endResponse(
+          new fetchAPI.Response(body, { status: 406, headers: { 'content-type': 'application/json' } }),
+        );
+      }
+    },
+    onRequestParse({ request }) {
+      if (request.method === 'GET' || request.method === 'HEAD') return;
+      const [type] = mediaTypes(request.headers.get('content-type'));
+      if (type !== undefined && readableBodies.includes(type)) return;
+      throw createGraphQLError(
+        `Send the request body as application/json (got ${type ?? 'no content type'}).`,
+        {
+          extensions: { code: 'UNSUPPORTED_MEDIA_TYPE', http: { status: 415 } },
+        },
+      );
+    },
+  };
+}

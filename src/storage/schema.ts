@@ -1,0 +1,53 @@
+import type { ColumnType } from 'kysely';
+
+/**
+ * The tables as Kysely sees them. Integers that can outgrow 32 bits are BIGINT, which node-postgres
+ * returns as strings (and better-sqlite3 as numbers), hence the select type; `toNumber` converts.
+ * Timestamps are epoch milliseconds on both dialects so they sort and compare as plain numbers.
+ */
+export type Int64 = ColumnType<string | number | bigint, number, number>;
+export type NullableInt64 = ColumnType<string | number | bigint | null, number | null, number | null>;
+
+export interface CompletionsTable {
+  id: string;
+  model: string;
+  /** Unix seconds, as in the completion. */
+  created: Int64;
+  client_name: string | null;
+  /** Epoch milliseconds. */
+  stored_at: Int64;
+  prompt_tokens: NullableInt64;
+  completion_tokens: NullableInt64;
+  total_tokens: NullableInt64;
+  /** JSON text of the mapped `Completion`. */
+  completion_json: string;
+  /** JSON text of the `CompletionRequestInput`. */
+  request_json: string;
+}
+
+export interface UsageLedgerTable {
+  client_name: string;
+  model: string;
+  requests: Int64;
+  prompt_tokens: Int64;
+  completion_tokens: Int64;
+  /** Epoch milliseconds. */
+  first_at: Int64;
+  last_at: Int64;
+}
+
+export interface Database {
+  completions: CompletionsTable;
+  usage_ledger: UsageLedgerTable;
+}
+
+/** Converts what a driver returns for an integer column; refuses values a JS number cannot hold. */
+export function toNumber(value: string | number | bigint): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`integer column value out of range: ${String(value)}`);
+  return n;
+}
+
+export function toNullableNumber(value: string | number | bigint | null): number | null {
+  return value === null ? null : toNumber(value);
+}

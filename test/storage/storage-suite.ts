@@ -1,0 +1,164 @@
+import { expect, it } from 'vitest';
+import { type Storage, StorageError, type StorageOptions } from '../../src/storage/index.js';
+import { richCompletion, richRequest, runId, stored } from './fixtures.js';
+
+export type OpenStorage = (extra?: Pick<StorageOptions, 'onQuery'>) => Promise<Storage>;
+
+/**
+ * The behaviour every dialect must share. `open` opens the SAME database each time; the caller
+ * owns its lifecycle (fresh database before, cleanup after).
+ */
+export function storageSuite(dialect: Storage['dialect'], open: OpenStorage): void {
+  const withStorage = async <T>(fn: (storage: Storage) => Promise<T>): Promise<T> => {
+    const storage = await open();
+    try {
+      return await fn(storage);
+    } finally {
+      await storage.close();
+    }
+  };
+
+  it('reports its dialect and migrates idempotently (sequential and concurrent opens)', async () => {
+    const id = `${runId()}-migrate`;
+    await withStorage(async (s) => {
+      expect(s.dialect).toBe(dialect);
+      await s.completions.save(stored(id));
+    });
+    const again = await Promise.all([open(), open()]);
+    for (const s of again) expect(await s.completions.get(id)).not.toBeNull();
+    await Promise.all(again.map((s) => s.close()));
+  });
+
+  it('round-trips the full completion JSON, the request and the metadata', () =>
+    withStorage(async (s) => {
+      const id = `cmpl-${runId()}-rich`;
+      const record = {
+        completion: richCompletion(id),
+        request: richRequest(),
+        clientName: null,
+        storedAt: new Date(),
+      };
+      await s.completions.save(record);
+      const got = await s.completions.get(id);
+      expect(got).toEqual(record);
+      expect(got?.storedAt).toBeInstanceOf(Date);
+      expect(got?.storedAt.getTime()).toBe(record.storedAt.getTime());
+      expect(got?.completion.choices[0]?.logprobs?.tokenLogprobs).toEqual([null, -0.25, -1.5e-7]);
+
+      const bare = stored(`cmpl-${runId()}-bare`);
+      await s.completions.save(bare);
+      expect(await s.completions.get(bare.completion.id)).toEqual(bare);
+      expect(await s.completions.get(`cmpl-${runId()}-missing`)).toBeNull();
+    }));
+
+  it('getMany answers in one query, in order, with null for unknown ids and repeats for duplicates', async () => {
+    const prefix = runId();
+    const ids = [1, 2, 3].map((n) => `cmpl-${prefix}-${n}`);
+    await withStorage(async (s) => {
+      for (const id of ids) await s.completions.save(stored(id));
+    });
+    const queries: string[] = [];
+    const s = await open({ onQuery: (sql) => queries.push(sql) });
+    try {
+      queries.length = 0;
+      const [a, b, c] = ids as [string, string, string];
+      const unknown = `cmpl-${prefix}-unknown`;
+      const got = await s.completions.getMany([c, unknown, a, c, b]);
+      expect(got.map((r) => r?.completion.id ?? null)).toEqual([c, null, a, c, b]);
+      expect(queries).toHaveLength(1);
+      expect(await s.completions.getMany([])).toEqual([]);
+      expect(queries).toHaveLength(1);
+      expect(await s.completions.getMany([unknown])).toEqual([null]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('keeps the first record when the same id is saved again', () =>
+    withStorage(async (s) => {
+      const id = `cmpl-${runId()}-dup`;
+      const first = stored(id, { clientName: 'first' });
+      await s.completions.save(first);
+      await expect(
+        s.completions.save(stored(id, { clientName: 'second', storedAt: new Date(0) })),
+      ).resolves.toBeUndefined();
+      expect(await s.completions.get(id)).toEqual(first);
+      const [one, two] = await s.completions.getMany([id, id]);
+      expect(one).toEqual(first);
+      expect(two).toEqual(first);
+    }));
+
+  it('persists across close and reopen', async () => {
+    const id = `cmpl-${runId()}-persist`;
+    const client = `client-${runId()}`;
+    await withStorage(async (s) => {
+      await s.completions.save(stored(id));
+      await s.usage.record({ clientName: client, model: 'm', promptTokens: 3, completionTokens: 4 });
+    });
+    await withStorage(async (s) => {
+      expect(await s.completions.get(id)).toEqual(stored(id));
+      expect(await s.usage.forClient(client)).toMatchObject([{ requests: 1, promptTokens: 3 }]);
+    });
+  });
+
+  it('counts 50 concurrent usage records exactly, as numbers', () =>
+    withStorage(async (s) => {
+      const client = `client-${runId()}`;
+      const base = Date.parse('2026-03-01T00:00:00.000Z');
+      // Shuffled timestamps: firstAt/lastAt must be the min and max, not the first and last writes.
+      const offsets = Array.from({ length: 50 }, (_, i) => (i * 37) % 50);
+      await Promise.all(
+        offsets.map((offset, i) =>
+          s.usage.record({
+            clientName: client,
+            model: 'gpt-x',
+            promptTokens: i + 1,
+            completionTokens: 2,
+            at: new Date(base + offset * 1000),
+          }),
+        ),
+      );
+      const entries = await s.usage.forClient(client);
+      expect(entries).toEqual([
+        {
+          clientName: client,
+          model: 'gpt-x',
+          requests: 50,
+          promptTokens: (50 * 51) / 2,
+          completionTokens: 100,
+          firstAt: new Date(base),
+          lastAt: new Date(base + 49_000),
+        },
+      ]);
+      expect(typeof entries[0]?.requests).toBe('number');
+    }));
+
+  it('keeps clients apart and sorts a client’s models by code unit', () =>
+    withStorage(async (s) => {
+      const alice = `alice-${runId()}`;
+      const bob = `bob-${runId()}`;
+      for (const model of ['b-model', 'Z-model', 'a-model']) {
+        await s.usage.record({ clientName: alice, model, promptTokens: 1, completionTokens: 1 });
+      }
+      await s.usage.record({ clientName: bob, model: 'a-model', promptTokens: 10, completionTokens: 20 });
+      const aliceEntries = await s.usage.forClient(alice);
+      expect(aliceEntries.map((e) => e.model)).toEqual(['Z-model', 'a-model', 'b-model']);
+      expect(aliceEntries.every((e) => e.clientName === alice && e.requests === 1)).toBe(true);
+      expect(await s.usage.forClient(bob)).toMatchObject([
+        { model: 'a-model', promptTokens: 10, completionTokens: 20 },
+      ]);
+      expect(await s.usage.forClient(`nobody-${runId()}`)).toEqual([]);
+    }));
+
+  it('rejects bad input and use after close with StorageError', async () => {
+    const s = await open();
+    await expect(
+      s.usage.record({ clientName: 'c', model: 'm', promptTokens: -1, completionTokens: 0 }),
+    ).rejects.toBeInstanceOf(StorageError);
+    await expect(s.completions.save(stored(''))).rejects.toBeInstanceOf(StorageError);
+    await s.close();
+    await s.close();
+    await expect(s.completions.get('x')).rejects.toBeInstanceOf(StorageError);
+    await expect(s.usage.forClient('x')).rejects.toMatchObject({ operation: 'usage.forClient' });
+  });
+}
