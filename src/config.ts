@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { type ClientKeyEntry, ClientKeyError, parseClientKeys } from './auth/client-keys.js';
 
 /**
  * The only reader of `process.env`. Everything is parsed and checked once at start, so a typo in a
@@ -21,6 +23,16 @@ export interface Config {
   upstreamMaxResponseBytes: number;
   localModelCacheDir: string;
   limits: OperationLimits;
+  /** Hashed client keys; empty means the service runs open. */
+  clientKeys: ClientKeyEntry[];
+  /** Forward the client's own upstream key (X-Upstream-Api-Key) instead of the server's. */
+  upstreamKeyPassthrough: boolean;
+  /** Shared limits across instances when set; in memory otherwise. */
+  redisUrl: string | undefined;
+  rateLimit: { requestsPerMinute: number; tokensPerMinute: number };
+  /** PostgreSQL when set; the embedded SQLite file otherwise. */
+  databaseUrl: string | undefined;
+  sqlitePath: string;
 }
 
 /** What one request may ask for; all enforced before anything executes. */
@@ -46,6 +58,8 @@ export const configDefaults = {
   upstreamMaxRetries: 2,
   upstreamMaxResponseBytes: 16 * 1024 * 1024,
   localModelCacheDir: `${projectRoot}.cache/local-model`,
+  sqlitePath: `${projectRoot}.data/completions.sqlite`,
+  rateLimit: { requestsPerMinute: 120, tokensPerMinute: 200_000 },
   limits: {
     maxRequestBytes: 1024 * 1024,
     maxCompletionsPerOperation: 1,
@@ -117,6 +131,27 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     ),
     localModelCacheDir: readString(env, 'LOCAL_MODEL_CACHE_DIR', configDefaults.localModelCacheDir),
     limits: readLimits(env),
+    clientKeys: readClientKeys(env),
+    upstreamKeyPassthrough: readBoolean(env, 'UPSTREAM_KEY_PASSTHROUGH', false),
+    redisUrl: optional(env.REDIS_URL),
+    rateLimit: {
+      requestsPerMinute: readInt(
+        env,
+        'RATE_LIMIT_REQUESTS_PER_MINUTE',
+        configDefaults.rateLimit.requestsPerMinute,
+        0,
+        1e9,
+      ),
+      tokensPerMinute: readInt(
+        env,
+        'RATE_LIMIT_TOKENS_PER_MINUTE',
+        configDefaults.rateLimit.tokensPerMinute,
+        0,
+        1e12,
+      ),
+    },
+    databaseUrl: optional(env.DATABASE_URL),
+    sqlitePath: readString(env, 'SQLITE_PATH', configDefaults.sqlitePath),
   };
   if (
     config.upstream === 'openai' &&
@@ -126,6 +161,39 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     throw new ConfigError('UPSTREAM=openai with the OpenAI base URL needs OPENAI_API_KEY');
   }
   return Object.freeze(config);
+}
+
+function optional(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed === undefined || trimmed === '' ? undefined : trimmed;
+}
+
+function readBoolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+/** CLIENT_KEYS inline and CLIENT_KEYS_FILE together; both hold `name:sha256hex` entries. */
+function readClientKeys(env: Env): ClientKeyEntry[] {
+  const file = optional(env.CLIENT_KEYS_FILE);
+  let text = env.CLIENT_KEYS ?? '';
+  if (file !== undefined) {
+    try {
+      text += `\n${readFileSync(file, 'utf8')}`;
+    } catch {
+      throw new ConfigError(`CLIENT_KEYS_FILE cannot be read: ${file}`);
+    }
+  }
+  try {
+    return parseClientKeys(text);
+  } catch (error) {
+    throw new ConfigError(
+      `CLIENT_KEYS / CLIENT_KEYS_FILE: ${error instanceof ClientKeyError ? error.message : 'unreadable'}`,
+    );
+  }
 }
 
 function readLimits(env: Env): OperationLimits {

@@ -1,5 +1,5 @@
 import { countTokens } from 'gpt-tokenizer/encoding/cl100k_base';
-import type { CompletionRequestInput } from './model.js';
+import type { WireCompletionRequest } from '../upstream/wire.js';
 
 /**
  * What a completion can cost at most, in tokens, known before the call: the prompts as they are
@@ -29,20 +29,22 @@ export interface CostEstimate {
   totalTokens: number;
 }
 
-export function estimateCompletionCost(input: CompletionRequestInput): CostEstimate {
-  const { prompt } = input;
+/** Works on the wire request, so the GraphQL API and the REST face price a call the same way. */
+export function estimateCompletionCost(request: WireCompletionRequest): CostEstimate {
+  const { prompt } = request;
   let promptCount = 1;
   let promptTokens = 0;
-  if (prompt.text != null) promptTokens = promptTextTokens(prompt.text);
-  else if (prompt.texts != null) {
-    promptCount = prompt.texts.length;
-    for (const text of prompt.texts) promptTokens += promptTextTokens(text);
-  } else if (prompt.tokens != null) promptTokens = prompt.tokens.length;
-  else if (prompt.tokenBatches != null) {
-    promptCount = prompt.tokenBatches.length;
-    for (const batch of prompt.tokenBatches) promptTokens += batch.length;
-  }
-  const candidates = Math.max(input.n ?? 1, input.bestOf ?? 1);
-  const maxCompletionTokens = Math.max(0, input.maxTokens ?? defaultMaxTokens) * candidates * promptCount;
+  if (typeof prompt === 'string') promptTokens = promptTextTokens(prompt);
+  else if (prompt.length > 0 && Array.isArray(prompt[0])) {
+    const batches = prompt as number[][];
+    promptCount = batches.length;
+    for (const batch of batches) promptTokens += batch.length;
+  } else if (prompt.length > 0 && typeof prompt[0] === 'string') {
+    const texts = prompt as string[];
+    promptCount = texts.length;
+    for (const text of texts) promptTokens += promptTextTokens(text);
+  } else promptTokens = prompt.length;
+  const candidates = Math.max(request.n ?? 1, request.best_of ?? 1);
+  const maxCompletionTokens = Math.max(0, request.max_tokens ?? defaultMaxTokens) * candidates * promptCount;
   return { promptCount, promptTokens, maxCompletionTokens, totalTokens: promptTokens + maxCompletionTokens };
 }

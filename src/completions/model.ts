@@ -37,6 +37,8 @@ export interface CompletionRequestInput {
   user?: string | null;
   seed?: number | null;
   streamOptions?: StreamOptionsInput | null;
+  /** Keep the finished completion, readable later by id (and by other subgraphs, as an entity). */
+  store?: boolean | null;
 }
 
 export const finishReasons = ['STOP', 'LENGTH', 'CONTENT_FILTER', 'OTHER'] as const;
@@ -96,6 +98,10 @@ export interface Completion {
   systemFingerprint: string | null;
   choices: CompletionChoice[];
   usage: CompletionUsage | null;
+  /** Set once the completion is stored. */
+  storedAt?: Date;
+  /** The request parameters, on a completion read back from storage. */
+  parameters?: CompletionRequestInput;
 }
 
 export interface Model {

@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { estimateCompletionCost } from '../completions/cost.js';
+import { toWireRequest } from '../completions/mapping.js';
 import { prepareRequest } from '../completions/service.js';
 import { toClientError } from '../errors.js';
 import { findPaidFields, type PaidField } from './paid-fields.js';
@@ -57,7 +58,7 @@ function refuseTooMany(fields: readonly PaidField[], options: PreflightOptions):
 }
 
 function refuseTooCostly(fields: readonly PaidField[], options: PreflightOptions): GraphQLError | undefined {
-  const estimates = fields.map((field) => estimateCompletionCost(field.input));
+  const estimates = fields.map((field) => estimateCompletionCost(toWireRequest(field.input)));
   const estimatedTokens = estimates.reduce((sum, e) => sum + e.totalTokens, 0);
   if (estimatedTokens <= options.maxEstimatedTokens) return undefined;
   return new GraphQLError(

@@ -69,13 +69,17 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
     path: string,
     body: string | undefined,
     deadline: CallDeadline,
+    callOptions: CallOptions,
     accept = 'application/json',
   ): Promise<UpstreamResponse> {
-    const requestHeaders = {
+    const requestHeaders: Record<string, string> = {
       ...headers,
       accept,
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
     };
+    // Pass-through mode: the client's own key replaces the server's, for this call only.
+    if (callOptions.apiKey !== undefined) requestHeaders.authorization = `Bearer ${callOptions.apiKey}`;
+    const callSecrets = callOptions.apiKey === undefined ? secrets : [...secrets, callOptions.apiKey];
     for (let attempt = 0; ; attempt++) {
       let response: Dispatcher.ResponseData;
       try {
@@ -103,7 +107,13 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
       const bodyText = await readBodyText(response.body, ERROR_BODY_LIMIT, deadline).catch(() => '');
       const retryAfterMs = parseRetryAfterMs(response.headers);
       const upstreamError = () =>
-        errorFromResponse({ status: response.statusCode, bodyText, requestId, retryAfterMs, secrets });
+        errorFromResponse({
+          status: response.statusCode,
+          bodyText,
+          requestId,
+          retryAfterMs,
+          secrets: callSecrets,
+        });
       const retryable =
         isRetryableStatus(response.statusCode) &&
         (response.statusCode !== 429 || isRetryableRateLimit(bodyText));
@@ -178,7 +188,7 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
       const deadline = new CallDeadline(options.timeoutMs, callOptions.signal);
       try {
         const body = JSON.stringify({ ...wire, stream: false });
-        const response = await send('POST', '/completions', body, deadline);
+        const response = await send('POST', '/completions', body, deadline, callOptions);
         const json = await readJson(response, deadline);
         const checkedResponse = checked(() => checkCompletion(json), response);
         return response.requestId === undefined
@@ -197,15 +207,16 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
         wire,
         callOptions,
         timeouts: options.stream,
-        open: (body, deadline) => send('POST', '/completions', body, deadline, 'text/event-stream'),
-        secrets,
+        open: (body, deadline) =>
+          send('POST', '/completions', body, deadline, callOptions, 'text/event-stream'),
+        secrets: callOptions.apiKey === undefined ? secrets : [...secrets, callOptions.apiKey],
       });
     },
 
     async listModels(callOptions: CallOptions = {}): Promise<WireModel[]> {
       const deadline = new CallDeadline(options.timeoutMs, callOptions.signal);
       try {
-        const response = await send('GET', '/models', undefined, deadline);
+        const response = await send('GET', '/models', undefined, deadline, callOptions);
         const json = await readJson(response, deadline);
         return checked(() => checkModelList(json), response);
       } finally {

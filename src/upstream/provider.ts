@@ -3,6 +3,10 @@ import type { WireCompletionRequest, WireCompletionResponse, WireModel } from '.
 export interface CallOptions {
   /** Aborts the upstream work: the caller's disconnect, or a deadline set above the provider. */
   signal?: AbortSignal;
+  /** A stable identity of the calling client (a configured key's name), for limits and usage. */
+  client?: string;
+  /** The caller's own upstream key, in pass-through mode; never logged, never echoed. */
+  apiKey?: string;
 }
 
 export interface ProviderCompletion {

@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Client API keys, configured as SHA-256 hashes so the server never holds a usable token. A
+ * request presents `Authorization: Bearer <token>`; its hash names the client.
+ */
+
+export interface ClientKeyEntry {
+  name: string;
+  /** Lower-case hex SHA-256 of the token. */
+  sha256: string;
+}
+
+export interface Client {
+  name: string;
+}
+
+/** The identity of callers when no keys are configured (the service runs open). */
+export const anonymousClient: Client = Object.freeze({ name: 'anonymous' });
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export class ClientKeyError extends Error {}
+
+/**
+ * Entries are `name:sha256hex`, separated by commas or new lines; blank lines and `#` comments are
+ * ignored, so the same text works in an environment variable and in a file.
+ */
+export function parseClientKeys(text: string): ClientKeyEntry[] {
+  const entries: ClientKeyEntry[] = [];
+  for (const raw of text.split(/[\n,]/)) {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (line === '') continue;
+    const match = /^([\w.@-]{1,64}):([0-9a-fA-F]{64})$/.exec(line);
+    if (!match?.[1] || !match[2]) {
+      throw new ClientKeyError(
+        'client keys must be "name:sha256hex" entries (a name of letters, digits, . _ @ -)',
+      );
+    }
+    entries.push({ name: match[1], sha256: match[2].toLowerCase() });
+  }
+  return entries;
+}
+
+export type Authentication = { ok: true; client: Client } | { ok: false; reason: 'missing' | 'invalid' };
+
+export class ClientAuthenticator {
+  private readonly byHash: Map<string, Client>;
+
+  constructor(entries: readonly ClientKeyEntry[]) {
+    this.byHash = new Map(entries.map((entry) => [entry.sha256, Object.freeze({ name: entry.name })]));
+  }
+
+  /** With no keys configured, every caller is the anonymous client. */
+  get required(): boolean {
+    return this.byHash.size > 0;
+  }
+
+  authenticate(authorization: string | null | undefined): Authentication {
+    if (!this.required) return { ok: true, client: anonymousClient };
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+    if (token === undefined) return { ok: false, reason: 'missing' };
+    // Looking up the hash, not the token, leaves no timing signal about stored tokens.
+    const client = this.byHash.get(hashToken(token));
+    return client === undefined ? { ok: false, reason: 'invalid' } : { ok: true, client };
+  }
+}
