@@ -1,12 +1,22 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { ClientAuthenticator } from './auth/client-keys.js';
 import { readLimitedBody, sendPayloadTooLarge } from './body-limit.js';
+import { withClientLimits } from './completions/client-limits.js';
 import { createModelCatalog } from './completions/model-catalog.js';
 import { createCompletionsService } from './completions/service.js';
 import { findViolation } from './completions/validation.js';
 import { configDefaults, type OperationLimits } from './config.js';
+import { createMemoryRateLimiter, type LimitPolicy, type RateLimiter } from './limits/index.js';
+import { createContextFactory, upstreamKeyHeader } from './request-context.js';
 import { createOpenAiCompatHandler } from './rest/openai-compat.js';
+import type { Storage } from './storage/index.js';
 import { attachWebSocket } from './transports/websocket.js';
+import {
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+  withCircuitBreaker,
+} from './upstream/circuit-breaker.js';
 import type { CompletionsProvider } from './upstream/provider.js';
 import { type CompletionsYoga, createYogaApp } from './yoga.js';
 
@@ -19,6 +29,15 @@ export interface AppDeps {
   production: boolean;
   exampleModel?: string;
   limits?: OperationLimits;
+  /** No keys: the service runs open, every caller is `anonymous`. */
+  authenticator?: ClientAuthenticator;
+  upstreamKeyPassthrough?: boolean;
+  /** Stored completions and the usage ledger; without it `store: true` only warns. */
+  storage?: Storage;
+  /** Shared (Redis) or per-process limits; in memory by default. */
+  limiter?: RateLimiter;
+  rateLimit?: LimitPolicy;
+  breaker?: Partial<CircuitBreakerOptions>;
   /** Extra routes served before GraphQL on the same port. */
   routes?: RouteHandler[];
 }
@@ -26,29 +45,57 @@ export interface AppDeps {
 export interface App {
   server: Server;
   yoga: CompletionsYoga;
+  breaker: CircuitBreaker;
   /** Stops accepting connections, lets in-flight requests finish for `graceMs`, then cuts the rest. */
   close(graceMs?: number): Promise<void>;
 }
 
 export function createApp(deps: AppDeps): App {
   const limits = deps.limits ?? configDefaults.limits;
-  const completions = createCompletionsService({ provider: deps.provider });
-  const models = createModelCatalog({ provider: deps.provider });
-  const yoga = createYogaApp({
+  const authenticator = deps.authenticator ?? new ClientAuthenticator([]);
+  const breaker = new CircuitBreaker(deps.breaker);
+  const limiter = deps.limiter ?? createMemoryRateLimiter();
+  // Client budgets outside the breaker: a call the open circuit refuses gives its reservation back.
+  const provider = withClientLimits({
+    provider: withCircuitBreaker(deps.provider, breaker),
+    limiter,
+    policy: deps.rateLimit ?? configDefaults.rateLimit,
+    ...(deps.storage ? { ledger: deps.storage.usage } : {}),
+    onLedgerError: (error) => deps.logger.warn({ err: error }, 'usage ledger write failed'),
+  });
+  const completions = createCompletionsService({
+    provider,
+    ...(deps.storage ? { store: deps.storage.completions } : {}),
+  });
+  const models = createModelCatalog({ provider });
+  const createContext = createContextFactory({
     completions,
     models,
+    authenticator,
+    upstreamKeyPassthrough: deps.upstreamKeyPassthrough ?? false,
+    ...(deps.storage ? { store: deps.storage.completions, usage: deps.storage.usage } : {}),
+  });
+  const yoga = createYogaApp({
+    createContext,
+    authenticator,
     logger: deps.logger,
     production: deps.production,
     limits,
     ...(deps.exampleModel === undefined ? {} : { exampleModel: deps.exampleModel }),
   });
-  // The OpenAI-compatible REST face, answered by the same provider and the same request rules.
+  // The OpenAI-compatible REST face: the same provider, limits, keys and request rules.
   const rest = createOpenAiCompatHandler({
-    provider: deps.provider,
+    provider,
     maxBodyBytes: limits.maxRequestBytes,
     validate: (request) => {
       const violation = findViolation(request);
       return violation && { param: violation.param, message: `${violation.param} ${violation.problem}` };
+    },
+    identify: (req) => {
+      const auth = authenticator.authenticate(req.headers.authorization);
+      if (!auth.ok) return null;
+      const key = headerText(req.headers[upstreamKeyHeader]);
+      return { client: auth.client.name, ...(deps.upstreamKeyPassthrough && key ? { apiKey: key } : {}) };
     },
   });
   const routes = [...(deps.routes ?? []), rest];
@@ -70,11 +117,12 @@ export function createApp(deps: AppDeps): App {
     }
   });
 
-  const webSocket = attachWebSocket(server, yoga);
+  const webSocket = attachWebSocket(server, yoga, authenticator);
 
   return {
     server,
     yoga,
+    breaker,
     close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
         void webSocket.close();
@@ -87,4 +135,8 @@ export function createApp(deps: AppDeps): App {
         server.closeIdleConnections();
       }),
   };
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }

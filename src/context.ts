@@ -1,5 +1,14 @@
+import type { Client } from './auth/client-keys.js';
+import type { Completion } from './completions/model.js';
 import type { ModelCatalog } from './completions/model-catalog.js';
 import type { CompletionsService } from './completions/service.js';
+import type { UsageLedger } from './storage/index.js';
+
+/** A note for the client that something secondary failed while its paid result is still returned. */
+export interface Warning {
+  code: string;
+  message: string;
+}
 
 /** What every resolver receives. Built per request by `createYoga`; resolvers never read globals. */
 export interface GraphQLContext {
@@ -7,4 +16,13 @@ export interface GraphQLContext {
   models: ModelCatalog;
   /** Aborts when the client goes away: passed down to the upstream call. */
   signal: AbortSignal;
+  /** Who is calling (the anonymous client when the service runs open). */
+  client: Client;
+  /** The client's own upstream key, in pass-through mode only. */
+  upstreamApiKey: string | undefined;
+  /** Stored completions by id, batched per request (federation `_entities` asks for many at once). */
+  storedCompletion(id: string): Promise<Completion | null>;
+  usage: UsageLedger | undefined;
+  /** Collected during execution, sent in the response's `extensions.warnings`. */
+  warnings: Warning[];
 }

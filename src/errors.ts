@@ -1,7 +1,10 @@
 import { GraphQLError } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
+import { ClientRateLimitError } from './completions/client-limits.js';
 import { argumentForParam } from './completions/mapping.js';
 import { InvalidRequestError } from './completions/validation.js';
+import { LimiterUnavailableError } from './limits/index.js';
+import { StorageError } from './storage/index.js';
 import {
   UpstreamAbortedError,
   UpstreamBadResponseError,
@@ -25,6 +28,9 @@ export const errorCodes = {
   upstreamUnavailable: 'UPSTREAM_UNAVAILABLE',
   upstreamBadResponse: 'UPSTREAM_BAD_RESPONSE',
   clientClosedRequest: 'CLIENT_CLOSED_REQUEST',
+  rateLimited: 'RATE_LIMITED',
+  limiterUnavailable: 'RATE_LIMITER_UNAVAILABLE',
+  storageUnavailable: 'STORAGE_UNAVAILABLE',
   internal: 'INTERNAL_SERVER_ERROR',
 } as const;
 
@@ -40,6 +46,30 @@ export function toClientError(error: unknown, path?: readonly (string | number)[
     return createGraphQLError(
       `${argument} ${error.violation.problem}`,
       options({ code: errorCodes.badUserInput, argument, param: error.violation.param }),
+    );
+  }
+  if (error instanceof ClientRateLimitError) {
+    return createGraphQLError(
+      error.message,
+      options({
+        code: errorCodes.rateLimited,
+        retryAfter: error.retryAfterSeconds,
+        limit: error.limit,
+        limitValue: error.limitValue,
+      }),
+    );
+  }
+  if (error instanceof LimiterUnavailableError) {
+    // Fail closed: without the shared counters no paid call may start.
+    return createGraphQLError(
+      'Rate limits cannot be checked right now; no call was made.',
+      options({ code: errorCodes.limiterUnavailable }),
+    );
+  }
+  if (error instanceof StorageError) {
+    return createGraphQLError(
+      'Stored completions cannot be read right now.',
+      options({ code: errorCodes.storageUnavailable }),
     );
   }
   if (!(error instanceof UpstreamError)) return undefined;

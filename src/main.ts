@@ -1,27 +1,52 @@
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
+import { ClientAuthenticator } from './auth/client-keys.js';
 import { ConfigError, loadConfig } from './config.js';
+import { createRateLimiter } from './limits/index.js';
 import { createLogger } from './logger.js';
 import { createProvider } from './provider-factory.js';
+import { createStorage } from './storage/index.js';
 
-/** Process entry only: configuration, provider, app, listen, drain on SIGTERM. */
+/** Process entry only: configuration, dependencies, app, listen, drain on SIGTERM. */
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger({ level: config.logLevel, secrets: [config.openaiApiKey] });
+  const logger = createLogger({
+    level: config.logLevel,
+    secrets: [config.openaiApiKey, config.databaseUrl, config.redisUrl],
+  });
   const { provider, description, exampleModel, close } = await createProvider(config, logger);
+  const storage = await createStorage({
+    sqlitePath: config.sqlitePath,
+    ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
+  });
+  const limiter = await createRateLimiter({ redisUrl: config.redisUrl });
+  const authenticator = new ClientAuthenticator(config.clientKeys);
   const app = createApp({
     provider,
     logger,
     production: config.nodeEnv === 'production',
     limits: config.limits,
     exampleModel,
+    authenticator,
+    upstreamKeyPassthrough: config.upstreamKeyPassthrough,
+    storage,
+    limiter,
+    rateLimit: config.rateLimit,
   });
 
   app.server.listen(config.port, config.host, () => {
     const { port } = app.server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     logger.info(`Serving completions from ${description}`);
+    logger.info(
+      `Stored completions and usage in ${storage.dialect === 'postgres' ? 'PostgreSQL' : `SQLite (${config.sqlitePath})`}; limits ${config.redisUrl ? 'shared in Redis' : 'in memory'}`,
+    );
+    if (!authenticator.required) {
+      logger.warn(
+        'No client keys configured (CLIENT_KEYS / CLIENT_KEYS_FILE): the service is open to anyone who can reach it',
+      );
+    }
     logger.info(
       { provider: provider.name, port },
       `GraphQL (GraphiQL in a browser): http://${host}:${port}/graphql`,
@@ -31,7 +56,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     logger.info(`${signal}: draining connections`);
     await app.close();
-    await close();
+    await Promise.allSettled([close(), storage.close(), limiter.close()]);
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

@@ -2,20 +2,22 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import { createYoga, maskError as defaultMaskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import type { ModelCatalog } from './completions/model-catalog.js';
-import type { CompletionsService } from './completions/service.js';
+import type { ClientAuthenticator } from './auth/client-keys.js';
 import { configDefaults, type OperationLimits } from './config.js';
 import type { GraphQLContext } from './context.js';
 import { originalError, toClientError } from './errors.js';
+import { useClientAuth } from './plugins/client-auth.js';
 import { useCompletionPreflight } from './plugins/completion-preflight.js';
 import { usePostCsrfPrevention } from './plugins/csrf.js';
 import { useErrorCodes } from './plugins/error-codes.js';
 import { useMediaTypeChecks } from './plugins/media-types.js';
+import { useWarnings } from './plugins/warnings.js';
+import { type Caller, upstreamKeyHeader } from './request-context.js';
 import { schema } from './schema/index.js';
 
 export interface YogaDeps {
-  completions: CompletionsService;
-  models: ModelCatalog;
+  createContext: (caller: Caller) => GraphQLContext;
+  authenticator: ClientAuthenticator;
   logger: Logger;
   /** Development shows masked errors' messages; production never does. */
   production: boolean;
@@ -24,9 +26,9 @@ export interface YogaDeps {
   limits?: OperationLimits;
 }
 
-/** What a transport hands yoga besides the request: WebSocket operations bring their own signal. */
+/** What a transport hands yoga besides the request: a WebSocket operation brings its own caller. */
 export interface ServerContext {
-  signal?: AbortSignal;
+  caller?: Caller;
 }
 
 export type CompletionsYoga = YogaServerInstance<ServerContext, GraphQLContext>;
@@ -80,6 +82,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
     },
     batching: false,
     plugins: [
+      useClientAuth(deps.authenticator),
       usePostCsrfPrevention(),
       useMediaTypeChecks(),
       EnvelopArmorPlugin({
@@ -96,14 +99,18 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         maxEstimatedTokens: limits.maxEstimatedTokensPerOperation,
       }),
       useGraphQLSSE({ endpoint: graphqlSseEndpoint }),
+      useWarnings(),
       // Last, so that it labels the errors of every stage above.
       useErrorCodes(),
     ],
-    context: ({ request, signal }) => ({
-      completions: deps.completions,
-      models: deps.models,
-      // HTTP requests carry the client's disconnect in request.signal; WebSocket operations bring theirs.
-      signal: signal ?? request.signal,
-    }),
+    context: ({ request, caller }) =>
+      deps.createContext(
+        caller ?? {
+          // An HTTP request's signal aborts when the client disconnects.
+          signal: request.signal,
+          authorization: request.headers.get('authorization'),
+          upstreamApiKey: request.headers.get(upstreamKeyHeader),
+        },
+      ),
   });
 }

@@ -2,6 +2,9 @@
  * Maps failures to OpenAI's error envelope `{error: {message, type, param, code}}` and an HTTP
  * status. Only messages we wrote or the upstream's own reach the client, never a stack trace.
  */
+
+import { ClientRateLimitError } from '../completions/client-limits.js';
+import { LimiterUnavailableError } from '../limits/index.js';
 import {
   UpstreamAbortedError,
   UpstreamBadResponseError,
@@ -32,6 +35,20 @@ const CLIENT_STATUSES = new Set([400, 404, 409, 413, 422]);
 export function mapError(err: unknown): MappedError {
   if (err instanceof BadRequest) {
     return envelope(err.status, err.message, 'invalid_request_error', err.param, err.code);
+  }
+  if (err instanceof ClientRateLimitError) {
+    const mapped: MappedError = envelope(429, err.message, err.limit, null, 'rate_limit_exceeded');
+    mapped.headers = { 'retry-after': String(err.retryAfterSeconds) };
+    return mapped;
+  }
+  if (err instanceof LimiterUnavailableError) {
+    return envelope(
+      503,
+      'Rate limits cannot be checked right now; no call was made.',
+      'server_error',
+      null,
+      null,
+    );
   }
   if (err instanceof UpstreamRequestError) {
     const code = err.upstreamCode ?? null;

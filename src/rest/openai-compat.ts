@@ -4,7 +4,7 @@
  * server: the handler answers `false` for any other URL so the caller can pass the request on.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CompletionsProvider } from '../upstream/provider.js';
+import type { CallOptions, CompletionsProvider } from '../upstream/provider.js';
 import type { WireCompletionRequest, WireCompletionResponse } from '../upstream/wire.js';
 import { mapError } from './error-envelope.js';
 import { BadRequest, parseCompletionRequest, readJsonBody } from './request-body.js';
@@ -15,6 +15,8 @@ export interface OpenAiCompatDeps {
   validate?: (req: WireCompletionRequest) => { param: string; message: string } | undefined;
   /** Largest accepted request body; default 1 MiB. */
   maxBodyBytes?: number;
+  /** Who calls: options for the provider call (client identity, pass-through key), or null for 401. */
+  identify?: (req: IncomingMessage) => Omit<CallOptions, 'signal'> | null;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -101,6 +103,7 @@ async function streamCompletion(
 
 async function handleCompletion(
   deps: OpenAiCompatDeps,
+  caller: Omit<CallOptions, 'signal'>,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
@@ -110,11 +113,11 @@ async function handleCompletion(
   if (violation !== undefined) throw new BadRequest(violation.message, violation.param);
   const signal = disconnectSignal(res);
   if (request.stream === true) {
-    const chunks = deps.provider.stream(request, { signal })[Symbol.asyncIterator]();
+    const chunks = deps.provider.stream(request, { ...caller, signal })[Symbol.asyncIterator]();
     await streamCompletion(res, chunks, signal);
     return;
   }
-  const { response, requestId } = await deps.provider.complete(request, { signal });
+  const { response, requestId } = await deps.provider.complete(request, { ...caller, signal });
   sendJson(res, 200, response, requestId ? { 'x-request-id': requestId } : {});
 }
 
@@ -150,10 +153,27 @@ export function createOpenAiCompatHandler(deps: OpenAiCompatDeps): Handler {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '');
     const modelMatch = /^\/v1\/models(?:\/(.+))?$/.exec(path);
     if (path !== '/v1/completions' && modelMatch === null) return false;
+    const caller = deps.identify ? deps.identify(req) : {};
+    if (caller === null) {
+      sendJson(
+        res,
+        401,
+        {
+          error: {
+            message: 'Incorrect or missing client key.',
+            type: 'invalid_request_error',
+            param: null,
+            code: 'invalid_api_key',
+          },
+        },
+        { 'www-authenticate': 'Bearer' },
+      );
+      return true;
+    }
     try {
       if (path === '/v1/completions') {
         if (req.method !== 'POST') methodNotAllowed(res, 'POST');
-        else await handleCompletion(deps, req, res);
+        else await handleCompletion(deps, caller, req, res);
       } else if (req.method !== 'GET') methodNotAllowed(res, 'GET');
       else
         await handleModel(

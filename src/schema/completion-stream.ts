@@ -1,4 +1,5 @@
 import { builder } from './builder.js';
+import { completionCallOptions } from './call-options.js';
 import { CreateCompletionResponseRef } from './completion.js';
 import { CreateCompletionInputRef } from './inputs.js';
 
@@ -16,7 +17,8 @@ builder.subscriptionField('completionStream', (t) =>
         description: 'The completion’s parameters.',
       }),
     },
-    subscribe: (_root, { input }, context) => context.completions.stream(input, { signal: context.signal }),
+    subscribe: (_root, { input }, context) =>
+      context.completions.stream(input, completionCallOptions(context)),
     resolve: (chunk) => chunk,
   }),
 );

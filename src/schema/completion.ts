@@ -9,6 +9,7 @@ import type {
 } from '../completions/model.js';
 import { finishReasons } from '../completions/model.js';
 import { builder } from './builder.js';
+import { completionCallOptions } from './call-options.js';
 import { CreateCompletionInputRef } from './inputs.js';
 
 /** The response side of a completion and the mutation that creates one. */
@@ -218,6 +219,6 @@ builder.mutationField('createCompletion', (t) =>
       }),
     },
     resolve: async (_root, { input }, context) =>
-      (await context.completions.create(input, { signal: context.signal })).completion,
+      (await context.completions.create(input, completionCallOptions(context))).completion,
   }),
 );

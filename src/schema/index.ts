@@ -3,6 +3,8 @@ import './inputs.js';
 import './completion.js';
 import './completion-stream.js';
 import './model.js';
+import './stored-completion.js';
+import './usage.js';
 import { builder } from './builder.js';
 
 /** The federated subgraph schema; `@link` pins the Federation version gateways compose against. */

@@ -118,6 +118,10 @@ export const CreateCompletionInputRef = builder
         description:
           'If set, sampling is made deterministic on a best-effort basis: the same seed and parameters should return the same result. Compare systemFingerprint to see backend changes.',
       }),
+      store: t.boolean({
+        description:
+          'Keep the finished completion (default false): `Query.completion(id)` and other subgraphs (through the CreateCompletionResponse entity) can read it later. A streamed completion is stored once it has ended.',
+      }),
       streamOptions: t.field({
         type: StreamOptionsInputRef,
         description:

@@ -2,6 +2,8 @@ import type { Server } from 'node:http';
 import type { ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import type { ClientAuthenticator } from '../auth/client-keys.js';
+import { type Caller, upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga } from '../yoga.js';
 
 /**
@@ -18,20 +20,46 @@ export interface WebSocketTransport {
   close(): Promise<void>;
 }
 
-export function attachWebSocket(server: Server, yoga: CompletionsYoga): WebSocketTransport {
+/** A connection parameter, matched case-insensitively (clients send `Authorization` or `authorization`). */
+function connectionParam(
+  params: Readonly<Record<string, unknown>> | undefined,
+  name: string,
+): string | undefined {
+  const entry = Object.entries(params ?? {}).find(([key]) => key.toLowerCase() === name);
+  return typeof entry?.[1] === 'string' ? entry[1] : undefined;
+}
+
+export function attachWebSocket(
+  server: Server,
+  yoga: CompletionsYoga,
+  authenticator: ClientAuthenticator,
+): WebSocketTransport {
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   const disposable = useServer(
     {
+      // With client keys configured, a connection without a valid one is closed (4403) at init.
+      onConnect: (context) =>
+        authenticator.authenticate(
+          connectionParam(context.connectionParams, 'authorization') ??
+            context.extra.request.headers.authorization,
+        ).ok,
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onSubscribe: async (context, _id, payload) => {
         // The socket's lifetime is the operations' lifetime: closing it cancels their upstream calls.
         const controller = new AbortController();
         context.extra.socket.once('close', () => controller.abort());
+        const caller: Caller = {
+          signal: controller.signal,
+          authorization:
+            connectionParam(context.connectionParams, 'authorization') ??
+            context.extra.request.headers.authorization,
+          upstreamApiKey: connectionParam(context.connectionParams, upstreamKeyHeader),
+        };
         const enveloped = yoga.getEnveloped({
           ...context,
           req: context.extra.request,
-          signal: controller.signal,
+          caller,
           params: payload,
         });
         const args: ExecutionArgs = {

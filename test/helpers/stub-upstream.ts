@@ -27,8 +27,10 @@ export interface StubUpstream {
   hits(path?: string): number;
   /** Answers the next calls to `path` in order; the last handler repeats. */
   on(method: string, path: string, ...handlers: StubHandler[]): void;
-  /** Resolves when the connection of the request in flight on `path` closes (client abort). */
+  /** Requests whose connection closed before the stub finished answering (client abort). */
   closedConnections: number;
+  /** `performance.now()` of the last such close. */
+  lastClosedAt: number;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function startStubUpstream(): Promise<StubUpstream> {
     baseUrl: '',
     requests,
     closedConnections: 0,
+    lastClosedAt: 0,
     hits: (path) => requests.filter((r) => path === undefined || r.path === path).length,
     on(method, path, ...handlers) {
       routes.set(`${method} ${path}`, handlers);
@@ -67,7 +70,10 @@ export async function startStubUpstream(): Promise<StubUpstream> {
     const recorded: RecordedRequest = { method: req.method ?? 'GET', path, headers: req.headers, body, json };
     requests.push(recorded);
     res.on('close', () => {
-      if (!res.writableFinished) stub.closedConnections++;
+      if (!res.writableFinished) {
+        stub.closedConnections++;
+        stub.lastClosedAt = performance.now();
+      }
     });
     const handlers = routes.get(`${recorded.method} ${path}`);
     const handler = handlers?.length === 1 ? handlers[0] : handlers?.shift();

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { type App, createApp, type RouteHandler } from '../../src/app.js';
+import { type App, type AppDeps, createApp, type RouteHandler } from '../../src/app.js';
 import { createLogger } from '../../src/logger.js';
 import { createHttpProvider, type HttpProviderOptions } from '../../src/upstream/http.js';
 import type { CompletionsProvider } from '../../src/upstream/provider.js';
@@ -40,6 +40,7 @@ export async function startTestApp(options: {
   upstream?: Partial<HttpProviderOptions> & { baseUrl: string };
   routes?: RouteHandler[];
   production?: boolean;
+  app?: Partial<Omit<AppDeps, 'provider' | 'logger'>>;
 }): Promise<TestApp> {
   const logs: string[] = [];
   const bodies: string[] = [];
@@ -66,6 +67,10 @@ export async function startTestApp(options: {
     logger,
     production: options.production ?? false,
     routes: options.routes ?? [],
+    // Generous by default, and no breaker, so that only the tests about them meet them.
+    rateLimit: { requestsPerMinute: 100_000, tokensPerMinute: 100_000_000 },
+    breaker: { minimumCalls: Number.MAX_SAFE_INTEGER },
+    ...options.app,
   });
   await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

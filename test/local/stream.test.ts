@@ -108,6 +108,8 @@ describe('local engine: streaming', () => {
     } finally {
       clearInterval(probe);
     }
-    expect(maxGap).toBeLessThan(50);
+    // The precise figure (~10 ms) is measured in `npm run bench`; here the test only has to catch
+    // an engine that holds the loop for the whole completion (hundreds of ms), even on a busy CI core.
+    expect(maxGap).toBeLessThan(150);
   });
 });

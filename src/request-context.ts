@@ -1,0 +1,58 @@
+import DataLoader from 'dataloader';
+import { anonymousClient, type ClientAuthenticator } from './auth/client-keys.js';
+import type { Completion } from './completions/model.js';
+import type { ModelCatalog } from './completions/model-catalog.js';
+import type { CompletionsService } from './completions/service.js';
+import type { GraphQLContext } from './context.js';
+import type { CompletionStore, StoredCompletion, UsageLedger } from './storage/index.js';
+
+/** Builds each operation's context from what the transport knows about the caller. */
+
+export interface ContextDeps {
+  completions: CompletionsService;
+  models: ModelCatalog;
+  authenticator: ClientAuthenticator;
+  /** Forward the caller's X-Upstream-Api-Key instead of the server's key. */
+  upstreamKeyPassthrough: boolean;
+  store?: CompletionStore;
+  usage?: UsageLedger;
+}
+
+/** The caller as a transport sees it: HTTP headers, or a WebSocket's connection parameters. */
+export interface Caller {
+  signal: AbortSignal;
+  authorization: string | null | undefined;
+  upstreamApiKey: string | null | undefined;
+}
+
+export const upstreamKeyHeader = 'x-upstream-api-key';
+
+function toCompletion(stored: StoredCompletion | null): Completion | null {
+  if (stored === null) return null;
+  return { ...stored.completion, storedAt: stored.storedAt, parameters: stored.request };
+}
+
+export function createContextFactory(deps: ContextDeps): (caller: Caller) => GraphQLContext {
+  return (caller) => {
+    const auth = deps.authenticator.authenticate(caller.authorization);
+    // Transports refuse unauthenticated callers before a context is built; this is the fallback.
+    const client = auth.ok ? auth.client : anonymousClient;
+    const store = deps.store;
+    const loader =
+      store &&
+      new DataLoader<string, Completion | null>(async (ids) => (await store.getMany(ids)).map(toCompletion), {
+        maxBatchSize: 500,
+      });
+    const key = caller.upstreamApiKey?.trim();
+    return {
+      completions: deps.completions,
+      models: deps.models,
+      signal: caller.signal,
+      client,
+      upstreamApiKey: deps.upstreamKeyPassthrough && key ? key : undefined,
+      storedCompletion: async (id) => (loader ? loader.load(id) : null),
+      usage: deps.usage,
+      warnings: [],
+    };
+  };
+}
