@@ -21,6 +21,9 @@ export interface Config {
   upstreamTimeoutMs: number;
   upstreamMaxRetries: number;
   upstreamMaxResponseBytes: number;
+  upstreamMaxConnections: number;
+  /** Streamed completions: until the first byte, the longest silence, the whole stream. */
+  streamTimeouts: { firstByteMs: number; idleMs: number; totalMs: number };
   localModelCacheDir: string;
   limits: OperationLimits;
   /** Hashed client keys; empty means the service runs open. */
@@ -57,6 +60,8 @@ export const configDefaults = {
   upstreamTimeoutMs: 25_000,
   upstreamMaxRetries: 2,
   upstreamMaxResponseBytes: 16 * 1024 * 1024,
+  upstreamMaxConnections: 2048,
+  streamTimeouts: { firstByteMs: 10_000, idleMs: 30_000, totalMs: 600_000 },
   localModelCacheDir: `${projectRoot}.cache/local-model`,
   sqlitePath: `${projectRoot}.data/completions.sqlite`,
   rateLimit: { requestsPerMinute: 120, tokensPerMinute: 200_000 },
@@ -129,6 +134,24 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       1024,
       1024 * 1024 * 1024,
     ),
+    upstreamMaxConnections: readInt(
+      env,
+      'UPSTREAM_MAX_CONNECTIONS',
+      configDefaults.upstreamMaxConnections,
+      1,
+      100_000,
+    ),
+    streamTimeouts: {
+      firstByteMs: readInt(
+        env,
+        'STREAM_FIRST_BYTE_TIMEOUT_MS',
+        configDefaults.streamTimeouts.firstByteMs,
+        1,
+        600_000,
+      ),
+      idleMs: readInt(env, 'STREAM_IDLE_TIMEOUT_MS', configDefaults.streamTimeouts.idleMs, 1, 3_600_000),
+      totalMs: readInt(env, 'STREAM_TOTAL_TIMEOUT_MS', configDefaults.streamTimeouts.totalMs, 1, 86_400_000),
+    },
     localModelCacheDir: readString(env, 'LOCAL_MODEL_CACHE_DIR', configDefaults.localModelCacheDir),
     limits: readLimits(env),
     clientKeys: readClientKeys(env),

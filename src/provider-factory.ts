@@ -20,6 +20,8 @@ export async function createProvider(config: Config, logger: Logger): Promise<Pr
       timeoutMs: config.upstreamTimeoutMs,
       maxRetries: config.upstreamMaxRetries,
       maxResponseBytes: config.upstreamMaxResponseBytes,
+      maxConnections: config.upstreamMaxConnections,
+      stream: config.streamTimeouts,
     });
     return {
       provider,

@@ -1,6 +1,6 @@
 import { builder } from './builder.js';
 import { completionCallOptions } from './call-options.js';
-import { CreateCompletionResponseRef } from './completion.js';
+import { CreateCompletionResponseRef, completionFieldCost } from './completion.js';
 import { CreateCompletionInputRef } from './inputs.js';
 
 builder.subscriptionField('completionStream', (t) =>
@@ -10,6 +10,7 @@ builder.subscriptionField('completionStream', (t) =>
       'Streams a completion as it is generated: one event per upstream chunk, in the same shape as a whole completion ' +
       '(the upstream uses one shape for both), with each choice carrying only its new text and finishReason on its last event. ' +
       'With streamOptions.includeUsage, a last event with no choices carries the usage. bestOf above 1 cannot be streamed.',
+    cost: completionFieldCost,
     args: {
       input: t.arg({
         type: CreateCompletionInputRef,

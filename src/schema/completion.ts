@@ -14,6 +14,9 @@ import { CreateCompletionInputRef } from './inputs.js';
 
 /** The response side of a completion and the mutation that creates one. */
 
+/** The `@cost` weight of a field that calls the paid upstream. */
+export const completionFieldCost = 1000;
+
 const finishReasonDescriptions: Record<(typeof finishReasons)[number], string> = {
   STOP: 'The model hit a natural stop point or a provided stop sequence.',
   LENGTH: 'The maximum number of tokens in the request was reached.',
@@ -196,6 +199,8 @@ export const CreateCompletionResponseRef = builder
       }),
       choices: t.expose('choices', {
         type: [CompletionChoiceRef],
+        // n × prompts choices; one is the common case a gateway should assume.
+        listSize: { assumedSize: 1 },
         description: 'The completion choices the model generated for the prompt(s).',
       }),
       usage: t.expose('usage', {
@@ -211,6 +216,8 @@ builder.mutationField('createCompletion', (t) =>
   t.field({
     type: CreateCompletionResponseRef,
     description: 'Creates a completion for the provided prompt and parameters. A paid upstream call.',
+    // Priced for gateways' demand control: one upstream LLM call outweighs any read by far.
+    cost: completionFieldCost,
     args: {
       input: t.arg({
         type: CreateCompletionInputRef,

@@ -27,6 +27,7 @@ builder.queryFields((t) => ({
   models: t.field({
     type: [ModelRef],
     description: 'The models the upstream offers (cached for a minute).',
+    listSize: { assumedSize: 20 },
     resolve: (_root, _args, context) => context.models.list(),
   }),
   model: t.field({

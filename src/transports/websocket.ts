@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { ClientAuthenticator } from '../auth/client-keys.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga } from '../yoga.js';
@@ -18,6 +18,23 @@ interface EnvelopedRoot {
 
 export interface WebSocketTransport {
   close(): Promise<void>;
+}
+
+/**
+ * One signal per socket, shared by its operations: closing the socket cancels their upstream calls.
+ * (A single unsubscribed operation is cancelled by its iterator's return(), which graphql-ws calls.)
+ */
+const socketSignals = new WeakMap<WebSocket, AbortSignal>();
+
+function socketSignal(socket: WebSocket): AbortSignal {
+  let signal = socketSignals.get(socket);
+  if (signal === undefined) {
+    const controller = new AbortController();
+    socket.once('close', () => controller.abort());
+    signal = controller.signal;
+    socketSignals.set(socket, signal);
+  }
+  return signal;
 }
 
 /** A connection parameter, matched case-insensitively (clients send `Authorization` or `authorization`). */
@@ -46,11 +63,8 @@ export function attachWebSocket(
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onSubscribe: async (context, _id, payload) => {
-        // The socket's lifetime is the operations' lifetime: closing it cancels their upstream calls.
-        const controller = new AbortController();
-        context.extra.socket.once('close', () => controller.abort());
         const caller: Caller = {
-          signal: controller.signal,
+          signal: socketSignal(context.extra.socket),
           authorization:
             connectionParam(context.connectionParams, 'authorization') ??
             context.extra.request.headers.authorization,

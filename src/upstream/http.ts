@@ -32,6 +32,11 @@ export interface HttpProviderOptions {
   stream?: Partial<StreamTimeouts>;
   /** Injected in tests; by default a keep-alive pool owned (and closed) by the provider. */
   dispatcher?: Dispatcher;
+  /**
+   * Connections per upstream origin. Each open stream holds one, and undici queues requests past
+   * the cap without honouring their abort signals, so it must exceed the streams expected at once.
+   */
+  maxConnections?: number;
 }
 
 export interface HttpProvider extends CompletionsProvider {
@@ -53,7 +58,11 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
   const ownsDispatcher = options.dispatcher === undefined;
   const dispatcher =
     options.dispatcher ??
-    new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256 });
+    new Agent({
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      connections: options.maxConnections ?? 2048,
+    });
   const backoff: BackoffPolicy = { ...defaultBackoff, ...options.backoff };
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const secrets = [options.apiKey];

@@ -1,0 +1,53 @@
+/**
+ * The service under test, run as its own process so its RSS and CPU are its own: `createApp` with
+ * the HTTP provider in front of the stub at `UPSTREAM_ORIGIN`, production settings, silent logs.
+ * The provider keeps its default keep-alive pool unless `UPSTREAM_CONNECTIONS` asks for a bigger
+ * one (injected as its dispatcher). Everything else is the app's defaults, rate limits aside.
+ */
+import type { AddressInfo } from 'node:net';
+import { Agent } from 'undici';
+import { createApp } from '../src/app.js';
+import { configDefaults } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { createHttpProvider } from '../src/upstream/http.js';
+import { serveParent } from './children.js';
+
+const origin = process.env.UPSTREAM_ORIGIN ?? 'http://127.0.0.1:9';
+const connections = Number(process.env.UPSTREAM_CONNECTIONS ?? 0);
+
+const provider = createHttpProvider({
+  baseUrl: `${origin}/v1`,
+  apiKey: 'sk-bench-not-a-secret',
+  timeoutMs: configDefaults.upstreamTimeoutMs,
+  maxRetries: configDefaults.upstreamMaxRetries,
+  maxResponseBytes: configDefaults.upstreamMaxResponseBytes,
+  ...(connections > 0
+    ? { dispatcher: new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections }) }
+    : {}),
+});
+// The bench is one anonymous client making thousands of calls: per-client rate limits (0 = none)
+// would refuse most of them. A plain object, spread, so the app's options may evolve around it.
+const benchOptions = { rateLimit: { requestsPerMinute: 0, tokensPerMinute: 0 } };
+const app = createApp({
+  ...benchOptions,
+  provider,
+  logger: createLogger({ level: 'silent', secrets: [] }),
+  production: true,
+});
+
+// A listen queue deep enough for the open-streams burst (Node's default backlog is 511).
+app.server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () => {
+  serveParent((app.server.address() as AddressInfo).port, {
+    memory: () => process.memoryUsage(),
+    /** Needs `--expose-gc`; a no-op otherwise. */
+    gc: () => {
+      globalThis.gc?.();
+      return true;
+    },
+    cpu: () => process.cpuUsage(),
+    connections: () =>
+      new Promise<number>((resolve, reject) =>
+        app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+      ),
+  });
+});
