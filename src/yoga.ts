@@ -1,4 +1,5 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useApolloInlineTrace } from '@graphql-yoga/plugin-apollo-inline-trace';
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import { createYoga, maskError as defaultMaskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
@@ -99,6 +100,8 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         maxEstimatedTokens: limits.maxEstimatedTokensPerOperation,
       }),
       useGraphQLSSE({ endpoint: graphqlSseEndpoint }),
+      // Federated tracing: only when a gateway asks (apollo-federation-include-trace: ftv1).
+      useApolloInlineTrace(),
       useWarnings(),
       // Last, so that it labels the errors of every stage above.
       useErrorCodes(),

@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClientAuthenticator, hashToken } from '../../src/auth/client-keys.js';
+import { wsClient } from '../helpers/clients.js';
+import { completionStream, createCompletion } from '../helpers/operations.js';
+import { recorded } from '../helpers/recorded.js';
+import { canaryKey, reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
+import { startTestApp, type TestApp } from '../helpers/test-app.js';
+
+/** Client keys on every transport, and the server's upstream key never crossing to or from a client. */
+
+const aliceToken = 'ck-alice-CANARY-5f1d2c3b4a';
+const bobToken = 'ck-bob-CANARY-9e8d7c6b5a';
+const clientUpstreamKey = 'sk-client-own-CANARY-77aa88bb99';
+const authenticator = new ClientAuthenticator([
+  { name: 'alice', sha256: hashToken(aliceToken) },
+  { name: 'bob', sha256: hashToken(bobToken) },
+]);
+
+let stub: StubUpstream;
+let app: TestApp;
+let passthrough: TestApp;
+
+beforeAll(async () => {
+  stub = await startStubUpstream();
+  stub.on(
+    'POST',
+    '/completions',
+    reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' }),
+  );
+  stub.on(
+    'GET',
+    '/models',
+    reply.json(200, {
+      object: 'list',
+      data: [{ id: 'gpt-3.5-turbo-instruct', object: 'model', created: 1, owned_by: 'system' }],
+    }),
+  );
+  app = await startTestApp({ upstream: { baseUrl: stub.baseUrl }, app: { authenticator } });
+  passthrough = await startTestApp({
+    upstream: { baseUrl: stub.baseUrl },
+    app: { authenticator, upstreamKeyPassthrough: true },
+  });
+});
+
+afterAll(async () => {
+  const secrets = [canaryKey, aliceToken, bobToken, clientUpstreamKey];
+  app.assertNoSecretLeaked(secrets);
+  passthrough.assertNoSecretLeaked(secrets);
+  await app.close();
+  await passthrough.close();
+  await stub.close();
+});
+
+const input = { model: 'gpt-3.5-turbo-instruct', prompt: { text: 'Who won?' } };
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+describe('GraphQL over HTTP', () => {
+  it('refuses a request without a key: 401 UNAUTHENTICATED, no upstream call', async () => {
+    const before = stub.hits();
+    const { status, json, headers } = await app.post(createCompletion, { input });
+    expect(status).toBe(401);
+    expect(json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    expect(headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(stub.hits() - before).toBe(0);
+  });
+
+  it('refuses a wrong key and a malformed header the same way', async () => {
+    for (const authorization of ['Bearer ck-nobody', 'Basic YWxpY2U6eA==', `Bearer ${aliceToken}x`]) {
+      const { status, json } = await app.post(createCompletion, { input }, { authorization });
+      expect(status).toBe(401);
+      expect(json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    }
+  });
+
+  it('serves a valid key, and the upstream sees the server key, never the client token', async () => {
+    const { json } = await app.post(createCompletion, { input }, bearer(aliceToken));
+    expect(json.data.createCompletion.choices[0].finishReason).toBe('STOP');
+    const sent = stub.requests.at(-1);
+    expect(sent?.headers.authorization).toBe(`Bearer ${canaryKey}`);
+    expect(JSON.stringify(sent?.headers)).not.toContain(aliceToken);
+    expect(sent?.body).not.toContain(aliceToken);
+  });
+
+  it('keeps the GraphiQL page and /healthz open', async () => {
+    expect((await fetch(app.graphqlUrl, { headers: { accept: 'text/html' } })).status).toBe(200);
+    expect((await fetch(`${app.origin}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('GraphQL over WebSocket', () => {
+  it('closes a connection without a key before any operation runs', async () => {
+    const before = stub.hits();
+    const client = wsClient(app.graphqlUrl);
+    const outcome = await client.run(completionStream, { input });
+    await client.dispose();
+    expect(outcome.error).toBeDefined();
+    expect(outcome.events).toEqual([]);
+    expect(stub.hits() - before).toBe(0);
+  });
+});
+
+describe('the REST face', () => {
+  it('answers 401 in the OpenAI envelope without a key, 200 with one', async () => {
+    const body = JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'Who won?' });
+    const headers = { 'content-type': 'application/json' };
+    const refused = await fetch(`${app.origin}/v1/completions`, { method: 'POST', headers, body });
+    expect(refused.status).toBe(401);
+    expect((await refused.json()).error.code).toBe('invalid_api_key');
+    const served = await fetch(`${app.origin}/v1/completions`, {
+      method: 'POST',
+      headers: { ...headers, ...bearer(bobToken) },
+      body,
+    });
+    expect(served.status).toBe(200);
+    expect((await served.json()).id).toBe('cmpl-C47L3RG6ICY37W3Q0flVHr4BPTPMS');
+    expect(stub.requests.at(-1)?.headers.authorization).toBe(`Bearer ${canaryKey}`);
+  });
+});
+
+describe('pass-through mode', () => {
+  it('forwards the client’s own upstream key instead of the server’s', async () => {
+    const { json } = await passthrough.post(
+      createCompletion,
+      { input },
+      { ...bearer(aliceToken), 'x-upstream-api-key': clientUpstreamKey },
+    );
+    expect(json.errors).toBeUndefined();
+    expect(stub.requests.at(-1)?.headers.authorization).toBe(`Bearer ${clientUpstreamKey}`);
+  });
+
+  it('still uses the server key when the client sends none, and never forwards the client token', async () => {
+    await passthrough.post(createCompletion, { input }, bearer(aliceToken));
+    expect(stub.requests.at(-1)?.headers.authorization).toBe(`Bearer ${canaryKey}`);
+  });
+
+  it('never forwards the client’s upstream key when pass-through is off', async () => {
+    await app.post(
+      createCompletion,
+      { input },
+      { ...bearer(aliceToken), 'x-upstream-api-key': clientUpstreamKey },
+    );
+    expect(stub.requests.at(-1)?.headers.authorization).toBe(`Bearer ${canaryKey}`);
+  });
+
+  it('a 401 caused by the client’s key never echoes it', async () => {
+    stub.on(
+      'POST',
+      '/completions',
+      reply.json(401, {
+        error: {
+          message: `Incorrect API key provided: ${clientUpstreamKey.slice(0, 8)}****${clientUpstreamKey.slice(-4)}`,
+          type: 'invalid_request_error',
+          param: null,
+          code: 'invalid_api_key',
+        },
+      }),
+    );
+    const { text } = await passthrough.post(
+      createCompletion,
+      { input },
+      { ...bearer(aliceToken), 'x-upstream-api-key': clientUpstreamKey },
+    );
+    expect(text).not.toContain(clientUpstreamKey.slice(0, 8));
+    stub.on(
+      'POST',
+      '/completions',
+      reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' }),
+    );
+  });
+});

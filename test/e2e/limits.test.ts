@@ -1,0 +1,169 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClientAuthenticator, hashToken } from '../../src/auth/client-keys.js';
+import { createMemoryRateLimiter, createRedisRateLimiter, type RateLimiter } from '../../src/limits/index.js';
+import { createStorage, type Storage } from '../../src/storage/index.js';
+import { createCompletion } from '../helpers/operations.js';
+import { recorded } from '../helpers/recorded.js';
+import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
+import { startTestApp, type TestApp } from '../helpers/test-app.js';
+
+/**
+ * Per-client budgets reserved before the paid call: in memory, and in Redis (shared by two
+ * instances) when TEST_REDIS_URL is set (.ci/run starts a real redis-server).
+ */
+
+const redisUrl = process.env.TEST_REDIS_URL;
+const tokens = { alice: 'ck-alice-limits-1', bob: 'ck-bob-limits-2' };
+const authenticator = new ClientAuthenticator(
+  Object.entries(tokens).map(([name, token]) => ({ name, sha256: hashToken(token) })),
+);
+const input = {
+  model: 'gpt-3.5-turbo-instruct',
+  prompt: { text: 'Who won the 2019 NBA Finals?' },
+  maxTokens: 90,
+};
+
+let stub: StubUpstream;
+/**
+ * Upstream latency: long enough that all parallel requests have reserved before the first one
+ * settles (a settle refunds the difference between the estimate and the real usage).
+ */
+const upstreamDelayMs = 400;
+
+beforeAll(async () => {
+  stub = await startStubUpstream();
+  stub.on('POST', '/completions', async (req, res, recordedRequest) => {
+    await new Promise((resolve) => setTimeout(resolve, upstreamDelayMs));
+    reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' })(
+      req,
+      res,
+      recordedRequest,
+    );
+  });
+});
+
+afterAll(async () => {
+  await stub.close();
+});
+
+type LimiterFactory = () => Promise<RateLimiter>;
+const backends: [string, LimiterFactory][] = [['memory', async () => createMemoryRateLimiter()]];
+if (redisUrl) {
+  let prefix = 0;
+  const run = Date.now();
+  backends.push([
+    'redis',
+    async () => createRedisRateLimiter({ url: redisUrl, keyPrefix: `test:${run}:${prefix++}:` }),
+  ]);
+}
+
+async function parallel(app: TestApp, token: string, count: number) {
+  return Promise.all(
+    Array.from({ length: count }, () =>
+      app.post(createCompletion, { input }, { authorization: `Bearer ${token}` }),
+    ),
+  );
+}
+
+describe.each(backends)('%s limiter', (_name, makeLimiter) => {
+  it('20 parallel requests against a budget of 5 requests/min: exactly 5 upstream calls, 15 RATE_LIMITED', async () => {
+    const limiter = await makeLimiter();
+    const app = await startTestApp({
+      upstream: { baseUrl: stub.baseUrl },
+      app: { authenticator, limiter, rateLimit: { requestsPerMinute: 5, tokensPerMinute: 0 } },
+    });
+    const before = stub.hits();
+    const results = await parallel(app, tokens.alice, 20);
+    const limited = results.filter((r) => r.json.errors?.[0]?.extensions?.code === 'RATE_LIMITED');
+    expect(stub.hits() - before).toBe(5);
+    expect(limited).toHaveLength(15);
+    expect(limited[0]?.json.errors[0].extensions).toMatchObject({ limit: 'requests', limitValue: 5 });
+    expect(limited[0]?.json.errors[0].extensions.retryAfter).toBeGreaterThanOrEqual(1);
+    // Another client has its own budget.
+    const bob = await app.post(createCompletion, { input }, { authorization: `Bearer ${tokens.bob}` });
+    expect(bob.json.errors).toBeUndefined();
+    await app.close();
+    await limiter.close();
+  });
+
+  it('a token budget admits only what its estimates fit: 500 tokens/min, ~100 per request', async () => {
+    const limiter = await makeLimiter();
+    const app = await startTestApp({
+      upstream: { baseUrl: stub.baseUrl },
+      app: { authenticator, limiter, rateLimit: { requestsPerMinute: 0, tokensPerMinute: 500 } },
+    });
+    const before = stub.hits();
+    const results = await parallel(app, tokens.alice, 20);
+    // Each estimate is 9 prompt tokens + 90 maxTokens = 99: five fit in 500.
+    expect(stub.hits() - before).toBe(5);
+    const limited = results.filter((r) => r.json.errors?.[0]?.extensions?.code === 'RATE_LIMITED');
+    expect(limited[0]?.json.errors[0].extensions).toMatchObject({ limit: 'tokens', limitValue: 500 });
+    await app.close();
+    await limiter.close();
+  });
+});
+
+describe.skipIf(!redisUrl)('two instances sharing Redis', () => {
+  it('share one budget: 20 requests split over both, 5 upstream calls', async () => {
+    const keyPrefix = `test:${Date.now()}:shared:`;
+    const limiters = await Promise.all(
+      [0, 1].map(() => createRedisRateLimiter({ url: redisUrl ?? '', keyPrefix })),
+    );
+    const apps = await Promise.all(
+      limiters.map((limiter) =>
+        startTestApp({
+          upstream: { baseUrl: stub.baseUrl },
+          app: { authenticator, limiter, rateLimit: { requestsPerMinute: 5, tokensPerMinute: 0 } },
+        }),
+      ),
+    );
+    const before = stub.hits();
+    await Promise.all(apps.map((app) => parallel(app, tokens.alice, 10)));
+    expect(stub.hits() - before).toBe(5);
+    await Promise.all(apps.map((app) => app.close()));
+    await Promise.all(limiters.map((limiter) => limiter.close()));
+  });
+});
+
+describe('usage ledger', () => {
+  let storage: Storage;
+  let app: TestApp;
+
+  beforeAll(async () => {
+    storage = await createStorage({ sqlitePath: ':memory:' });
+    app = await startTestApp({ upstream: { baseUrl: stub.baseUrl }, app: { authenticator, storage } });
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await storage.close();
+  });
+
+  it('counts tokens in and out per client and model, each client seeing only its own', async () => {
+    const usage = `{ usage { client promptTokens completionTokens totalTokens byModel { model requests promptTokens completionTokens totalTokens } } }`;
+    await parallel(app, tokens.alice, 2);
+    await parallel(app, tokens.bob, 1);
+    await expect
+      .poll(
+        async () =>
+          (await app.post(usage, undefined, { authorization: `Bearer ${tokens.alice}` })).json.data.usage,
+      )
+      .toEqual({
+        client: 'alice',
+        promptTokens: 20,
+        completionTokens: 24,
+        totalTokens: 44,
+        byModel: [
+          {
+            model: 'gpt-3.5-turbo-instruct:20230824-v2',
+            requests: 2,
+            promptTokens: 20,
+            completionTokens: 24,
+            totalTokens: 44,
+          },
+        ],
+      });
+    const bob = await app.post(usage, undefined, { authorization: `Bearer ${tokens.bob}` });
+    expect(bob.json.data.usage).toMatchObject({ client: 'bob', totalTokens: 22 });
+  });
+});

@@ -1,0 +1,119 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createStorage, type Storage } from '../../src/storage/index.js';
+import { recorded } from '../helpers/recorded.js';
+import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
+import { startTestApp, type TestApp } from '../helpers/test-app.js';
+
+/** The completions subgraph as the gateways see it: the real app, a stub upstream, SQLite storage. */
+
+export const upstreamModels = {
+  object: 'list',
+  data: [
+    { id: 'gpt-3.5-turbo-instruct', object: 'model', created: 1692901427, owned_by: 'system' },
+    { id: 'davinci-002', object: 'model', created: 1692634301, owned_by: 'system' },
+  ],
+};
+
+/** The recorded non-streamed body every `POST /completions` gets: its id, text and usage. */
+export const recordedCompletion = {
+  id: 'cmpl-C47L3RG6ICY37W3Q0flVHr4BPTPMS',
+  model: 'gpt-3.5-turbo-instruct:20230824-v2',
+  text: '\n\nThe Toronto Raptors won the 2019 NBA Finals.',
+  totalTokens: 22,
+};
+
+export interface CompletionsSubgraph {
+  stub: StubUpstream;
+  app: TestApp;
+  storage: Storage;
+  close(): Promise<void>;
+}
+
+export async function startCompletionsSubgraph(): Promise<CompletionsSubgraph> {
+  const dir = await mkdtemp(join(tmpdir(), 'federation-'));
+  const storage = await createStorage({ sqlitePath: join(dir, 'completions.sqlite') });
+  const stub = await startStubUpstream();
+  stub.on('GET', '/models', reply.json(200, upstreamModels));
+  stub.on('POST', '/completions', reply.raw(200, recorded('openai-nonstream-basic.json'), jsonHeaders));
+  const app = await startTestApp({ upstream: { baseUrl: stub.baseUrl }, app: { storage } });
+  return {
+    stub,
+    app,
+    storage,
+    async close() {
+      app.assertNoSecretLeaked();
+      await app.close();
+      await stub.close();
+      await storage.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const jsonHeaders = { 'content-type': 'application/json' };
+
+/** A mutation storing a completion; `store: true` is what makes it an entity other subgraphs can join. */
+export const createStoredCompletion = /* GraphQL */ `
+  mutation Create($prompt: String!) {
+    createCompletion(input: { model: "gpt-3.5-turbo-instruct", prompt: { text: $prompt }, store: true }) {
+      id
+      storedAt
+      choices {
+        text
+      }
+    }
+  }
+`;
+
+/** The join: documents from one subgraph, their completion and model from the other. */
+export const documentsJoin = /* GraphQL */ `
+  {
+    documents {
+      title
+      generatedBy {
+        id
+        model
+        choices {
+          text
+        }
+        usage {
+          totalTokens
+        }
+        storedAt
+      }
+      model {
+        id
+        ownedBy
+      }
+    }
+  }
+`;
+
+export interface GatewayResponse {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary response shapes
+  json: any;
+}
+
+export async function postGraphQL(
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<GatewayResponse> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`${url} answered ${response.status} with non-JSON: ${text.slice(0, 300)}`);
+  }
+  return { status: response.status, json };
+}
