@@ -1,6 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import { printSubgraphSchema } from '@apollo/subgraph';
-import { type ASTNode, type DefinitionNode, parse, print, visit } from 'graphql';
+import {
+  type ASTNode,
+  type DefinitionNode,
+  lexicographicSortSchema,
+  parse,
+  print,
+  printSchema,
+  visit,
+} from 'graphql';
 import { schema } from './index.js';
 
 /**
@@ -51,9 +59,16 @@ export function printSortedSubgraphSchema(): string {
   return sortSdl(printSubgraphSchema(schema));
 }
 
+/** The executable API as clients and codegen see it (federation's `_service`/`_entities` included). */
+export function printSortedApiSchema(): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}
+
 export const schemaFile = new URL('../../schema/schema.graphql', import.meta.url);
+export const apiSchemaFile = new URL('../../schema/api.graphql', import.meta.url);
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   writeFileSync(schemaFile, printSortedSubgraphSchema());
-  console.log(`wrote ${schemaFile.pathname}`);
+  writeFileSync(apiSchemaFile, printSortedApiSchema());
+  console.log(`wrote ${schemaFile.pathname} and ${apiSchemaFile.pathname}`);
 }

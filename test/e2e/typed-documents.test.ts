@@ -1,0 +1,71 @@
+import type { ResultOf, TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import { createClient } from 'graphql-http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateCompletionDocument, ModelsDocument } from '../generated/graphql.js';
+import { recorded } from '../helpers/recorded.js';
+import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
+import { startTestApp, type TestApp } from '../helpers/test-app.js';
+
+/** The codegen's typed documents through a real client: what a typed frontend would compile against. */
+
+let stub: StubUpstream;
+let app: TestApp;
+
+beforeAll(async () => {
+  stub = await startStubUpstream();
+  stub.on(
+    'POST',
+    '/completions',
+    reply.raw(200, recorded('openai-nonstream-prompt-array.json'), { 'content-type': 'application/json' }),
+  );
+  stub.on(
+    'GET',
+    '/models',
+    reply.json(200, {
+      object: 'list',
+      data: [{ id: 'davinci-002', object: 'model', created: 1, owned_by: 'system' }],
+    }),
+  );
+  app = await startTestApp({ upstream: { baseUrl: stub.baseUrl } });
+});
+
+afterAll(async () => {
+  await app.close();
+  await stub.close();
+});
+
+function execute<Result, Variables extends Record<string, unknown>>(
+  document: TypedDocumentNode<Result, Variables>,
+  variables?: Variables,
+): Promise<Result> {
+  const client = createClient({ url: app.graphqlUrl, fetchFn: fetch });
+  return new Promise((resolve, reject) => {
+    client.subscribe<Result>(
+      { query: print(document), ...(variables ? { variables } : {}) },
+      {
+        next: (result) =>
+          result.errors ? reject(new Error(JSON.stringify(result.errors))) : resolve(result.data as Result),
+        error: reject,
+        complete: () => {},
+      },
+    );
+  });
+}
+
+describe('typed documents', () => {
+  it('CreateCompletion returns data of the generated type', async () => {
+    const data: ResultOf<typeof CreateCompletionDocument> = await execute(CreateCompletionDocument, {
+      input: { model: 'gpt-3.5-turbo-instruct', prompt: { texts: ['a', 'b'] }, maxTokens: 256 },
+    });
+    const reasons: ('STOP' | 'LENGTH' | 'CONTENT_FILTER' | 'OTHER' | null | undefined)[] =
+      data.createCompletion.choices.map((c) => c.finishReason);
+    expect(reasons).toEqual(['LENGTH', 'STOP']);
+    expect(data.createCompletion.usage?.totalTokens).toBe(296);
+  });
+
+  it('Models lists ids', async () => {
+    const data = await execute(ModelsDocument);
+    expect(data.models.map((m) => m.id)).toEqual(['davinci-002']);
+  });
+});
