@@ -1,0 +1,69 @@
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { completionStream } from '../helpers/operations.js';
+import { type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
+import { startTestApp, type TestApp } from '../helpers/test-app.js';
+
+/**
+ * A client that stops reading must slow the upstream down, not fill the service's memory: the
+ * service pulls a chunk from the upstream only when the client has taken the previous one.
+ */
+
+let stub: StubUpstream;
+let app: TestApp;
+let upstreamBytes = 0;
+
+const chunk = (i: number) =>
+  `data: ${JSON.stringify({ id: 'cmpl-bp', object: 'text_completion', created: 1, model: 'm', choices: [{ text: `piece ${i} ${'x'.repeat(8_000)}`, index: 0, logprobs: null, finish_reason: null }] })}\n\n`;
+
+beforeAll(async () => {
+  stub = await startStubUpstream();
+  // An upstream that produces as fast as its socket accepts, up to 100 MB.
+  stub.on('POST', '/completions', async (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    for (let i = 0; upstreamBytes < 100 * 1024 * 1024 && !res.destroyed; i++) {
+      const piece = chunk(i);
+      upstreamBytes += piece.length;
+      if (!res.write(piece))
+        await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
+    }
+    res.end();
+  });
+  app = await startTestApp({ upstream: { baseUrl: stub.baseUrl, stream: { idleMs: 10_000 } } });
+});
+
+afterAll(async () => {
+  await app.close();
+  await stub.close();
+});
+
+describe('a slow reader', () => {
+  it('holds the upstream back: bounded bytes pulled while the client reads nothing', async () => {
+    const response = await request(app.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({
+        query: completionStream,
+        variables: { input: { model: 'm', prompt: { text: 'go' }, maxTokens: 10_000 } },
+      }),
+    });
+    expect(response.statusCode).toBe(200);
+    const heapBefore = process.memoryUsage().heapUsed;
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const pulledWhilePaused = upstreamBytes;
+    console.info(`upstream bytes pulled while the client read nothing for 1.5 s: ${pulledWhilePaused}`);
+    // Unthrottled, a local upstream writes hundreds of MB in 1.5 s; socket buffers hold a few MB.
+    expect(pulledWhilePaused).toBeLessThan(16 * 1024 * 1024);
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(64 * 1024 * 1024);
+
+    // Reading again lets it flow again.
+    let read = 0;
+    for await (const piece of response.body) {
+      read += (piece as Buffer).length;
+      if (upstreamBytes > pulledWhilePaused || read > 32 * 1024 * 1024) break;
+    }
+    expect(upstreamBytes).toBeGreaterThan(pulledWhilePaused);
+    response.body.destroy();
+    await expect.poll(() => stub.closedConnections, { timeout: 2_000 }).toBeGreaterThanOrEqual(1);
+  });
+});
