@@ -7,13 +7,13 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
  */
 const config: CodegenConfig = {
   schema: 'schema/api.graphql',
+  // ESM with NodeNext resolution: relative imports in the output need their .js extension.
+  emitLegacyCommonJSImports: false,
   documents: ['test/documents/*.graphql'],
   generates: {
     'test/generated/': {
       preset: 'client',
       presetConfig: { fragmentMasking: false },
-      // ESM with NodeNext resolution: relative imports need their .js extension.
-      emitLegacyCommonJSImports: false,
       config: { useTypeImports: true, enumsAsTypes: true, scalars: { DateTime: 'string' } },
     },
     'schema/introspection.json': {

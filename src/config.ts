@@ -32,7 +32,11 @@ export interface Config {
   upstreamKeyPassthrough: boolean;
   /** Shared limits across instances when set; in memory otherwise. */
   redisUrl: string | undefined;
-  rateLimit: { requestsPerMinute: number; tokensPerMinute: number };
+  /**
+   * Per-client budgets. Unset variables default by provider: the paid HTTP upstream gets
+   * `configDefaults.rateLimit`, the free local engine none (see `resolveRateLimit`).
+   */
+  rateLimit: { requestsPerMinute: number | undefined; tokensPerMinute: number | undefined };
   /** PostgreSQL when set; the embedded SQLite file otherwise. */
   databaseUrl: string | undefined;
   sqlitePath: string;
@@ -157,22 +161,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     clientKeys: readClientKeys(env),
     upstreamKeyPassthrough: readBoolean(env, 'UPSTREAM_KEY_PASSTHROUGH', false),
     redisUrl: optional(env.REDIS_URL),
-    rateLimit: {
-      requestsPerMinute: readInt(
-        env,
-        'RATE_LIMIT_REQUESTS_PER_MINUTE',
-        configDefaults.rateLimit.requestsPerMinute,
-        0,
-        1e9,
-      ),
-      tokensPerMinute: readInt(
-        env,
-        'RATE_LIMIT_TOKENS_PER_MINUTE',
-        configDefaults.rateLimit.tokensPerMinute,
-        0,
-        1e12,
-      ),
-    },
+    rateLimit: readRateLimit(env),
     databaseUrl: optional(env.DATABASE_URL),
     sqlitePath: readString(env, 'SQLITE_PATH', configDefaults.sqlitePath),
   };
@@ -217,6 +206,29 @@ function readClientKeys(env: Env): ClientKeyEntry[] {
       `CLIENT_KEYS / CLIENT_KEYS_FILE: ${error instanceof ClientKeyError ? error.message : 'unreadable'}`,
     );
   }
+}
+
+function readRateLimit(env: Env): Config['rateLimit'] {
+  const read = (name: string, max: number) =>
+    optional(env[name]) === undefined ? undefined : readInt(env, name, 0, 0, max);
+  return {
+    requestsPerMinute: read('RATE_LIMIT_REQUESTS_PER_MINUTE', 1e9),
+    tokensPerMinute: read('RATE_LIMIT_TOKENS_PER_MINUTE', 1e12),
+  };
+}
+
+/** The budgets in force: what was configured, else the paid upstream's defaults, else none (local). */
+export function resolveRateLimit(config: Pick<Config, 'rateLimit' | 'upstream' | 'openaiApiKey'>): {
+  requestsPerMinute: number;
+  tokensPerMinute: number;
+} {
+  const paid = resolveUpstream(config) === 'openai';
+  return {
+    requestsPerMinute:
+      config.rateLimit.requestsPerMinute ?? (paid ? configDefaults.rateLimit.requestsPerMinute : 0),
+    tokensPerMinute:
+      config.rateLimit.tokensPerMinute ?? (paid ? configDefaults.rateLimit.tokensPerMinute : 0),
+  };
 }
 
 function readLimits(env: Env): OperationLimits {

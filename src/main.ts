@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { ClientAuthenticator } from './auth/client-keys.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, resolveRateLimit } from './config.js';
 import { createRateLimiter } from './limits/index.js';
 import { createLogger } from './logger.js';
 import { createProvider } from './provider-factory.js';
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     upstreamKeyPassthrough: config.upstreamKeyPassthrough,
     storage,
     limiter,
-    rateLimit: config.rateLimit,
+    rateLimit: resolveRateLimit(config),
   });
 
   app.server.listen(config.port, config.host, () => {

@@ -204,6 +204,19 @@ describe('connections and bodies', () => {
     expect(attempts()).toBe(1);
   });
 
+  it('a truncated body (the connection ends before content-length): not retried, coded', async () => {
+    stub.on('POST', '/completions', (_req, res) => {
+      const body = recorded('openai-nonstream-basic.json');
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+      res.write(body.slice(0, 100));
+      res.socket?.end();
+    });
+    const { error, elapsed } = await complete();
+    expect(['UPSTREAM_BAD_RESPONSE', 'UPSTREAM_UNAVAILABLE']).toContain(error.extensions.code);
+    expect(attempts()).toBe(1);
+    expect(elapsed).toBeLessThan(timeoutMs);
+  });
+
   it.each([
     [
       'malformed JSON',

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Kind, parse, print } from 'graphql';
 import { createStorage, type Storage } from '../../src/storage/index.js';
 import { recorded } from '../helpers/recorded.js';
 import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
@@ -116,4 +117,46 @@ export async function postGraphQL(
     throw new Error(`${url} answered ${response.status} with non-JSON: ${text.slice(0, 300)}`);
   }
   return { status: response.status, json };
+}
+
+/** The demand-control directives a supergraph carries, as `Type.field` → printed directive. */
+export function costDirectives(supergraphSdl: string): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const definition of parse(supergraphSdl).definitions) {
+    if (definition.kind !== Kind.OBJECT_TYPE_DEFINITION) continue;
+    for (const field of definition.fields ?? []) {
+      for (const directive of field.directives ?? []) {
+        if (directive.name.value === 'cost' || directive.name.value === 'listSize')
+          found[`${definition.name.value}.${field.name.value}`] = print(directive);
+      }
+    }
+  }
+  return found;
+}
+
+/** What the committed subgraph SDL declares, and so what a supergraph should keep. */
+export const expectedCostDirectives = {
+  'CreateCompletionResponse.choices': '@listSize(assumedSize: 1)',
+  'Mutation.createCompletion': '@cost(weight: 1000)',
+  'Query.models': '@listSize(assumedSize: 20)',
+  'Subscription.completionStream': '@cost(weight: 1000)',
+};
+
+/** The `@link`s on the supergraph's schema definition, as `url` → imports. */
+export function schemaLinks(supergraphSdl: string): Record<string, string[]> {
+  const links: Record<string, string[]> = {};
+  for (const definition of parse(supergraphSdl).definitions) {
+    if (definition.kind !== Kind.SCHEMA_DEFINITION) continue;
+    for (const directive of definition.directives ?? []) {
+      if (directive.name.value !== 'link') continue;
+      const url = directive.arguments?.find((a) => a.name.value === 'url')?.value;
+      const imports = directive.arguments?.find((a) => a.name.value === 'import')?.value;
+      if (url?.kind !== Kind.STRING) continue;
+      links[url.value] =
+        imports?.kind === Kind.LIST
+          ? imports.values.map((value) => (value.kind === Kind.STRING ? value.value : print(value)))
+          : [];
+    }
+  }
+  return links;
 }
