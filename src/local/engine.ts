@@ -76,11 +76,13 @@ export async function runCompletion(
     }
   }
   const choices: WireChoice[] = [];
-  groups.forEach((group, promptIndex) => {
+  for (const [promptIndex, group] of groups.entries()) {
     // best_of: rank by mean token logprob (stable, so ties keep generation order), keep n.
     const ranked =
       engineRequest.bestOf > engineRequest.n ? [...group].sort((a, b) => b.score - a.score) : group;
-    ranked.slice(0, engineRequest.n).forEach((candidate, i) => {
+    for (const [i, candidate] of ranked.slice(0, engineRequest.n).entries()) {
+      // Building a long choice's logprobs is real work too: it gets the same time slicing.
+      if (yielder.due()) await yielder.yieldNow();
       const { text, logprobs } = candidate.result();
       choices.push({
         text,
@@ -88,8 +90,8 @@ export async function runCompletion(
         logprobs,
         finish_reason: candidate.finishReason,
       });
-    });
-  });
+    }
+  }
   return {
     id: completionId(),
     object: 'text_completion',
