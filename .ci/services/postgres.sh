@@ -97,12 +97,22 @@ start() {
   as_pg "$bin/initdb" -D "$dir/data" -U postgres -E UTF8 --no-locale \
     --auth-local=trust --auth-host=scram-sha-256 >/dev/null
 
-  log "starting on 127.0.0.1:$port"
-  # Durability is pointless for a throwaway test database; turning it off makes tests faster.
-  as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 start -o \
-    "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir \
-     -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100" >/dev/null ||
-    { cat "$dir/server.log" >&2 || true; die "server did not start"; }
+  # A port that looked free can be taken before the server binds it (a server still shutting
+  # down, another run): try the next free ones before giving up.
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    log "starting on 127.0.0.1:$port"
+    # Durability is pointless for a throwaway test database; turning it off makes tests faster.
+    if as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 start -o \
+      "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir \
+       -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100" >/dev/null; then
+      break
+    fi
+    [[ $attempt -lt 5 ]] || { cat "$dir/server.log" >&2 || true; die "server did not start"; }
+    FIRST_PORT=$((port + 1))
+    port=$(free_port)
+    printf 'bin=%q\ndir=%q\nport=%q\npassword=%q\n' "$bin" "$dir" "$port" "$password" >"$STATE_FILE"
+  done
 
   local psql=("$bin/psql" -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -qAt)
   as_pg "${psql[@]}" -c "CREATE ROLE $DB_USER LOGIN PASSWORD '$password'" >/dev/null
