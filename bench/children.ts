@@ -1,7 +1,7 @@
 /**
- * Forks the bench's helper servers (stub upstream, raw proxy, service) as separate Node processes,
- * so their CPU and memory are their own, and talks to them over the IPC channel: each child sends
- * `{ type: 'ready', port }` once listening and answers `{ id, cmd }` with `{ id, result }`.
+ * Forks helper servers (the bench's stub upstream, raw proxy and service; the soak's too) as separate
+ * Node processes, so their CPU and memory are their own, and talks to them over the IPC channel: each
+ * child sends `{ type: 'ready', port }` once listening and answers `{ id, cmd }` with `{ id, result }`.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -22,13 +22,13 @@ interface Reply {
 
 const live = new Set<ChildProcess>();
 
-/** Forks `bench/<script>` under tsx and resolves once it listens. */
+/** Forks a script (a path relative to bench/, or a URL) under tsx and resolves once it listens. */
 export function startChild(
-  script: string,
+  script: string | URL,
   env: Record<string, string> = {},
   nodeFlags: string[] = [],
 ): Promise<BenchChild> {
-  const path = fileURLToPath(new URL(script, import.meta.url));
+  const path = fileURLToPath(typeof script === 'string' ? new URL(script, import.meta.url) : script);
   const child = fork(path, [], {
     execArgv: ['--import', 'tsx', ...nodeFlags],
     env: { ...process.env, ...env },

@@ -1,6 +1,7 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useApolloInlineTrace } from '@graphql-yoga/plugin-apollo-inline-trace';
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
+import { GraphQLError } from 'graphql';
 import { createYoga, maskError as defaultMaskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { ClientAuthenticator } from './auth/client-keys.js';
@@ -52,6 +53,11 @@ mutation Complete {
 `;
 }
 
+function isCodedClientError(value: unknown): boolean {
+  const code = value instanceof GraphQLError ? value.extensions.code : undefined;
+  return typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR';
+}
+
 export function createYogaApp(deps: YogaDeps): CompletionsYoga {
   const { logger } = deps;
   const limits = deps.limits ?? configDefaults.limits;
@@ -68,7 +74,12 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
       info: (...args) => logger.info(args.map(String).join(' ')),
       warn: (...args) => logger.warn(args.map(String).join(' ')),
-      error: (...args) => logger.error(args.map(String).join(' ')),
+      // yoga logs every error a resolver raised; one the client was told about with a stable code
+      // (an upstream 503, a bad parameter) is routine, not an operator alert.
+      error: (...args) =>
+        isCodedClientError(args[0])
+          ? logger.debug(args.map(String).join(' '))
+          : logger.error(args.map(String).join(' ')),
     },
     maskedErrors: {
       maskError(error, message, isDev) {

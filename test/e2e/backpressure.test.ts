@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completionStream } from '../helpers/operations.js';
@@ -8,6 +9,16 @@ import { startTestApp, type TestApp } from '../helpers/test-app.js';
  * A client that stops reading must slow the upstream down, not fill the service's memory: the
  * service pulls a chunk from the upstream only when the client has taken the previous one.
  */
+
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done).off('close', done);
+      resolve();
+    };
+    res.on('drain', done).on('close', done);
+  });
+}
 
 let stub: StubUpstream;
 let app: TestApp;
@@ -24,8 +35,7 @@ beforeAll(async () => {
     for (let i = 0; upstreamBytes < 100 * 1024 * 1024 && !res.destroyed; i++) {
       const piece = chunk(i);
       upstreamBytes += piece.length;
-      if (!res.write(piece))
-        await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
+      if (!res.write(piece)) await drainedOrClosed(res);
     }
     res.end();
   });
