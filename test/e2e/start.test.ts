@@ -6,14 +6,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 /**
  * What a new user gets from `npm start` on a fresh machine: no API key, no network, an empty
- * model cache. The real entry point is started as a child process and asked for a completion.
+ * model cache. The real command (build, then the built entry point) runs as a child process group
+ * and is asked for a completion.
  */
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'completions-start-'));
 let child: ChildProcess | undefined;
 
 afterAll(() => {
-  child?.kill('SIGTERM');
+  // npm starts node as its own child: stop the whole process group.
+  if (child?.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
   rmSync(cacheDir, { recursive: true, force: true });
 });
 
@@ -28,10 +30,7 @@ function start(): Promise<{ url: string; output: string[] }> {
   delete env.UPSTREAM;
   delete env.OPENAI_BASE_URL;
   const output: string[] = [];
-  child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  child = spawn('npm', ['start'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no start within 30 s:\n${output.join('')}`)), 30_000);
     const onData = (chunk: Buffer) => {
