@@ -49,6 +49,23 @@ function withCode(error: unknown, code: string): unknown {
   });
 }
 
+type ExecutionResultLike = { data?: unknown; errors?: readonly GraphQLError[] };
+
+/** A result with errors and no `data` key failed before execution began: variable coercion. */
+function labelVariableErrors<Result extends object>(payload: {
+  result: Result | AsyncIterable<unknown>;
+  setResult: (result: Result) => void;
+}): void {
+  const { result } = payload;
+  if (Symbol.asyncIterator in result) return;
+  const single = result as Result & ExecutionResultLike;
+  if (single.data !== undefined || single.errors === undefined) return;
+  payload.setResult({
+    ...single,
+    errors: single.errors.map((error) => withCode(error, stageCodes.variables) as GraphQLError),
+  });
+}
+
 export function useErrorCodes(): Plugin {
   return {
     onResultProcess: ({ result, setResult }) => {
@@ -65,26 +82,7 @@ export function useErrorCodes(): Plugin {
       ({ result, setResult }) => {
         if (result.length > 0) setResult(result.map((error) => withCode(error, stageCodes.validation)));
       },
-    onExecute: () => ({
-      onExecuteDone: ({ result, setResult }) => {
-        // A result with errors and no `data` key failed before execution began: variable coercion.
-        if (Symbol.asyncIterator in result || result.data !== undefined || result.errors === undefined)
-          return;
-        setResult({
-          ...result,
-          errors: result.errors.map((error) => withCode(error, stageCodes.variables) as GraphQLError),
-        });
-      },
-    }),
-    onSubscribe: () => ({
-      onSubscribeResult: ({ result, setResult }) => {
-        if (Symbol.asyncIterator in result || result.data !== undefined || result.errors === undefined)
-          return;
-        setResult({
-          ...result,
-          errors: result.errors.map((error) => withCode(error, stageCodes.variables) as GraphQLError),
-        });
-      },
-    }),
+    onExecute: () => ({ onExecuteDone: labelVariableErrors }),
+    onSubscribe: () => ({ onSubscribeResult: labelVariableErrors }),
   };
 }
