@@ -49,7 +49,9 @@ export async function startChild(
   env: Record<string, string> = {},
   nodeFlags: string[] = [],
 ): Promise<BenchChild> {
-  const path = await bundled(fileURLToPath(typeof script === 'string' ? new URL(script, import.meta.url) : script));
+  const path = await bundled(
+    fileURLToPath(typeof script === 'string' ? new URL(script, import.meta.url) : script),
+  );
   const child = fork(path, [], {
     execArgv: nodeFlags,
     env: { ...process.env, ...env },

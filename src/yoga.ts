@@ -71,14 +71,17 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
       defaultQuery: defaultQuery(deps.exampleModel ?? 'gpt-3.5-turbo-instruct'),
     },
     logging: {
-      debug: (...args) => logger.debug(args.map(String).join(' ')),
+      // yoga logs several debug lines per request: build them only when someone reads them.
+      debug: (...args) => {
+        if (logger.isLevelEnabled('debug')) logger.debug(args.map(String).join(' '));
+      },
       info: (...args) => logger.info(args.map(String).join(' ')),
       warn: (...args) => logger.warn(args.map(String).join(' ')),
       // yoga logs every error a resolver raised; one the client was told about with a stable code
       // (an upstream 503, a bad parameter) is routine, not an operator alert.
       error: (...args) =>
         isCodedClientError(args[0])
-          ? logger.debug(args.map(String).join(' '))
+          ? logger.isLevelEnabled('debug') && logger.debug(args.map(String).join(' '))
           : logger.error(args.map(String).join(' ')),
     },
     maskedErrors: {
