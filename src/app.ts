@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ClientAuthenticator } from './auth/client-keys.js';
-import { readLimitedBody, sendPayloadTooLarge } from './body-limit.js';
+import { enforceBodyCap, sendPayloadTooLarge } from './body-limit.js';
 import { withClientLimits } from './completions/client-limits.js';
 import { createModelCatalog } from './completions/model-catalog.js';
 import { createCompletionsService } from './completions/service.js';
@@ -103,12 +103,8 @@ export function createApp(deps: AppDeps): App {
   const server = createServer(async (req, res) => {
     try {
       for (const route of routes) if (await route(req, res)) return;
-      if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') {
-        const body = await readLimitedBody(req, limits.maxRequestBytes);
-        if (body === 'too-large') return sendPayloadTooLarge(res, limits.maxRequestBytes);
-        // whatwg-node takes an already-read body from `req.body` instead of the consumed stream.
-        (req as typeof req & { body?: Buffer }).body = body;
-      }
+      const cap = await enforceBodyCap(req, limits.maxRequestBytes);
+      if (cap === 'too-large') return sendPayloadTooLarge(res, limits.maxRequestBytes);
       await yoga(req, res);
     } catch (error) {
       deps.logger.error({ err: error }, 'request failed outside GraphQL');
