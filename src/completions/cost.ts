@@ -13,9 +13,29 @@ export const defaultMaxTokens = 16;
 /** Beyond this many characters a prompt is estimated instead of tokenised, to bound CPU per request. */
 const exactCountLimit = 16_384;
 
+/**
+ * Recent exact counts: a request is priced twice (the operation's preflight, then the client's
+ * budget), and clients repeat prompts. Bounded, oldest out first.
+ */
+const recentCounts = new Map<string, number>();
+const recentCountsLimit = 512;
+
+function cachedCount(text: string): number {
+  let count = recentCounts.get(text);
+  if (count === undefined) {
+    count = countTokens(text);
+    if (recentCounts.size >= recentCountsLimit) {
+      const oldest = recentCounts.keys().next();
+      if (!oldest.done) recentCounts.delete(oldest.value);
+    }
+    recentCounts.set(text, count);
+  }
+  return count;
+}
+
 /** Tokens of one text prompt: exact with the GPT tokenizer, or a deliberate over-estimate when huge. */
 export function promptTextTokens(text: string): number {
-  if (text.length <= exactCountLimit) return countTokens(text);
+  if (text.length <= exactCountLimit) return cachedCount(text);
   // One token per two UTF-8 bytes overestimates English (about four characters a token) and
   // stays close for scripts with multi-byte characters: a budget errs on the safe side.
   return Math.ceil(Buffer.byteLength(text, 'utf8') / 2);
