@@ -1,5 +1,5 @@
-import { createClient } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { executeOverHttp } from '../helpers/clients.js';
 import { createCompletion } from '../helpers/operations.js';
 import { recorded } from '../helpers/recorded.js';
 import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
@@ -33,16 +33,8 @@ afterAll(async () => {
   await stub.close();
 });
 
-function execute(query: string, variables?: Record<string, unknown>) {
-  const client = createClient({ url: app.graphqlUrl, fetchFn: fetch });
-  return new Promise<{ data?: unknown; errors?: unknown }>((resolve, reject) => {
-    let result: { data?: unknown; errors?: unknown } = {};
-    client.subscribe(
-      { query, variables },
-      { next: (value) => (result = value as typeof result), error: reject, complete: () => resolve(result) },
-    );
-  });
-}
+const execute = (query: string, variables?: Record<string, unknown>) =>
+  executeOverHttp(app.graphqlUrl, query, variables);
 
 describe('graphql-http client over 127.0.0.1', () => {
   it('creates a completion and lists models', async () => {

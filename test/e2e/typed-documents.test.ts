@@ -1,8 +1,8 @@
 import type { ResultOf, TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
-import { createClient } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateCompletionDocument, ModelsDocument } from '../generated/graphql.js';
+import { executeOverHttp } from '../helpers/clients.js';
 import { recorded } from '../helpers/recorded.js';
 import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -35,22 +35,14 @@ afterAll(async () => {
   await stub.close();
 });
 
-function execute<Result, Variables extends Record<string, unknown>>(
+/** A typed document in, its typed data out: what a typed frontend would compile against. */
+async function execute<Result, Variables extends Record<string, unknown>>(
   document: TypedDocumentNode<Result, Variables>,
   variables?: Variables,
 ): Promise<Result> {
-  const client = createClient({ url: app.graphqlUrl, fetchFn: fetch });
-  return new Promise((resolve, reject) => {
-    client.subscribe<Result>(
-      { query: print(document), ...(variables ? { variables } : {}) },
-      {
-        next: (result) =>
-          result.errors ? reject(new Error(JSON.stringify(result.errors))) : resolve(result.data as Result),
-        error: reject,
-        complete: () => {},
-      },
-    );
-  });
+  const { data, errors } = await executeOverHttp<Result>(app.graphqlUrl, print(document), variables);
+  if (errors || data == null) throw new Error(JSON.stringify(errors));
+  return data;
 }
 
 describe('typed documents', () => {

@@ -9,6 +9,7 @@ import {
   createStoredCompletion,
   documentsJoin,
   expectedCostDirectives,
+  finalsDocument,
   postGraphQL,
   recordedCompletion,
   schemaLinks,
@@ -80,19 +81,7 @@ describe('Apollo Gateway', () => {
     documents.add({ id: 'doc-1', title: 'Finals', completionId: completion.id, modelId: 'davinci-002' });
     const join = await postGraphQL(gatewayUrl, documentsJoin);
     expect(join.json.errors).toBeUndefined();
-    expect(join.json.data.documents).toEqual([
-      {
-        title: 'Finals',
-        generatedBy: {
-          id: recordedCompletion.id,
-          model: recordedCompletion.model,
-          choices: [{ text: recordedCompletion.text }],
-          usage: { totalTokens: recordedCompletion.totalTokens },
-          storedAt: completion.storedAt,
-        },
-        model: { id: 'davinci-002', ownedBy: 'system' },
-      },
-    ]);
+    expect(join.json.data.documents).toEqual([finalsDocument(completion.storedAt)]);
     // The stored completion is read from SQLite, never the upstream (the model catalog may be read once).
     expect(completions.stub.hits('/completions')).toBe(1);
     const before = completions.stub.requests.length;

@@ -160,3 +160,18 @@ export function schemaLinks(supergraphSdl: string): Record<string, string[]> {
   }
   return links;
 }
+
+/** What the documents join returns for the 'Finals' document pointing at the stored recorded completion. */
+export function finalsDocument(storedAt: string) {
+  return {
+    title: 'Finals',
+    generatedBy: {
+      id: recordedCompletion.id,
+      model: recordedCompletion.model,
+      choices: [{ text: recordedCompletion.text }],
+      usage: { totalTokens: recordedCompletion.totalTokens },
+      storedAt,
+    },
+    model: { id: 'davinci-002', ownedBy: 'system' },
+  };
+}

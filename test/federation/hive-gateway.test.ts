@@ -13,6 +13,7 @@ import {
   createStoredCompletion,
   documentsJoin,
   expectedCostDirectives,
+  finalsDocument,
   postGraphQL,
   recordedCompletion,
   schemaLinks,
@@ -109,19 +110,7 @@ describe('Hive gateway runtime', () => {
     documents.add({ id: 'doc-1', title: 'Finals', completionId: completion.id, modelId: 'davinci-002' });
     const join = await postGraphQL(gatewayUrl, documentsJoin);
     expect(join.json.errors).toBeUndefined();
-    expect(join.json.data.documents).toEqual([
-      {
-        title: 'Finals',
-        generatedBy: {
-          id: recordedCompletion.id,
-          model: recordedCompletion.model,
-          choices: [{ text: recordedCompletion.text }],
-          usage: { totalTokens: recordedCompletion.totalTokens },
-          storedAt: completion.storedAt,
-        },
-        model: { id: 'davinci-002', ownedBy: 'system' },
-      },
-    ]);
+    expect(join.json.data.documents).toEqual([finalsDocument(completion.storedAt)]);
     expect(completions.stub.hits('/completions')).toBe(1);
     const before = completions.stub.requests.length;
     await postGraphQL(gatewayUrl, documentsJoin);

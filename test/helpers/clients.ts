@@ -1,3 +1,4 @@
+import { createClient as createHttpClient } from 'graphql-http';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -49,4 +50,20 @@ export function wsClient(url: string) {
       client.subscribe({ query, variables }, sink),
     dispose: () => client.dispose(),
   };
+}
+
+/** One operation over GraphQL over HTTP with the `graphql-http` client; resolves with the last result. */
+export function executeOverHttp<Result = unknown>(
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<{ data?: Result | null; errors?: readonly unknown[] }> {
+  const client = createHttpClient({ url, fetchFn: fetch });
+  return new Promise((resolve, reject) => {
+    let last: { data?: Result | null; errors?: readonly unknown[] } = {};
+    client.subscribe<Result>(
+      { query, ...(variables ? { variables } : {}) },
+      { next: (value) => (last = value), error: reject, complete: () => resolve(last) },
+    );
+  });
 }
