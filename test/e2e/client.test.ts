@@ -1,3 +1,4 @@
+import { buildClientSchema, getIntrospectionQuery, type IntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executeOverHttp } from '../helpers/clients.js';
 import { createCompletion } from '../helpers/operations.js';
@@ -49,6 +50,19 @@ describe('graphql-http client over 127.0.0.1', () => {
     });
     const listed = await execute('{ models { id } }');
     expect(listed.data).toEqual({ models: [{ id: 'gpt-3.5-turbo-instruct' }] });
+  });
+
+  it('serves full introspection (as GraphiQL and codegen send it) within the operation limits', async () => {
+    const query = getIntrospectionQuery({
+      descriptions: true,
+      specifiedByUrl: true,
+      inputValueDeprecation: true,
+    });
+    const { data, errors } = await execute(query);
+    expect(errors).toBeUndefined();
+    const schema = buildClientSchema(data as IntrospectionQuery);
+    expect(Object.keys(schema.getMutationType()?.getFields() ?? {})).toContain('createCompletion');
+    expect(schema.getType('CreateCompletionInput')?.description).toMatch(/parameters of a text completion/);
   });
 
   it('GET /healthz answers 200', async () => {
