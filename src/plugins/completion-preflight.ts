@@ -1,9 +1,9 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { estimateCompletionCost } from '../completions/cost.js';
-import { toWireRequest } from '../completions/mapping.js';
 import { prepareRequest } from '../completions/service.js';
 import { toClientError } from '../errors.js';
+import type { WireCompletionRequest } from '../upstream/wire.js';
 import { findPaidFields, type PaidField } from './paid-fields.js';
 
 /**
@@ -29,17 +29,19 @@ export interface PreflightOptions {
 /** Status 400 under `application/graphql-response+json`, 200 for legacy JSON clients, as yoga does. */
 const requestError = { spec: true, status: 400 } as const;
 
-function refuseInvalidRequest(fields: readonly PaidField[]): GraphQLError | undefined {
+/** Each field's checked wire request, or the refusal of the first one that breaks a rule. */
+function checkRequests(fields: readonly PaidField[]): WireCompletionRequest[] | GraphQLError {
+  const requests: WireCompletionRequest[] = [];
   for (const field of fields) {
     try {
-      prepareRequest(field.input, field.name === 'completionStream');
+      requests.push(prepareRequest(field.input, field.name === 'completionStream'));
     } catch (error) {
       const mapped = toClientError(error);
       if (mapped === undefined) throw error;
       return new GraphQLError(mapped.message, { extensions: { ...mapped.extensions, http: requestError } });
     }
   }
-  return undefined;
+  return requests;
 }
 
 function refuseTooMany(fields: readonly PaidField[], options: PreflightOptions): GraphQLError | undefined {
@@ -57,8 +59,11 @@ function refuseTooMany(fields: readonly PaidField[], options: PreflightOptions):
   );
 }
 
-function refuseTooCostly(fields: readonly PaidField[], options: PreflightOptions): GraphQLError | undefined {
-  const estimates = fields.map((field) => estimateCompletionCost(toWireRequest(field.input)));
+function refuseTooCostly(
+  requests: readonly WireCompletionRequest[],
+  options: PreflightOptions,
+): GraphQLError | undefined {
+  const estimates = requests.map(estimateCompletionCost);
   const estimatedTokens = estimates.reduce((sum, e) => sum + e.totalTokens, 0);
   if (estimatedTokens <= options.maxEstimatedTokens) return undefined;
   return new GraphQLError(
@@ -82,7 +87,10 @@ function refuse(args: ExecutionArgs, options: PreflightOptions): GraphQLError | 
   const variables = args.variableValues as Record<string, unknown> | null | undefined;
   const fields = findPaidFields(args.schema, args.document, args.operationName, variables);
   if (fields === undefined || fields.length === 0) return undefined;
-  return refuseTooMany(fields, options) ?? refuseInvalidRequest(fields) ?? refuseTooCostly(fields, options);
+  const tooMany = refuseTooMany(fields, options);
+  if (tooMany !== undefined) return tooMany;
+  const requests = checkRequests(fields);
+  return requests instanceof GraphQLError ? requests : refuseTooCostly(requests, options);
 }
 
 export function useCompletionPreflight(options: PreflightOptions): Plugin {
