@@ -38,11 +38,15 @@ export function createContextFactory(deps: ContextDeps): (caller: Caller) => Gra
     // Transports refuse unauthenticated callers before a context is built; this is the fallback.
     const client = auth.ok ? auth.client : anonymousClient;
     const store = deps.store;
-    const loader =
-      store &&
-      new DataLoader<string, Completion | null>(async (ids) => (await store.getMany(ids)).map(toCompletion), {
+    // Built on first use: most operations (every completion) never read stored completions.
+    let loader: DataLoader<string, Completion | null> | undefined;
+    const loadStored = (id: string): Promise<Completion | null> => {
+      if (store === undefined) return Promise.resolve(null);
+      loader ??= new DataLoader(async (ids) => (await store.getMany(ids)).map(toCompletion), {
         maxBatchSize: 500,
       });
+      return loader.load(id);
+    };
     const key = caller.upstreamApiKey?.trim();
     return {
       completions: deps.completions,
@@ -50,7 +54,7 @@ export function createContextFactory(deps: ContextDeps): (caller: Caller) => Gra
       signal: caller.signal,
       client,
       upstreamApiKey: deps.upstreamKeyPassthrough && key ? key : undefined,
-      storedCompletion: async (id) => (loader ? loader.load(id) : null),
+      storedCompletion: loadStored,
       usage: deps.usage,
       warnings: [],
     };
