@@ -2,7 +2,6 @@ import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCompletion } from '../helpers/operations.js';
-import { recorded } from '../helpers/recorded.js';
 import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -14,11 +13,7 @@ let production: TestApp;
 
 beforeAll(async () => {
   stub = await startStubUpstream();
-  stub.on(
-    'POST',
-    '/completions',
-    reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' }),
-  );
+  stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
   app = await startTestApp({ upstream: { baseUrl: stub.baseUrl } });
   production = await startTestApp({ upstream: { baseUrl: stub.baseUrl }, production: true });
 });

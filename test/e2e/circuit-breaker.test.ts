@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCompletion } from '../helpers/operations.js';
-import { recorded } from '../helpers/recorded.js';
 import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -46,11 +45,7 @@ describe('circuit breaker', () => {
 
     await new Promise((resolve) => setTimeout(resolve, coolDownMs + 20));
     expect(app.app.breaker.state).toBe('half-open');
-    stub.on(
-      'POST',
-      '/completions',
-      reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' }),
-    );
+    stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
     expect(await code()).toBeUndefined();
     expect(stub.hits('/completions')).toBe(5);
     expect(app.app.breaker.state).toBe('closed');

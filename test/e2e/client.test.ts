@@ -2,7 +2,6 @@ import { buildClientSchema, getIntrospectionQuery, type IntrospectionQuery } fro
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executeOverHttp } from '../helpers/clients.js';
 import { createCompletion } from '../helpers/operations.js';
-import { recorded } from '../helpers/recorded.js';
 import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -13,19 +12,8 @@ let app: TestApp;
 
 beforeAll(async () => {
   stub = await startStubUpstream();
-  stub.on(
-    'POST',
-    '/completions',
-    reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' }),
-  );
-  stub.on(
-    'GET',
-    '/models',
-    reply.json(200, {
-      object: 'list',
-      data: [{ id: 'gpt-3.5-turbo-instruct', object: 'model', created: 1, owned_by: 'system' }],
-    }),
-  );
+  stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
+  stub.on('GET', '/models', reply.models('gpt-3.5-turbo-instruct'));
   app = await startTestApp({ upstream: { baseUrl: stub.baseUrl } });
 });
 

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientAuthenticator, hashToken } from '../../src/auth/client-keys.js';
 import { wsClient } from '../helpers/clients.js';
 import { completionStream, createCompletion } from '../helpers/operations.js';
-import { recorded } from '../helpers/recorded.js';
 import { canaryKey, reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -22,19 +21,8 @@ let passthrough: TestApp;
 
 beforeAll(async () => {
   stub = await startStubUpstream();
-  stub.on(
-    'POST',
-    '/completions',
-    reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' }),
-  );
-  stub.on(
-    'GET',
-    '/models',
-    reply.json(200, {
-      object: 'list',
-      data: [{ id: 'gpt-3.5-turbo-instruct', object: 'model', created: 1, owned_by: 'system' }],
-    }),
-  );
+  stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
+  stub.on('GET', '/models', reply.models('gpt-3.5-turbo-instruct'));
   app = await startTestApp({ upstream: { baseUrl: stub.baseUrl }, app: { authenticator } });
   passthrough = await startTestApp({
     upstream: { baseUrl: stub.baseUrl },
@@ -161,10 +149,6 @@ describe('pass-through mode', () => {
       { ...bearer(aliceToken), 'x-upstream-api-key': clientUpstreamKey },
     );
     expect(text).not.toContain(clientUpstreamKey.slice(0, 8));
-    stub.on(
-      'POST',
-      '/completions',
-      reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' }),
-    );
+    stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
   });
 });

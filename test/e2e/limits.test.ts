@@ -3,7 +3,6 @@ import { ClientAuthenticator, hashToken } from '../../src/auth/client-keys.js';
 import { createMemoryRateLimiter, createRedisRateLimiter, type RateLimiter } from '../../src/limits/index.js';
 import { createStorage, type Storage } from '../../src/storage/index.js';
 import { createCompletion } from '../helpers/operations.js';
-import { recorded } from '../helpers/recorded.js';
 import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -34,11 +33,7 @@ beforeAll(async () => {
   stub = await startStubUpstream();
   stub.on('POST', '/completions', async (req, res, recordedRequest) => {
     await new Promise((resolve) => setTimeout(resolve, upstreamDelayMs));
-    reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' })(
-      req,
-      res,
-      recordedRequest,
-    );
+    reply.recorded('openai-nonstream-basic.json')(req, res, recordedRequest);
   });
 });
 

@@ -1,7 +1,6 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCompletion } from '../helpers/operations.js';
-import { recorded } from '../helpers/recorded.js';
 import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -15,11 +14,7 @@ let app: TestApp;
 
 beforeAll(async () => {
   stub = await startStubUpstream();
-  stub.on(
-    'POST',
-    '/completions',
-    reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' }),
-  );
+  stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
   app = await startTestApp({ upstream: { baseUrl: stub.baseUrl } });
 });
 

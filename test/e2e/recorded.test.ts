@@ -31,10 +31,7 @@ describe('recorded non-streamed bodies', () => {
     stub.on(
       'POST',
       '/completions',
-      reply.raw(200, recorded('openai-nonstream-basic.json'), {
-        'content-type': 'application/json',
-        'x-request-id': 'req_abc',
-      }),
+      reply.recorded('openai-nonstream-basic.json', { 'x-request-id': 'req_abc' }),
     );
     const { status, json } = await app.post(createCompletion, { input });
     expect(status).toBe(200);
@@ -75,11 +72,7 @@ describe('recorded non-streamed bodies', () => {
   });
 
   it('maps openai-nonstream-prompt-array.json: two prompts, one LENGTH and one STOP', async () => {
-    stub.on(
-      'POST',
-      '/completions',
-      reply.raw(200, recorded('openai-nonstream-prompt-array.json'), { 'content-type': 'application/json' }),
-    );
+    stub.on('POST', '/completions', reply.recorded('openai-nonstream-prompt-array.json'));
     const { json } = await app.post(createCompletion, {
       input: {
         model: 'gpt-3.5-turbo-instruct',

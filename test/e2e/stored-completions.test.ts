@@ -19,11 +19,7 @@ let stub: StubUpstream;
 
 beforeAll(async () => {
   stub = await startStubUpstream();
-  stub.on(
-    'POST',
-    '/completions',
-    reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' }),
-  );
+  stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
 });
 
 afterAll(async () => {
@@ -96,11 +92,7 @@ describe.each(dialects)('%s', (_name, options) => {
     );
     await app.post(createCompletion, { input });
     expect((await app.post(readBack, { id: 'cmpl-not-stored' })).json.data.completion).toBeNull();
-    stub.on(
-      'POST',
-      '/completions',
-      reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' }),
-    );
+    stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
   });
 
   it('resolves _entities for several stored completions in one batch, null for unknown ids, 0 upstream calls', async () => {
@@ -135,11 +127,7 @@ describe.each(dialects)('%s', (_name, options) => {
   });
 
   it('stores a streamed completion once it has ended, assembled', async () => {
-    stub.on(
-      'POST',
-      '/completions',
-      reply.raw(200, recorded('openai-stream-basic.sse'), { 'content-type': 'text/event-stream' }),
-    );
+    stub.on('POST', '/completions', reply.recorded('openai-stream-basic.sse'));
     const client = sseClient(app.graphqlUrl);
     const { events } = await client.run(completionStream, { input: { ...input, store: true } });
     await client.dispose();
@@ -147,11 +135,7 @@ describe.each(dialects)('%s', (_name, options) => {
     await expect
       .poll(async () => (await app.post(readBack, { id })).json.data.completion?.choices)
       .toEqual([{ text: 'The answer is 4.', finishReason: 'STOP' }]);
-    stub.on(
-      'POST',
-      '/completions',
-      reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' }),
-    );
+    stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
   });
 
   it('keeps everything across a restart', async () => {
@@ -170,11 +154,7 @@ describe.each(dialects)('%s', (_name, options) => {
     app = await startTestApp({ upstream: { baseUrl: stub.baseUrl }, app: { storage } });
     const { json } = await app.post(readBack, { id: 'cmpl-survivor' });
     expect(json.data.completion.choices[0].text).toBe('\n\nThe Toronto Raptors won the 2019 NBA Finals.');
-    stub.on(
-      'POST',
-      '/completions',
-      reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' }),
-    );
+    stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
   });
 });
 

@@ -44,11 +44,7 @@ const transports = {
 
 describe.each(Object.entries(transports))('%s', (_name, makeClient) => {
   it('streams the recorded basic stream event by event', async () => {
-    stub.on(
-      'POST',
-      '/completions',
-      reply.raw(200, recorded('openai-stream-basic.sse'), { 'content-type': 'text/event-stream' }),
-    );
+    stub.on('POST', '/completions', reply.recorded('openai-stream-basic.sse'));
     const client = makeClient();
     const { events, error } = await client.run(completionStream, { input });
     await client.dispose();

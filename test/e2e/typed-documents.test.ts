@@ -3,7 +3,6 @@ import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateCompletionDocument, ModelsDocument } from '../generated/graphql.js';
 import { executeOverHttp } from '../helpers/clients.js';
-import { recorded } from '../helpers/recorded.js';
 import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -14,19 +13,8 @@ let app: TestApp;
 
 beforeAll(async () => {
   stub = await startStubUpstream();
-  stub.on(
-    'POST',
-    '/completions',
-    reply.raw(200, recorded('openai-nonstream-prompt-array.json'), { 'content-type': 'application/json' }),
-  );
-  stub.on(
-    'GET',
-    '/models',
-    reply.json(200, {
-      object: 'list',
-      data: [{ id: 'davinci-002', object: 'model', created: 1, owned_by: 'system' }],
-    }),
-  );
+  stub.on('POST', '/completions', reply.recorded('openai-nonstream-prompt-array.json'));
+  stub.on('GET', '/models', reply.models('davinci-002'));
   app = await startTestApp({ upstream: { baseUrl: stub.baseUrl } });
 });
 

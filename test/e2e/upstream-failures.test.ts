@@ -30,8 +30,7 @@ beforeEach(() => {
 const attempts = () => stub.hits('/completions') - before;
 
 const input = { model: 'gpt-3.5-turbo-instruct', prompt: { text: 'Say this is a test' } };
-const ok = () =>
-  reply.raw(200, recorded('openai-nonstream-basic.json'), { 'content-type': 'application/json' });
+const ok = () => reply.recorded('openai-nonstream-basic.json');
 const envelope = (message: string, code: string | null = null, param: string | null = null) => ({
   error: { message, type: 'invalid_request_error', param, code },
 });

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kind, parse, print } from 'graphql';
 import { createStorage, type Storage } from '../../src/storage/index.js';
-import { recorded } from '../helpers/recorded.js';
 import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -37,7 +36,7 @@ export async function startCompletionsSubgraph(): Promise<CompletionsSubgraph> {
   const storage = await createStorage({ sqlitePath: join(dir, 'completions.sqlite') });
   const stub = await startStubUpstream();
   stub.on('GET', '/models', reply.json(200, upstreamModels));
-  stub.on('POST', '/completions', reply.raw(200, recorded('openai-nonstream-basic.json'), jsonHeaders));
+  stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
   const app = await startTestApp({ upstream: { baseUrl: stub.baseUrl }, app: { storage } });
   return {
     stub,
@@ -52,8 +51,6 @@ export async function startCompletionsSubgraph(): Promise<CompletionsSubgraph> {
     },
   };
 }
-
-const jsonHeaders = { 'content-type': 'application/json' };
 
 /** A mutation storing a completion; `store: true` is what makes it an entity other subgraphs can join. */
 export const createStoredCompletion = /* GraphQL */ `

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { recorded } from './recorded.js';
 
 /**
  * A real HTTP server on 127.0.0.1 standing in for an OpenAI-compatible upstream. Tests script
@@ -106,6 +107,18 @@ export const reply = {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(text);
     },
+  /** A recorded upstream body, byte for byte: JSON, or SSE for a `.sse` file. */
+  recorded: (name: string, headers: Record<string, string> = {}): StubHandler =>
+    reply.raw(200, recorded(name), {
+      'content-type': name.endsWith('.sse') ? 'text/event-stream' : 'application/json',
+      ...headers,
+    }),
+  /** `GET /models` listing these ids. */
+  models: (...ids: string[]): StubHandler =>
+    reply.json(200, {
+      object: 'list',
+      data: ids.map((id) => ({ id, object: 'model', created: 1, owned_by: 'system' })),
+    }),
   raw:
     (status: number, body: string, headers: Record<string, string>): StubHandler =>
     (_req, res) => {
