@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCompletion } from '../helpers/operations.js';
-import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { reply, type StubUpstream } from '../helpers/stub-upstream.js';
+import { startStubbedApp, stopStubbedApp, type TestApp } from '../helpers/test-app.js';
 
 /** When most recent calls fail, answer at once without touching the upstream; probe after a cool-down. */
 
@@ -10,17 +10,13 @@ let app: TestApp;
 const coolDownMs = 300;
 
 beforeAll(async () => {
-  stub = await startStubUpstream();
-  app = await startTestApp({
-    upstream: { baseUrl: stub.baseUrl, maxRetries: 0 },
+  ({ stub, app } = await startStubbedApp({
+    upstream: { maxRetries: 0 },
     app: { breaker: { windowSize: 4, minimumCalls: 4, failureRatio: 0.5, coolDownMs } },
-  });
+  }));
 });
 
-afterAll(async () => {
-  await app.close();
-  await stub.close();
-});
+afterAll(() => stopStubbedApp({ stub, app }));
 
 const input = { model: 'gpt-3.5-turbo-instruct', prompt: { text: 'hi' } };
 const code = async () => (await app.post(createCompletion, { input })).json.errors?.[0]?.extensions?.code;

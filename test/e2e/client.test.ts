@@ -2,8 +2,8 @@ import { buildClientSchema, getIntrospectionQuery, type IntrospectionQuery } fro
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executeOverHttp } from '../helpers/clients.js';
 import { createCompletion } from '../helpers/operations.js';
-import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { reply, type StubUpstream } from '../helpers/stub-upstream.js';
+import { startStubbedApp, stopStubbedApp, type TestApp } from '../helpers/test-app.js';
 
 /** A real GraphQL-over-HTTP client against the real listening server. */
 
@@ -11,16 +11,12 @@ let stub: StubUpstream;
 let app: TestApp;
 
 beforeAll(async () => {
-  stub = await startStubUpstream();
+  ({ stub, app } = await startStubbedApp());
   stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
   stub.on('GET', '/models', reply.models('gpt-3.5-turbo-instruct'));
-  app = await startTestApp({ upstream: { baseUrl: stub.baseUrl } });
 });
 
-afterAll(async () => {
-  await app.close();
-  await stub.close();
-});
+afterAll(() => stopStubbedApp({ stub, app }));
 
 const execute = (query: string, variables?: Record<string, unknown>) =>
   executeOverHttp(app.graphqlUrl, query, variables);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { reply, type StubUpstream } from '../helpers/stub-upstream.js';
+import { startStubbedApp, stopStubbedApp, type TestApp } from '../helpers/test-app.js';
 
 /** The subgraph side of Federation v2: `_service { sdl }` and `_entities` for Model. */
 
@@ -17,16 +17,11 @@ const models = {
 };
 
 beforeAll(async () => {
-  stub = await startStubUpstream();
+  ({ stub, app } = await startStubbedApp());
   stub.on('GET', '/models', reply.json(200, models));
-  app = await startTestApp({ upstream: { baseUrl: stub.baseUrl } });
 });
 
-afterAll(async () => {
-  app.assertNoSecretLeaked();
-  await app.close();
-  await stub.close();
-});
+afterAll(() => stopStubbedApp({ stub, app }));
 
 describe('federation', () => {
   it('_service { sdl } carries the @link and the Model @key', async () => {

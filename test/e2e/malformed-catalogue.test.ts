@@ -1,8 +1,8 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCompletion } from '../helpers/operations.js';
-import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { reply, type StubUpstream } from '../helpers/stub-upstream.js';
+import { startStubbedApp, stopStubbedApp, type TestApp } from '../helpers/test-app.js';
 
 /**
  * A catalogue of malformed requests, each sent raw over HTTP. Every one must get a 4xx with an
@@ -13,16 +13,11 @@ let stub: StubUpstream;
 let app: TestApp;
 
 beforeAll(async () => {
-  stub = await startStubUpstream();
+  ({ stub, app } = await startStubbedApp());
   stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
-  app = await startTestApp({ upstream: { baseUrl: stub.baseUrl } });
 });
 
-afterAll(async () => {
-  app.assertNoSecretLeaked();
-  await app.close();
-  await stub.close();
-});
+afterAll(() => stopStubbedApp({ stub, app }));
 
 const json = { 'content-type': 'application/json', accept: 'application/graphql-response+json' };
 const mutation = (input: string) => `mutation { createCompletion(input: ${input}) { id } }`;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCompletion } from '../helpers/operations.js';
 import { recorded, recordedJson } from '../helpers/recorded.js';
-import { canaryKey, reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { canaryKey, reply, type StubUpstream } from '../helpers/stub-upstream.js';
+import { startStubbedApp, stopStubbedApp, type TestApp } from '../helpers/test-app.js';
 
 /** Every recorded upstream body, replayed over real HTTP and mapped end to end. */
 
@@ -10,15 +10,10 @@ let stub: StubUpstream;
 let app: TestApp;
 
 beforeAll(async () => {
-  stub = await startStubUpstream();
-  app = await startTestApp({ upstream: { baseUrl: stub.baseUrl, maxRetries: 0 } });
+  ({ stub, app } = await startStubbedApp({ upstream: { maxRetries: 0 } }));
 });
 
-afterAll(async () => {
-  app.assertNoSecretLeaked();
-  await app.close();
-  await stub.close();
-});
+afterAll(() => stopStubbedApp({ stub, app }));
 
 const input = {
   model: 'gpt-3.5-turbo-instruct',

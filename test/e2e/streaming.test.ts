@@ -2,8 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sseClient, wsClient } from '../helpers/clients.js';
 import { completionStream } from '../helpers/operations.js';
 import { recorded } from '../helpers/recorded.js';
-import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { reply, type StubUpstream } from '../helpers/stub-upstream.js';
+import { startStubbedApp, stopStubbedApp, type TestApp } from '../helpers/test-app.js';
 
 /** Subscriptions over SSE (both graphql-sse modes) and WebSocket, against recorded upstream streams. */
 
@@ -11,17 +11,12 @@ let stub: StubUpstream;
 let app: TestApp;
 
 beforeAll(async () => {
-  stub = await startStubUpstream();
-  app = await startTestApp({
-    upstream: { baseUrl: stub.baseUrl, stream: { firstByteMs: 400, idleMs: 300, totalMs: 5_000 } },
-  });
+  ({ stub, app } = await startStubbedApp({
+    upstream: { stream: { firstByteMs: 400, idleMs: 300, totalMs: 5_000 } },
+  }));
 });
 
-afterAll(async () => {
-  app.assertNoSecretLeaked();
-  await app.close();
-  await stub.close();
-});
+afterAll(() => stopStubbedApp({ stub, app }));
 
 let before = 0;
 beforeEach(() => {

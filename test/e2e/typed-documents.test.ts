@@ -3,8 +3,8 @@ import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateCompletionDocument, ModelsDocument } from '../generated/graphql.js';
 import { executeOverHttp } from '../helpers/clients.js';
-import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { reply, type StubUpstream } from '../helpers/stub-upstream.js';
+import { startStubbedApp, stopStubbedApp, type TestApp } from '../helpers/test-app.js';
 
 /** The codegen's typed documents through a real client: what a typed frontend would compile against. */
 
@@ -12,16 +12,12 @@ let stub: StubUpstream;
 let app: TestApp;
 
 beforeAll(async () => {
-  stub = await startStubUpstream();
+  ({ stub, app } = await startStubbedApp());
   stub.on('POST', '/completions', reply.recorded('openai-nonstream-prompt-array.json'));
   stub.on('GET', '/models', reply.models('davinci-002'));
-  app = await startTestApp({ upstream: { baseUrl: stub.baseUrl } });
 });
 
-afterAll(async () => {
-  await app.close();
-  await stub.close();
-});
+afterAll(() => stopStubbedApp({ stub, app }));
 
 /** A typed document in, its typed data out: what a typed frontend would compile against. */
 async function execute<Result, Variables extends Record<string, unknown>>(

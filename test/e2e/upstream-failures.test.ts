@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCompletion } from '../helpers/operations.js';
 import { recorded, recordedJson } from '../helpers/recorded.js';
-import { canaryKey, reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { canaryKey, reply, type StubUpstream } from '../helpers/stub-upstream.js';
+import { startStubbedApp, stopStubbedApp, type TestApp } from '../helpers/test-app.js';
 
 /** Each way the upstream can fail: the code the client gets and exactly how many attempts were made. */
 
@@ -11,17 +11,12 @@ let app: TestApp;
 const timeoutMs = 600;
 
 beforeAll(async () => {
-  stub = await startStubUpstream();
-  app = await startTestApp({
-    upstream: { baseUrl: stub.baseUrl, timeoutMs, maxRetries: 2, maxResponseBytes: 4096 },
-  });
+  ({ stub, app } = await startStubbedApp({
+    upstream: { timeoutMs, maxRetries: 2, maxResponseBytes: 4096 },
+  }));
 });
 
-afterAll(async () => {
-  app.assertNoSecretLeaked();
-  await app.close();
-  await stub.close();
-});
+afterAll(() => stopStubbedApp({ stub, app }));
 
 let before = 0;
 beforeEach(() => {

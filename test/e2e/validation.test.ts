@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCompletion } from '../helpers/operations.js';
-import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { reply, type StubUpstream } from '../helpers/stub-upstream.js';
+import { startStubbedApp, stopStubbedApp, type TestApp } from '../helpers/test-app.js';
 
 /** Every documented rule at its boundary (accepted) and one past it (refused, with no upstream call). */
 
@@ -9,16 +9,11 @@ let stub: StubUpstream;
 let app: TestApp;
 
 beforeAll(async () => {
-  stub = await startStubUpstream();
+  ({ stub, app } = await startStubbedApp());
   stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
-  app = await startTestApp({ upstream: { baseUrl: stub.baseUrl } });
 });
 
-afterAll(async () => {
-  app.assertNoSecretLeaked();
-  await app.close();
-  await stub.close();
-});
+afterAll(() => stopStubbedApp({ stub, app }));
 
 const base = { model: 'gpt-3.5-turbo-instruct', prompt: { text: 'Say this is a test' } };
 

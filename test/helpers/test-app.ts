@@ -4,7 +4,7 @@ import { type App, type AppDeps, createApp, type RouteHandler } from '../../src/
 import { createLogger } from '../../src/logger.js';
 import { createHttpProvider, type HttpProviderOptions } from '../../src/upstream/http.js';
 import type { CompletionsProvider } from '../../src/upstream/provider.js';
-import { canaryKey } from './stub-upstream.js';
+import { canaryKey, type StubUpstream, startStubUpstream } from './stub-upstream.js';
 
 /**
  * The real application on a real port of 127.0.0.1, in front of a stub upstream. Every response
@@ -114,4 +114,27 @@ export async function startTestApp(options: {
       if ('close' in provider && typeof provider.close === 'function') await provider.close();
     },
   };
+}
+
+export interface StubbedApp {
+  stub: StubUpstream;
+  app: TestApp;
+}
+
+/** A fresh stub upstream and the app in front of it: what most end-to-end files start with. */
+export async function startStubbedApp(
+  options: Omit<Parameters<typeof startTestApp>[0], 'upstream'> & {
+    upstream?: Partial<HttpProviderOptions>;
+  } = {},
+): Promise<StubbedApp> {
+  const stub = await startStubUpstream();
+  const app = await startTestApp({ ...options, upstream: { ...options.upstream, baseUrl: stub.baseUrl } });
+  return { stub, app };
+}
+
+/** Closes both, after checking that no canary secret reached a response or a log line. */
+export async function stopStubbedApp({ stub, app }: StubbedApp): Promise<void> {
+  app.assertNoSecretLeaked();
+  await app.close();
+  await stub.close();
 }
