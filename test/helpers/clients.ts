@@ -25,31 +25,36 @@ function collect(subscribe: Subscribe): Promise<StreamOutcome> {
   });
 }
 
-export function sseClient(url: string, singleConnection = false) {
-  const client = createSseClient({ url, singleConnection, retryAttempts: 0, fetchFn: fetch });
+/** What the graphql-sse and graphql-ws clients have in common, which is all the tests need. */
+interface StreamingClient {
+  subscribe(payload: { query: string; variables: Record<string, unknown> }, sink: Sink): () => void;
+  dispose(): void | Promise<void>;
+}
+
+function streaming(client: StreamingClient) {
+  const subscribe = (query: string, variables: Record<string, unknown>, sink: Sink) =>
+    client.subscribe({ query, variables }, sink);
   return {
     run: (query: string, variables: Record<string, unknown>) =>
-      collect((sink) => client.subscribe({ query, variables }, sink)),
-    subscribe: (query: string, variables: Record<string, unknown>, sink: Sink) =>
-      client.subscribe({ query, variables }, sink),
+      collect((sink) => subscribe(query, variables, sink)),
+    subscribe,
     dispose: () => client.dispose(),
   };
 }
 
+export function sseClient(url: string, singleConnection = false) {
+  return streaming(createSseClient({ url, singleConnection, retryAttempts: 0, fetchFn: fetch }));
+}
+
 export function wsClient(url: string) {
-  const client = createWsClient({
-    url: url.replace(/^http/, 'ws'),
-    webSocketImpl: WebSocket,
-    retryAttempts: 0,
-    lazy: true,
-  });
-  return {
-    run: (query: string, variables: Record<string, unknown>) =>
-      collect((sink) => client.subscribe({ query, variables }, sink)),
-    subscribe: (query: string, variables: Record<string, unknown>, sink: Sink) =>
-      client.subscribe({ query, variables }, sink),
-    dispose: () => client.dispose(),
-  };
+  return streaming(
+    createWsClient({
+      url: url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      lazy: true,
+    }),
+  );
 }
 
 /** One operation over GraphQL over HTTP with the `graphql-http` client; resolves with the last result. */
