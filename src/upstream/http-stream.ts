@@ -2,7 +2,7 @@ import { CallDeadline } from './deadline.js';
 import { errorFromResponse, parseErrorEnvelope } from './error-response.js';
 import { UpstreamBadResponseError, UpstreamError, UpstreamUnavailableError } from './errors.js';
 import type { CallOptions } from './provider.js';
-import { discardBody } from './read-body.js';
+import { discardBody, type ReleasableBody, releaseBody } from './read-body.js';
 import { checkCompletion, ShapeError } from './response-check.js';
 import { readSseData } from './sse.js';
 import type { WireCompletionRequest, WireCompletionResponse } from './wire.js';
@@ -27,7 +27,7 @@ export const defaultStreamTimeouts: StreamTimeouts = {
 interface OpenedStream {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  body: Parameters<typeof discardBody>[0];
+  body: ReleasableBody;
   requestId: string | undefined;
 }
 
@@ -54,6 +54,7 @@ export async function* streamCompletion(args: StreamCompletionArgs): AsyncGenera
     );
   };
   let opened: OpenedStream | undefined;
+  let done = false;
   try {
     opened = await args.open(JSON.stringify({ ...args.wire, stream: true }), deadline);
     resetIdle();
@@ -68,8 +69,9 @@ export async function* streamCompletion(args: StreamCompletionArgs): AsyncGenera
       );
     }
     const finished = new Map<number, boolean>();
-    let done = false;
-    for await (const data of readSseData(touching(opened.body, resetIdle))) {
+    // Leaving the loop at [DONE] must not destroy the body: see releaseBody.
+    const body = opened.body.iterator({ destroyOnReturn: false });
+    for await (const data of readSseData(touching(body, resetIdle))) {
       if (data.trim() === '[DONE]') {
         done = true;
         break;
@@ -93,8 +95,10 @@ export async function* streamCompletion(args: StreamCompletionArgs): AsyncGenera
     });
   } finally {
     deadline.dispose();
-    // Closing the socket is how the upstream learns that nobody is listening any more.
-    if (opened !== undefined) discardBody(opened.body);
+    // Closing the socket is how the upstream learns that nobody is listening any more; after
+    // [DONE] the connection is kept for the next call instead.
+    if (opened !== undefined && done) releaseBody(opened.body);
+    else if (opened !== undefined) discardBody(opened.body);
   }
 }
 

@@ -1,10 +1,14 @@
+import type { Readable } from 'node:stream';
 import type { CallDeadline } from './deadline.js';
 import { UpstreamBadResponseError, UpstreamUnavailableError } from './errors.js';
 
-type DestroyableBody = AsyncIterable<Buffer> & {
-  destroy(error?: Error): unknown;
-  on(event: 'error', listener: (error: Error) => void): unknown;
-};
+type DestroyableBody = Pick<Readable, 'destroy' | 'on'> & AsyncIterable<Buffer>;
+/** What a finished stream's body must offer to be read to its end in the background. */
+export type ReleasableBody = DestroyableBody & Pick<Readable, 'iterator' | 'resume' | 'readableEnded'>;
+
+/** After `[DONE]` a well-behaved server ends the body at once; these bound one that does not. */
+const RELEASE_MAX_BYTES = 16 * 1024;
+const RELEASE_MAX_WAIT_MS = 1_000;
 
 /**
  * Drops a body we will not read, closing its connection. The listener keeps undici's "Request
@@ -13,6 +17,26 @@ type DestroyableBody = AsyncIterable<Buffer> & {
 export function discardBody(body: DestroyableBody): void {
   body.on('error', () => {});
   body.destroy();
+}
+
+/**
+ * Lets the tail of a body we are done with (after `[DONE]`: normally just the end of the chunked
+ * response) arrive, so undici hands the keep-alive connection to the next call instead of closing
+ * it: a new TCP connection costs the next stream its first-event latency. A body that goes on
+ * sending, or does not end soon, is dropped as before.
+ */
+export function releaseBody(body: ReleasableBody): void {
+  if (body.readableEnded) return;
+  let left = RELEASE_MAX_BYTES;
+  const timer = setTimeout(() => discardBody(body), RELEASE_MAX_WAIT_MS);
+  timer.unref();
+  body.on('error', () => {});
+  body.on('close', () => clearTimeout(timer));
+  body.on('data', (chunk: Buffer) => {
+    left -= chunk.length;
+    if (left < 0) discardBody(body);
+  });
+  body.resume();
 }
 
 /** Reads a response body as UTF-8 text, refusing (and dropping the connection) past `limit` bytes. */

@@ -30,6 +30,8 @@ export interface StubUpstream {
   on(method: string, path: string, ...handlers: StubHandler[]): void;
   /** Requests whose connection closed before the stub finished answering (client abort). */
   closedConnections: number;
+  /** TCP connections accepted so far: keep-alive reuse keeps this low. */
+  connectionsOpened: number;
   /** `performance.now()` of the last such close. */
   lastClosedAt: number;
   close(): Promise<void>;
@@ -45,6 +47,7 @@ export async function startStubUpstream(): Promise<StubUpstream> {
     baseUrl: '',
     requests,
     closedConnections: 0,
+    connectionsOpened: 0,
     lastClosedAt: 0,
     hits: (path) => requests.filter((r) => path === undefined || r.path === path).length,
     on(method, path, ...handlers) {
@@ -90,6 +93,7 @@ export async function startStubUpstream(): Promise<StubUpstream> {
     await handler(req, res, recorded);
   });
   server.on('connection', (socket) => {
+    stub.connectionsOpened++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
