@@ -11,6 +11,7 @@ import { createMemoryRateLimiter, type LimitPolicy, type RateLimiter } from './l
 import { createContextFactory, upstreamKeyHeader } from './request-context.js';
 import { createOpenAiCompatHandler } from './rest/openai-compat.js';
 import type { Storage } from './storage/index.js';
+import { createSseSubscriptionRoute } from './transports/sse.js';
 import { attachWebSocket } from './transports/websocket.js';
 import {
   CircuitBreaker,
@@ -18,7 +19,7 @@ import {
   withCircuitBreaker,
 } from './upstream/circuit-breaker.js';
 import type { CompletionsProvider } from './upstream/provider.js';
-import { type CompletionsYoga, createYogaApp } from './yoga.js';
+import { type CompletionsYoga, createErrorMasker, createYogaApp } from './yoga.js';
 
 /** A handler that answers some routes itself and returns false for the rest. */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -98,7 +99,14 @@ export function createApp(deps: AppDeps): App {
       return { client: auth.client.name, ...(deps.upstreamKeyPassthrough && key ? { apiKey: key } : {}) };
     },
   });
-  const routes = [...(deps.routes ?? []), rest];
+  const sseSubscriptions = createSseSubscriptionRoute({
+    yoga,
+    authenticator,
+    maskError: createErrorMasker(deps.logger, deps.production),
+    production: deps.production,
+    maxBodyBytes: limits.maxRequestBytes,
+  });
+  const routes = [...(deps.routes ?? []), rest, sseSubscriptions];
 
   const server = createServer(async (req, res) => {
     try {

@@ -58,6 +58,24 @@ function isCodedClientError(value: unknown): boolean {
   return typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR';
 }
 
+export type ErrorMasker = (error: unknown, message: string, isDev?: boolean) => Error;
+
+/**
+ * The one place errors meet clients: typed errors get their stable codes (src/errors.ts), anything
+ * else is masked (its message shown only outside production) and logged.
+ */
+export function createErrorMasker(logger: Logger, production: boolean): ErrorMasker {
+  return (error, message, isDev) => {
+    const path = (error as { path?: readonly (string | number)[] }).path;
+    const mapped = toClientError(originalError(error), path);
+    if (mapped !== undefined) return mapped;
+    const masked = defaultMaskError(error, message, isDev === true && !production);
+    if (masked !== error)
+      logger.error({ err: originalError(error) }, 'unexpected error, masked for the client');
+    return masked;
+  };
+}
+
 export function createYogaApp(deps: YogaDeps): CompletionsYoga {
   const { logger } = deps;
   const limits = deps.limits ?? configDefaults.limits;
@@ -84,17 +102,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
           ? logger.isLevelEnabled('debug') && logger.debug(args.map(String).join(' '))
           : logger.error(args.map(String).join(' ')),
     },
-    maskedErrors: {
-      maskError(error, message, isDev) {
-        const path = (error as { path?: readonly (string | number)[] }).path;
-        const mapped = toClientError(originalError(error), path);
-        if (mapped !== undefined) return mapped;
-        const masked = defaultMaskError(error, message, isDev && !deps.production);
-        if (masked !== error)
-          logger.error({ err: originalError(error) }, 'unexpected error, masked for the client');
-        return masked;
-      },
-    },
+    maskedErrors: { maskError: createErrorMasker(logger, deps.production) },
     batching: false,
     plugins: [
       useClientAuth(deps.authenticator),

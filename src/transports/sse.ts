@@ -1,0 +1,239 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type DocumentNode, type ExecutionResult, GraphQLError, getOperationAST } from 'graphql';
+import type { RouteHandler } from '../app.js';
+import type { ClientAuthenticator } from '../auth/client-keys.js';
+import { readLimitedBody, sendPayloadTooLarge } from '../body-limit.js';
+import { type Caller, upstreamKeyHeader } from '../request-context.js';
+import type { CompletionsYoga, ErrorMasker } from '../yoga.js';
+
+/**
+ * GraphQL subscriptions over SSE in yoga's own format (graphql-sse "distinct connections"),
+ * written straight to the Node response. Why not through yoga: its HTTP pipeline (a WHATWG Request
+ * built from the Node one, the body read as a web stream, a ReadableStream response pumped back
+ * into Node) costs ~1.5–2 ms per request before the subscription's first pull, which is when the
+ * upstream call starts — the whole of the time-to-first-event budget. The operation still runs
+ * through yoga's envelop, as graphql-ws does: the same parser and validation caches, GraphQL
+ * Armor, the completion preflight, error codes and masking.
+ *
+ * Only the plain case is served here: POST to the GraphQL endpoint, a JSON body, Accept asking for
+ * text/event-stream first, a valid client key, and an operation that parses, validates and
+ * subscribes. Anything else — every refusal included — is handed to yoga with the body already
+ * read (nothing has been paid for by then), so its status codes, errors and headers stay yoga's.
+ */
+
+export interface SseRouteDeps {
+  yoga: CompletionsYoga;
+  authenticator: ClientAuthenticator;
+  /** yoga's own masking function, for errors that end a stream. */
+  maskError: ErrorMasker;
+  production: boolean;
+  maxBodyBytes: number;
+}
+
+interface Params {
+  query: string;
+  variables: Record<string, unknown> | null;
+  operationName: string | null;
+}
+
+/** Some proxies close connections that stay silent; yoga pings at the same pace. */
+const PING_INTERVAL_MS = 12_000;
+const PING = ':\n\n';
+/** Enough for undici to send the upstream request first; far below what a client notices. */
+const HEADERS_DELAY_MS = 1;
+
+export function createSseSubscriptionRoute(deps: SseRouteDeps): RouteHandler {
+  const { yoga, authenticator } = deps;
+  return async (req, res) => {
+    if (!isPlainEventStreamPost(req, yoga.graphqlEndpoint)) return false;
+    if (!authenticator.authenticate(req.headers.authorization).ok) return false;
+    const body = await readLimitedBody(req, deps.maxBodyBytes);
+    if (body === 'too-large') {
+      sendPayloadTooLarge(res, deps.maxBodyBytes);
+      return true;
+    }
+    const cancel = new AbortController();
+    res.once('close', () => cancel.abort());
+    const stream = await subscribe(yoga, req, parseParams(body), cancel.signal);
+    if (stream === undefined) {
+      // whatwg-node reads `req.body` in place of the stream consumed above.
+      (req as IncomingMessage & { body?: Buffer }).body = body;
+      await yoga(req, res);
+      return true;
+    }
+    await writeEvents(stream, res, cancel.signal, deps);
+    return true;
+  };
+}
+
+function isPlainEventStreamPost(req: IncomingMessage, endpoint: string): boolean {
+  if (req.method !== 'POST' || req.url !== endpoint) return false;
+  const contentType = mediaType(req.headers['content-type']);
+  const [firstAccepted] = (req.headers.accept ?? '').split(',');
+  return contentType === 'application/json' && mediaType(firstAccepted) === 'text/event-stream';
+}
+
+function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+/** A GraphQL-over-HTTP body this route can run as it is; anything odd is left to yoga's checks. */
+function parseParams(body: Buffer): Params | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const { query, variables, operationName } = value as Record<string, unknown>;
+  if (typeof query !== 'string') return undefined;
+  if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
+  if (operationName != null && typeof operationName !== 'string') return undefined;
+  return {
+    query,
+    variables: (variables as Record<string, unknown> | null | undefined) ?? null,
+    operationName: operationName ?? null,
+  };
+}
+
+/** The subscription's event stream, or undefined when yoga should answer (refusals, non-subscriptions). */
+async function subscribe(
+  yoga: CompletionsYoga,
+  req: IncomingMessage,
+  params: Params | undefined,
+  signal: AbortSignal,
+): Promise<AsyncIterable<ExecutionResult> | undefined> {
+  if (params === undefined) return undefined;
+  const caller: Caller = {
+    signal,
+    authorization: req.headers.authorization,
+    upstreamApiKey: headerText(req.headers[upstreamKeyHeader]),
+  };
+  const enveloped = yoga.getEnveloped({ req, caller, params });
+  let document: DocumentNode;
+  try {
+    document = enveloped.parse(params.query);
+  } catch {
+    return undefined;
+  }
+  if (enveloped.validate(enveloped.schema, document).length > 0) return undefined;
+  if (getOperationAST(document, params.operationName)?.operation !== 'subscription') return undefined;
+  // The subscription's resolver is an async generator: nothing upstream starts before the first pull.
+  const contextValue = await enveloped.contextFactory();
+  const result: unknown = await enveloped.subscribe({
+    schema: enveloped.schema,
+    document,
+    variableValues: params.variables,
+    operationName: params.operationName,
+    contextValue,
+  });
+  return isAsyncIterable(result) ? result : undefined;
+}
+
+async function writeEvents(
+  stream: AsyncIterable<ExecutionResult>,
+  res: ServerResponse,
+  signal: AbortSignal,
+  { maskError, production }: Pick<SseRouteDeps, 'maskError' | 'production'>,
+): Promise<void> {
+  const iterator = stream[Symbol.asyncIterator]();
+  // The first pull starts the upstream call. The response headers follow a moment later (or with
+  // an earlier event): written at once, their write (~0.2 ms here) would go out before the
+  // upstream request, which undici sends a turn of the event loop later.
+  let step = iterator.next();
+  let ping: NodeJS.Timeout | undefined;
+  const open = () => {
+    if (res.headersSent) return;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      connection: 'keep-alive',
+      'cache-control': 'no-cache',
+      'content-encoding': 'none',
+      ...corsHeaders(res.req),
+    });
+    // Some browsers stall a fetch until the first body bytes arrive.
+    res.write(PING);
+    ping = setInterval(() => {
+      if (!res.writableNeedDrain) res.write(PING);
+    }, PING_INTERVAL_MS);
+  };
+  const opening = setTimeout(open, HEADERS_DELAY_MS);
+  signal.addEventListener('abort', () => void iterator.return?.(), { once: true });
+  try {
+    for (let event = await step; event.done !== true; event = await step) {
+      open();
+      const more = res.write(`event: next\ndata: ${stringifyResult(event.value)}\n\n`);
+      // Backpressure: the next chunk is pulled from upstream only once the client has drained.
+      if (!more && !(await drained(res))) return;
+      step = iterator.next();
+    }
+    open();
+    res.end('event: complete\ndata:\n\n');
+  } catch (error) {
+    if (signal.aborted) return;
+    // As yoga does: an error that ends the stream (an upstream failure, a timeout) is its last
+    // event, coded by the same masking as everything else.
+    const masked = maskError(error, 'Unexpected error.', !production);
+    const errors = [masked instanceof GraphQLError ? masked : new GraphQLError(masked.message)];
+    open();
+    res.end(`event: next\ndata: ${stringifyResult({ errors })}\n\nevent: complete\ndata:\n\n`);
+  } finally {
+    clearTimeout(opening);
+    clearInterval(ping);
+  }
+}
+
+/** Resolves true on 'drain', false when the client went away first. */
+function drained(res: ServerResponse): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onDrain = () => settle(true);
+    const onClose = () => settle(false);
+    const settle = (value: boolean) => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(value);
+    };
+    res.once('drain', onDrain);
+    res.once('close', onClose);
+  });
+}
+
+/**
+ * yoga's default CORS answer (its `cors` option is left at its default): any origin is reflected,
+ * with credentials, so browsers get the same headers from this route as from yoga.
+ */
+function corsHeaders(req: IncomingMessage): Record<string, string> {
+  const origin = req.headers.origin;
+  if (origin === undefined) return {};
+  return {
+    'access-control-allow-origin': origin,
+    vary: 'Origin',
+    'access-control-allow-credentials': 'true',
+  };
+}
+
+/** As yoga serialises results: the internal `http` and `unexpected` extensions stay on the server. */
+function stringifyResult(result: ExecutionResult): string {
+  if (result.errors === undefined && result.extensions?.http === undefined) return JSON.stringify(result);
+  const { http: _http, ...extensions } = result.extensions ?? {};
+  return JSON.stringify({
+    ...result,
+    errors: result.errors?.map(publicError),
+    extensions: Object.keys(extensions).length > 0 ? extensions : undefined,
+  });
+}
+
+function publicError(error: GraphQLError): object {
+  const { http: _http, unexpected: _unexpected, ...extensions } = error.extensions ?? {};
+  const json = typeof error.toJSON === 'function' ? error.toJSON() : { ...error };
+  return Object.keys(extensions).length > 0 ? { ...json, extensions } : { ...json, extensions: undefined };
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,207 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ClientAuthenticator, hashToken } from '../../src/auth/client-keys.js';
+import { sseClient } from '../helpers/clients.js';
+import { completionStream, createCompletion } from '../helpers/operations.js';
+import { recorded } from '../helpers/recorded.js';
+import { reply, type StubUpstream } from '../helpers/stub-upstream.js';
+import { startStubbedApp, stopStubbedApp, type TestApp } from '../helpers/test-app.js';
+
+/**
+ * GraphQL over SSE on /graphql is served by a route in front of yoga (src/transports/sse.ts) for
+ * speed. These tests hold it to yoga's own answers: the same request sent to `/graphql?via=yoga`
+ * (a URL the route leaves alone) must give the same status, headers and events.
+ */
+
+let stub: StubUpstream;
+let app: TestApp;
+
+beforeAll(async () => {
+  ({ stub, app } = await startStubbedApp({ upstream: { stream: { firstByteMs: 400, idleMs: 300 } } }));
+});
+
+afterAll(() => stopStubbedApp({ stub, app }));
+
+let hitsBefore = 0;
+beforeEach(() => {
+  hitsBefore = stub.hits('/completions');
+});
+
+const input = { model: 'gpt-3.5-turbo-instruct', prompt: { text: 'What is 2 + 2?' }, maxTokens: 7 };
+const firstChunk = recorded('openai-stream-basic.sse').split('\n\n')[0];
+
+interface RawAnswer {
+  status: number;
+  headers: Headers;
+  /** The body without yoga's keep-alive pings, which depend on timing. */
+  events: string;
+}
+
+async function send(path: string, body: string, headers: Record<string, string> = {}): Promise<RawAnswer> {
+  const response = await fetch(`${app.origin}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
+    body,
+  });
+  const text = await response.text();
+  app.bodies.push(text);
+  const events = text
+    .split('\n\n')
+    .filter((block) => block !== ':' && block !== '')
+    .join('\n\n');
+  return { status: response.status, headers: response.headers, events };
+}
+
+/** The same request through the route and through yoga. */
+async function bothWays(body: string, headers: Record<string, string> = {}) {
+  const fast = await send('/graphql', body, headers);
+  const yoga = await send('/graphql?via=yoga', body, headers);
+  return { fast, yoga };
+}
+
+const streamBody = JSON.stringify({ query: completionStream, variables: { input } });
+
+function sameHeaders(a: Headers, b: Headers, names: string[]) {
+  for (const name of names) expect([name, a.get(name)]).toEqual([name, b.get(name)]);
+}
+
+describe('GraphQL over SSE on /graphql', () => {
+  it('streams a completion exactly as yoga does: status, headers, every event', async () => {
+    stub.on('POST', '/completions', reply.recorded('openai-stream-basic.sse'));
+    const { fast, yoga } = await bothWays(streamBody);
+    expect(fast.status).toBe(200);
+    sameHeaders(fast.headers, yoga.headers, ['content-type', 'cache-control', 'content-encoding']);
+    expect(fast.events).toBe(yoga.events);
+    expect(fast.events.match(/^event: next$/gm)).toHaveLength(7);
+    expect(fast.events.endsWith('event: complete\ndata:')).toBe(true);
+  });
+
+  it('sends the CORS headers yoga sends to a browser', async () => {
+    stub.on('POST', '/completions', reply.recorded('openai-stream-basic.sse'));
+    const { fast, yoga } = await bothWays(streamBody, { origin: 'https://app.example' });
+    expect(fast.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    sameHeaders(fast.headers, yoga.headers, [
+      'access-control-allow-origin',
+      'access-control-allow-credentials',
+      'vary',
+    ]);
+  });
+
+  it('ends a stream that fails upstream with the same coded error event as yoga', async () => {
+    stub.on('POST', '/completions', async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(
+        `${firstChunk}\n\ndata: {"error":{"message":"overloaded","type":"server_error","code":503}}\n\n`,
+      );
+    });
+    const { fast, yoga } = await bothWays(streamBody);
+    expect(fast.events).toBe(yoga.events);
+    expect(fast.events).toContain('"code":"UPSTREAM_UNAVAILABLE"');
+  });
+
+  it('leaves every refusal to yoga: same status and body, and no upstream call', async () => {
+    const refusals = [
+      JSON.stringify({ query: completionStream, variables: { input: { ...input, bestOf: 2 } } }),
+      JSON.stringify({ query: completionStream, variables: { input: { ...input, model: 7 } } }),
+      JSON.stringify({ query: 'subscription { completionStream(' }),
+      JSON.stringify({ query: 'subscription { nope }' }),
+      JSON.stringify({ query: completionStream, variables: ['not', 'an', 'object'] }),
+      '{"query": ',
+      '[]',
+    ];
+    for (const body of refusals) {
+      const { fast, yoga } = await bothWays(body);
+      expect([body, fast.status]).toEqual([body, yoga.status]);
+      expect(fast.events).toBe(yoga.events);
+      expect(fast.events).toMatch(/"code":"[A-Z_]+"/);
+    }
+    expect(stub.hits('/completions')).toBe(hitsBefore);
+  });
+
+  it('hands operations other than subscriptions to yoga', async () => {
+    stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
+    const body = JSON.stringify({ query: createCompletion, variables: { input } });
+    const { fast, yoga } = await bothWays(body);
+    expect(fast.status).toBe(200);
+    expect(fast.events).toBe(yoga.events);
+    expect(fast.events).toContain('"createCompletion"');
+  });
+
+  it('refuses a body over the cap with 413 before reading it', async () => {
+    const big = JSON.stringify({ query: completionStream, variables: { input }, pad: 'x'.repeat(1_100_000) });
+    const answer = await send('/graphql', big);
+    expect(answer.status).toBe(413);
+    expect(answer.events).toContain('PAYLOAD_TOO_LARGE');
+    expect(stub.hits('/completions')).toBe(hitsBefore);
+  });
+
+  it('gives the upstream connection back after [DONE]: streams in a row reuse it', async () => {
+    // As real servers often do, the end of the response comes a moment after [DONE].
+    stub.on('POST', '/completions', async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(recorded('openai-stream-basic.sse'));
+      setTimeout(() => res.end(), 20);
+    });
+    const client = sseClient(app.graphqlUrl);
+    await client.run(completionStream, { input });
+    const opened = stub.connectionsOpened;
+    for (let i = 0; i < 5; i++) {
+      // Past the previous response's end, so that its connection is free again.
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      const { events, error } = await client.run(completionStream, { input });
+      expect(error).toBeUndefined();
+      expect(events).toHaveLength(7);
+    }
+    await client.dispose();
+    // Closed after [DONE] instead, each stream would open a connection of its own.
+    expect(stub.connectionsOpened).toBe(opened);
+  });
+
+  it('cuts off an upstream that keeps the response open after [DONE], within a second', async () => {
+    const closed = stub.closedConnections;
+    stub.on('POST', '/completions', async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(recorded('openai-stream-basic.sse'));
+      const timer = setInterval(() => res.write(': keep-alive\n\n'), 50);
+      res.on('close', () => clearInterval(timer));
+    });
+    const client = sseClient(app.graphqlUrl);
+    const { events, error } = await client.run(completionStream, { input });
+    const completedAt = performance.now();
+    await client.dispose();
+    expect(error).toBeUndefined();
+    expect(events).toHaveLength(7);
+    await expect.poll(() => stub.closedConnections, { timeout: 2_000, interval: 20 }).toBe(closed + 1);
+    expect(stub.lastClosedAt - completedAt).toBeLessThan(1_500);
+  });
+});
+
+describe('GraphQL over SSE with client keys', () => {
+  const token = 'ck-sse-CANARY-0a1b2c3d';
+  let keyed: TestApp;
+  let keyedStub: StubUpstream;
+
+  beforeAll(async () => {
+    const authenticator = new ClientAuthenticator([{ name: 'sse', sha256: hashToken(token) }]);
+    ({ stub: keyedStub, app: keyed } = await startStubbedApp({ app: { authenticator } }));
+    keyedStub.on('POST', '/completions', reply.recorded('openai-stream-basic.sse'));
+  });
+
+  afterAll(() => stopStubbedApp({ stub: keyedStub, app: keyed }));
+
+  it('streams for a valid key and answers 401 without one, calling nothing', async () => {
+    const post = (headers: Record<string, string>) =>
+      fetch(keyed.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
+        body: streamBody,
+      });
+    const refused = await post({});
+    expect(refused.status).toBe(401);
+    expect(await refused.text()).toContain('UNAUTHENTICATED');
+    expect(keyedStub.hits('/completions')).toBe(0);
+    const served = await post({ authorization: `Bearer ${token}` });
+    expect(served.status).toBe(200);
+    expect((await served.text()).match(/^event: next$/gm)).toHaveLength(7);
+    expect(keyedStub.hits('/completions')).toBe(1);
+  });
+});
