@@ -69,7 +69,9 @@ export async function* streamCompletion(args: StreamCompletionArgs): AsyncGenera
       );
     }
     const finished = new Map<number, boolean>();
-    // Leaving the loop at [DONE] must not destroy the body: see releaseBody.
+    // Node's decoder keeps characters split across chunks whole (cheaper than a TextDecoder per
+    // stream); leaving the loop at [DONE] must not destroy the body: see releaseBody.
+    opened.body.setEncoding('utf8');
     const body = opened.body.iterator({ destroyOnReturn: false });
     for await (const data of readSseData(touching(body, resetIdle))) {
       if (data.trim() === '[DONE]') {

@@ -4,7 +4,8 @@ import { UpstreamBadResponseError, UpstreamUnavailableError } from './errors.js'
 
 type DestroyableBody = Pick<Readable, 'destroy' | 'on'> & AsyncIterable<Buffer>;
 /** What a finished stream's body must offer to be read to its end in the background. */
-export type ReleasableBody = DestroyableBody & Pick<Readable, 'iterator' | 'resume' | 'readableEnded'>;
+export type ReleasableBody = DestroyableBody &
+  Pick<Readable, 'iterator' | 'resume' | 'readableEnded' | 'setEncoding'>;
 
 /** After `[DONE]` a well-behaved server ends the body at once; these bound one that does not. */
 const RELEASE_MAX_BYTES = 16 * 1024;
@@ -32,7 +33,7 @@ export function releaseBody(body: ReleasableBody): void {
   timer.unref();
   body.on('error', () => {});
   body.on('close', () => clearTimeout(timer));
-  body.on('data', (chunk: Buffer) => {
+  body.on('data', (chunk: Buffer | string) => {
     left -= chunk.length;
     if (left < 0) discardBody(body);
   });

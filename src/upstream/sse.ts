@@ -7,13 +7,18 @@
 const LINE_END = /\r\n|\r|\n/g;
 
 export async function* readSseData(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<string> {
-  const decoder = new TextDecoder('utf-8');
+  // Only for byte chunks: a Node stream with setEncoding('utf8') hands over text already.
+  let decoder: TextDecoder | undefined;
   let buffer = '';
   let data: string[] = [];
   let hasData = false;
 
   for await (const chunk of body) {
-    buffer += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    if (typeof chunk === 'string') buffer += chunk;
+    else {
+      decoder ??= new TextDecoder('utf-8');
+      buffer += decoder.decode(chunk, { stream: true });
+    }
     let lineStart = 0;
     LINE_END.lastIndex = 0;
     for (let match = LINE_END.exec(buffer); match !== null; match = LINE_END.exec(buffer)) {

@@ -164,6 +164,23 @@ describe('stream failures', () => {
     expect(errors).toEqual([]);
     expect(events.at(-1).data.completionStream.usage.totalTokens).toBe(9);
   });
+
+  it('a character split between two network reads arrives whole', async () => {
+    const [first = '', ...rest] = recorded('openai-stream-basic.sse').split('\n\n');
+    const whale = Buffer.from(first.replace('"text":"The"', '"text":"🐋 The"'));
+    const cut = whale.indexOf(Buffer.from('🐋')) + 2;
+    stub.on('POST', '/completions', async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(whale.subarray(0, cut));
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      res.end(Buffer.concat([whale.subarray(cut), Buffer.from(`\n\n${rest.join('\n\n')}`)]));
+    });
+    const client = sseClient(app.graphqlUrl);
+    const { events, error } = await client.run(completionStream, { input });
+    await client.dispose();
+    expect(error).toBeUndefined();
+    expect(events[0].data.completionStream.choices[0].text).toBe('🐋 The');
+  });
 });
 
 describe('cancellation', () => {
