@@ -24,6 +24,12 @@ interface Reply {
 const live = new Set<ChildProcess>();
 
 /**
+ * The environment the service runs in when deployed. graphql-js reads NODE_ENV once, at load:
+ * outside production it adds cross-realm checks to every instanceof test it makes.
+ */
+export const serviceEnv = { NODE_ENV: 'production' } as const;
+
+/**
  * Bundles a child's TypeScript into plain JavaScript beside it (so its `import.meta.url` paths still
  * hold), as `npm start` runs the service: measured under tsx, a process carries ~65 MB of loader
  * state that production does not.

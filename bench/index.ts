@@ -4,7 +4,7 @@
  * Exits 0 when targets are missed (the table says fail), non-zero when the bench itself breaks
  * (a crashed section still leaves its row in the table). `BENCH_ONLY=2,3` runs some sections.
  */
-import { type BenchChild, startChild, stopAllChildren } from './children.js';
+import { type BenchChild, serviceEnv, startChild, stopAllChildren } from './children.js';
 import { runClientCpuBench } from './client-cpu.js';
 import { runGraphqlOverheadBench } from './graphql-overhead.js';
 import { runLocalEngineBench } from './local-engine.js';
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const stub = await startChild('stub-upstream.ts');
   const [proxy, service]: BenchChild[] = await Promise.all([
     startChild('raw-proxy.ts', { UPSTREAM_ORIGIN: stub.origin }),
-    startChild('service.ts', { UPSTREAM_ORIGIN: stub.origin }),
+    startChild('service.ts', { ...serviceEnv, UPSTREAM_ORIGIN: stub.origin }),
   ]);
   if (proxy === undefined || service === undefined) throw new Error('children did not start');
 

@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'undici';
-import { type BenchChild, startChild } from './children.js';
+import { type BenchChild, serviceEnv, startChild } from './children.js';
 import { log, round, sleep, waitFor } from './stats.js';
 import type { Row } from './table.js';
 import { holdModelId, sseHeaders, streamBody } from './workload.js';
@@ -133,6 +133,7 @@ async function variant(stub: BenchChild, label: string, connections: number | un
   const service = await startChild(
     'service.ts',
     {
+      ...serviceEnv,
       UPSTREAM_ORIGIN: stub.origin,
       ...(connections === undefined ? {} : { UPSTREAM_CONNECTIONS: String(connections) }),
     },

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Agent } from 'undici';
-import { startChild, stopAllChildren } from '../bench/children.js';
+import { serviceEnv, startChild, stopAllChildren } from '../bench/children.js';
 import { type OperationKind, type Outcome, runOne } from './client.js';
 import { client, soak } from './config.js';
 import { sampleTimeline, settledMemory } from './memory.js';
@@ -49,7 +49,7 @@ async function run(): Promise<boolean> {
   const stub = await startChild(new URL('./stub-upstream.ts', import.meta.url));
   const service = await startChild(
     new URL('./service.ts', import.meta.url),
-    { UPSTREAM_ORIGIN: stub.origin, SOAK_LOG_FILE: logFile },
+    { ...serviceEnv, UPSTREAM_ORIGIN: stub.origin, SOAK_LOG_FILE: logFile },
     ['--expose-gc'],
   );
   const endpoint = new URL('/graphql', service.origin);
