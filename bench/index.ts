@@ -21,11 +21,13 @@ async function main(): Promise<void> {
 
   log('starting the stub upstream, the raw proxy and the service (separate processes)');
   const stub = await startChild('stub-upstream.ts');
-  const [proxy, service]: BenchChild[] = await Promise.all([
+  const [proxy, service, bareYoga]: BenchChild[] = await Promise.all([
     startChild('raw-proxy.ts', { UPSTREAM_ORIGIN: stub.origin }),
     startChild('service.ts', { ...serviceEnv, UPSTREAM_ORIGIN: stub.origin }),
+    startChild('bare-yoga.ts', { ...serviceEnv, UPSTREAM_ORIGIN: stub.origin }),
   ]);
-  if (proxy === undefined || service === undefined) throw new Error('children did not start');
+  if (proxy === undefined || service === undefined || bareYoga === undefined)
+    throw new Error('children did not start');
 
   /** Runs one section; if it breaks, the table says so, the others still run, and the exit code is 1. */
   const section = async (id: string, name: string, run: () => Promise<Row[]>) => {
@@ -49,7 +51,7 @@ async function main(): Promise<void> {
   await section('1', '1. upstream client CPU', () => runClientCpuBench(stub.origin));
   await section('2', '2. GraphQL overhead', () => runGraphqlOverheadBench(stub, service));
   await section('3', '3. stream: time to first event', () =>
-    runStreamFirstEventBench(stub.origin, proxy.origin, service.origin),
+    runStreamFirstEventBench(stub.origin, proxy.origin, service.origin, bareYoga.origin),
   );
   await Promise.all([proxy.stop(), service.stop()]);
   await section('4', '4. open streams', () => runOpenStreamsBench(stub));

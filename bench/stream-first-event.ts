@@ -1,7 +1,8 @@
 /**
  * Section 3: time to the first streamed event, one stream at a time, against the stub's burst
  * stream (first event at once, the rest 2 ms apart): straight from the stub, through a bare Node
- * proxy, through the service over yoga's SSE, and over graphql-ws. Each stream is read to its end
+ * proxy, through the service over SSE on /graphql and over graphql-ws, and, for reference, through
+ * a bare graphql-yoga server (bare-yoga.ts) to show what the framework itself costs here. Each stream is read to its end
  * so the keep-alive connection is reused by the next sample.
  */
 import { createClient } from 'graphql-ws';
@@ -97,6 +98,7 @@ export async function runStreamFirstEventBench(
   stubOrigin: string,
   proxyOrigin: string,
   serviceOrigin: string,
+  bareYogaOrigin: string,
 ): Promise<Row[]> {
   const agent = new Agent({ connections: 4, keepAliveTimeout: 30_000 });
   const ws = await graphqlWsSampler(serviceOrigin);
@@ -110,8 +112,12 @@ export async function runStreamFirstEventBench(
       sseSample(agent, `${proxyOrigin}/v1/completions`, jsonHeaders, wireStreamBody, 'data: '),
     );
     const yogaSse = await collect(
-      'service, yoga SSE',
+      'service, SSE on /graphql',
       sseSample(agent, `${serviceOrigin}/graphql`, sseHeaders, streamBody(), 'event: next'),
+    );
+    const bareYoga = await collect(
+      'bare graphql-yoga (reference)',
+      sseSample(agent, `${bareYogaOrigin}/graphql`, sseHeaders, streamBody(), 'event: next'),
     );
     // (d) is a bonus: when graphql-ws fails, the row says so and the other variants still count.
     let wsFailure = '';
@@ -137,12 +143,13 @@ export async function runStreamFirstEventBench(
     };
     add('(a) upstream stub directly', upstream);
     add('(b) raw node:http proxy', proxy, upstream);
-    add('(c) service, yoga SSE', yogaSse, proxy);
+    add('(c) service, SSE on /graphql', yogaSse, proxy);
     if (wsFailure === '') add('(d) service, graphql-ws', graphqlWs, proxy);
     else rows.push({ section: SECTION, metric: `(d) graphql-ws failed: ${wsFailure}`, value: 0, unit: '' });
+    add('(e) reference: bare graphql-yoga SSE, one-line resolver, no plugins', bareYoga, proxy);
     const proxyP50 = percentile(proxy, 50);
     for (const [name, samples] of [
-      ['yoga SSE', yogaSse],
+      ['SSE on /graphql', yogaSse],
       ['graphql-ws', graphqlWs],
     ] as const) {
       const added = percentile(samples, 50) - proxyP50;
@@ -155,6 +162,12 @@ export async function runStreamFirstEventBench(
         pass: added <= TARGET_ADDED_MS,
       });
     }
+    rows.push({
+      section: SECTION,
+      metric: 'reference, bare graphql-yoga SSE: added over raw proxy at p50',
+      value: round(percentile(bareYoga, 50) - proxyP50, 3),
+      unit: 'ms',
+    });
     return rows;
   } finally {
     await ws.close();

@@ -34,6 +34,7 @@ interface Params {
   query: string;
   variables: Record<string, unknown> | null;
   operationName: string | null;
+  extensions?: Record<string, unknown>;
 }
 
 /** Some proxies close connections that stay silent; yoga pings at the same pace. */
@@ -86,15 +87,20 @@ function parseParams(body: Buffer): Params | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const { query, variables, operationName } = value as Record<string, unknown>;
+  const { query, variables, operationName, extensions } = value as Record<string, unknown>;
   if (typeof query !== 'string') return undefined;
-  if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
+  if (!isObjectOrAbsent(variables) || !isObjectOrAbsent(extensions)) return undefined;
   if (operationName != null && typeof operationName !== 'string') return undefined;
   return {
     query,
     variables: (variables as Record<string, unknown> | null | undefined) ?? null,
     operationName: operationName ?? null,
+    ...(extensions == null ? {} : { extensions: extensions as Record<string, unknown> }),
   };
+}
+
+function isObjectOrAbsent(value: unknown): boolean {
+  return value == null || (typeof value === 'object' && !Array.isArray(value));
 }
 
 /** The subscription's event stream, or undefined when yoga should answer (refusals, non-subscriptions). */
@@ -159,7 +165,10 @@ async function writeEvents(
     }, PING_INTERVAL_MS);
   };
   const opening = setTimeout(open, HEADERS_DELAY_MS);
-  signal.addEventListener('abort', () => void iterator.return?.(), { once: true });
+  // A client that leaves ends the subscription (and with it the upstream call); a failure while
+  // winding down has nobody left to tell.
+  const stop = () => Promise.resolve(iterator.return?.()).catch(() => {});
+  signal.addEventListener('abort', stop, { once: true });
   try {
     for (let event = await step; event.done !== true; event = await step) {
       open();

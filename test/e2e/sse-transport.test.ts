@@ -105,6 +105,7 @@ describe('GraphQL over SSE on /graphql', () => {
       JSON.stringify({ query: 'subscription { completionStream(' }),
       JSON.stringify({ query: 'subscription { nope }' }),
       JSON.stringify({ query: completionStream, variables: ['not', 'an', 'object'] }),
+      JSON.stringify({ query: completionStream, variables: { input }, extensions: 'nope' }),
       '{"query": ',
       '[]',
     ];
