@@ -111,7 +111,7 @@ export async function runStreamFirstEventBench(
       'raw proxy',
       sseSample(agent, `${proxyOrigin}/v1/completions`, jsonHeaders, wireStreamBody, 'data: '),
     );
-    const yogaSse = await collect(
+    const sseOnGraphql = await collect(
       'service, SSE on /graphql',
       sseSample(agent, `${serviceOrigin}/graphql`, sseHeaders, streamBody(), 'event: next'),
     );
@@ -143,13 +143,13 @@ export async function runStreamFirstEventBench(
     };
     add('(a) upstream stub directly', upstream);
     add('(b) raw node:http proxy', proxy, upstream);
-    add('(c) service, SSE on /graphql', yogaSse, proxy);
+    add('(c) service, SSE on /graphql', sseOnGraphql, proxy);
     if (wsFailure === '') add('(d) service, graphql-ws', graphqlWs, proxy);
     else rows.push({ section: SECTION, metric: `(d) graphql-ws failed: ${wsFailure}`, value: 0, unit: '' });
     add('(e) reference: bare graphql-yoga SSE, one-line resolver, no plugins', bareYoga, proxy);
     const proxyP50 = percentile(proxy, 50);
     for (const [name, samples] of [
-      ['SSE on /graphql', yogaSse],
+      ['SSE on /graphql', sseOnGraphql],
       ['graphql-ws', graphqlWs],
     ] as const) {
       const added = percentile(samples, 50) - proxyP50;
