@@ -103,7 +103,6 @@ export function createApp(deps: AppDeps): App {
     yoga,
     authenticator,
     maskError: createErrorMasker(deps.logger, deps.production),
-    production: deps.production,
     maxBodyBytes: limits.maxRequestBytes,
   });
   const routes = [...(deps.routes ?? []), rest, sseSubscriptions];

@@ -26,7 +26,6 @@ export interface SseRouteDeps {
   authenticator: ClientAuthenticator;
   /** yoga's own masking function, for errors that end a stream. */
   maskError: ErrorMasker;
-  production: boolean;
   maxBodyBytes: number;
 }
 
@@ -141,7 +140,7 @@ async function writeEvents(
   stream: AsyncIterable<ExecutionResult>,
   res: ServerResponse,
   signal: AbortSignal,
-  { maskError, production }: Pick<SseRouteDeps, 'maskError' | 'production'>,
+  { maskError }: Pick<SseRouteDeps, 'maskError'>,
 ): Promise<void> {
   const iterator = stream[Symbol.asyncIterator]();
   // The first pull starts the upstream call. The response headers follow a moment later (or with
@@ -182,8 +181,9 @@ async function writeEvents(
   } catch (error) {
     if (signal.aborted) return;
     // As yoga does: an error that ends the stream (an upstream failure, a timeout) is its last
-    // event, coded by the same masking as everything else.
-    const masked = maskError(error, 'Unexpected error.', !production);
+    // event, coded by the same masking as everything else; an unexpected one's message stays in
+    // the log (yoga's isDev off).
+    const masked = maskError(error, 'Unexpected error.');
     const errors = [masked instanceof GraphQLError ? masked : new GraphQLError(masked.message)];
     open();
     res.end(`event: next\ndata: ${stringifyResult({ errors })}\n\nevent: complete\ndata:\n\n`);
