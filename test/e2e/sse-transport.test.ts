@@ -127,6 +127,24 @@ describe('GraphQL over SSE on /graphql', () => {
     expect(fast.events).toContain('"createCompletion"');
   });
 
+  it('a client that leaves before the first event closes the waiting upstream request', async () => {
+    const closed = stub.closedConnections;
+    stub.on('POST', '/completions', reply.hang());
+    const controller = new AbortController();
+    const response = await fetch(app.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: streamBody,
+      signal: controller.signal,
+    });
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    await expect.poll(() => stub.hits('/completions')).toBe(hitsBefore + 1);
+    const leftAt = performance.now();
+    controller.abort();
+    await expect.poll(() => stub.closedConnections, { timeout: 1_000, interval: 5 }).toBe(closed + 1);
+    expect(stub.lastClosedAt - leftAt).toBeLessThan(100);
+  });
+
   it('refuses a body over the cap with 413 before reading it', async () => {
     const big = JSON.stringify({ query: completionStream, variables: { input }, pad: 'x'.repeat(1_100_000) });
     const answer = await send('/graphql', big);
