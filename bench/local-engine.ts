@@ -60,7 +60,12 @@ async function measureInChild(cacheDir: string): Promise<ChildResult> {
   return JSON.parse(stdout) as ChildResult;
 }
 
-async function tokensPerSecond(provider: LocalProvider, temperature: number, total: number): Promise<number> {
+async function tokensPerSecond(
+  provider: LocalProvider,
+  temperature: number,
+  total: number,
+  topP = 1,
+): Promise<number> {
   const n = 10;
   const started = performance.now();
   const { response } = await provider.complete({
@@ -69,6 +74,7 @@ async function tokensPerSecond(provider: LocalProvider, temperature: number, tot
     max_tokens: Math.ceil(total / n),
     n,
     temperature,
+    top_p: topP,
     seed: 1,
   });
   const seconds = (performance.now() - started) / 1000;
@@ -99,6 +105,7 @@ export async function runLocalEngineBench(): Promise<BenchRow[]> {
     const child = await measureInChild(cacheDir);
     const greedy = await tokensPerSecond(provider, 0, 20_000);
     const sampled = await tokensPerSecond(provider, 1, 20_000);
+    const nucleus = await tokensPerSecond(provider, 1, 20_000, 0.9);
     const row = (metric: string, value: number, unit: string, target: string, pass: boolean): BenchRow => ({
       metric,
       value: Math.round(value * 10) / 10,
@@ -122,6 +129,13 @@ export async function runLocalEngineBench(): Promise<BenchRow[]> {
       ),
       row('local engine: greedy generation', greedy, 'tokens/s', '>= 5000', greedy >= 5000),
       row('local engine: temperature 1 generation', sampled, 'tokens/s', '>= 5000', sampled >= 5000),
+      row(
+        'local engine: temperature 1, top_p 0.9 generation',
+        nucleus,
+        'tokens/s',
+        '>= 5000',
+        nucleus >= 5000,
+      ),
       row('local engine: max event-loop delay, 2000 tok x 4, logprobs 5', delay, 'ms', '<= 10', delay <= 10),
     ];
   } finally {

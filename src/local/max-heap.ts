@@ -7,11 +7,13 @@ export class IndexMaxHeap {
   private readonly heap: Int32Array;
   private size: number;
 
+  /** `buffer`, when big enough, is used in place of a new array (the caller's to reuse per step). */
   constructor(
     private readonly weights: ArrayLike<number>,
     count: number,
+    buffer?: Int32Array,
   ) {
-    this.heap = new Int32Array(count);
+    this.heap = buffer !== undefined && buffer.length >= count ? buffer : new Int32Array(count);
     for (let i = 0; i < count; i++) this.heap[i] = i;
     this.size = count;
     for (let i = (count >> 1) - 1; i >= 0; i--) this.siftDown(i);

@@ -8,8 +8,8 @@
  * logits as OpenAI documents; reported logprobs are of that adjusted distribution, before
  * temperature and top_p. Sampling uses softmax(adjusted logits / temperature), cut to the nucleus.
  */
-import { IndexMaxHeap } from './max-heap.js';
 import type { NgramModel } from './ngram-model.js';
+import { cutNucleus } from './nucleus.js';
 import type { Rng } from './rng.js';
 import { tailTable } from './tail-table.js';
 
@@ -146,36 +146,22 @@ export class Sampler {
     let explicitWeights: ArrayLike<number> = weight;
     let explicitCount = s.count;
     if (settings.topP < 1) {
-      // Nucleus: merge the touched tokens (largest first, from a heap) with the already-sorted
-      // tail until the kept mass reaches top_p; the token that crosses the line is kept.
-      const heap = new IndexMaxHeap(weight, s.count);
-      const keptOrder: number[] = [];
-      const target = settings.topP * (sumE + tailSum + unseenSum);
-      let keptE = 0;
-      let keptT = 0;
-      let rank = 0;
-      for (;;) {
-        while (rank < seenSorted.length && s.isTouched(seenSorted[rank] as number)) rank++;
-        const we = heap.peekWeight();
-        const wt = rank < seenSorted.length ? tailScale * (tail.qt[rank] as number) : -1;
-        if (we < 0 && wt < 0) break;
-        if (we >= wt) {
-          keptE += we;
-          keptOrder.push(heap.pop());
-        } else {
-          keptT += wt;
-          rank++;
-        }
-        if (keptE + keptT >= target) break;
-      }
-      const ie = keptOrder.length;
-      explicitTokens = keptOrder.map((i) => touched[i] as number);
-      explicitWeights = keptOrder.map((i) => weight[i] as number);
-      explicitCount = ie;
-      sumE = keptE;
-      tailRanks = rank;
-      tailSum = keptT;
-      if (heap.length > 0 || rank < seenSorted.length) unseenSum = 0;
+      const cut = cutNucleus({
+        touched,
+        weight,
+        count: s.count,
+        rankOf,
+        tail,
+        tailScale,
+        target: settings.topP * (sumE + tailSum + unseenSum),
+      });
+      explicitTokens = cut.tokens;
+      explicitWeights = cut.weights;
+      explicitCount = cut.tokens.length;
+      sumE = cut.explicitSum;
+      tailRanks = cut.tailRanks;
+      tailSum = cut.tailSum;
+      if (!cut.exhausted) unseenSum = 0;
     }
     let x = rng() * (sumE + tailSum + unseenSum);
     for (let i = 0; i < explicitCount; i++) {

@@ -92,6 +92,56 @@ describe('n-gram model probabilities', () => {
     }
   });
 
+  it('samples only inside the nucleus of the dense distribution, in proportion (top_p)', () => {
+    const contexts = [
+      encodeText('The'),
+      encodeText('Call me Ishmael. Some years ago'),
+      encodeText(' and the'),
+      encodeText('GraphQL federation subgraph'),
+    ];
+    const cases = [
+      { temperature: 1, topP: 0.9 },
+      { temperature: 0.7, topP: 0.5 },
+      { temperature: 1.3, topP: 0.99 },
+    ];
+    for (const context of contexts) {
+      const dist = model.distribution(context);
+      const hist = [EOT, ...context];
+      const order = Array.from(dist.keys())
+        .filter((t) => (dist[t] as number) > 0)
+        .sort((a, b) => (dist[b] as number) - (dist[a] as number));
+      for (const { temperature, topP } of cases) {
+        // The reference: weights p^(1/T), largest first, kept until their mass reaches topP.
+        const weight = (t: number) => (dist[t] as number) ** (1 / temperature);
+        let total = 0;
+        for (const t of order) total += weight(t);
+        let kept = 0;
+        let cut = 0;
+        for (const t of order) {
+          kept += weight(t);
+          cut = weight(t);
+          if (kept >= topP * total) break;
+        }
+        const top = order[0] as number;
+        const sampler = new Sampler(model, { ...plain, temperature, topP, topLogprobs: -1 });
+        const rng = candidateRng([3, temperature * 10], 0, 0);
+        const draws = 1500;
+        let topCount = 0;
+        const outside: number[] = [];
+        for (let i = 0; i < draws; i++) {
+          const { token } = sampler.step(hist, hist.length, null, rng);
+          if (weight(token) < cut * (1 - 1e-9)) outside.push(token);
+          if (token === top) topCount++;
+        }
+        expect(outside).toEqual([]);
+        // The most likely token is drawn with its share of the nucleus (4 standard deviations).
+        const share = weight(top) / kept;
+        const sd = Math.sqrt((share * (1 - share)) / draws);
+        expect(Math.abs(topCount / draws - share)).toBeLessThan(4 * sd + 1e-3);
+      }
+    }
+  });
+
   it('renormalises over the whole vocabulary after logit_bias', () => {
     const boosted = encodeText(' harpoon')[0] as number;
     const banned = encodeText(' the')[0] as number;
