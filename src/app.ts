@@ -7,6 +7,7 @@ import { createModelCatalog } from './completions/model-catalog.js';
 import { createCompletionsService } from './completions/service.js';
 import { findViolation } from './completions/validation.js';
 import { configDefaults, type OperationLimits } from './config.js';
+import { headerText } from './http-headers.js';
 import { createMemoryRateLimiter, type LimitPolicy, type RateLimiter } from './limits/index.js';
 import { createContextFactory, upstreamKeyHeader } from './request-context.js';
 import { createOpenAiCompatHandler } from './rest/openai-compat.js';
@@ -76,7 +77,10 @@ export function createApp(deps: AppDeps): App {
     upstreamKeyPassthrough: deps.upstreamKeyPassthrough ?? false,
     ...(deps.storage ? { store: deps.storage.completions, usage: deps.storage.usage } : {}),
   });
+  // One masking function for yoga and for the SSE route, so a stream's errors read as yoga's.
+  const maskError = createErrorMasker(deps.logger, deps.production);
   const yoga = createYogaApp({
+    maskError,
     createContext,
     authenticator,
     logger: deps.logger,
@@ -102,7 +106,7 @@ export function createApp(deps: AppDeps): App {
   const sseSubscriptions = createSseSubscriptionRoute({
     yoga,
     authenticator,
-    maskError: createErrorMasker(deps.logger, deps.production),
+    maskError,
     maxBodyBytes: limits.maxRequestBytes,
   });
   const routes = [...(deps.routes ?? []), rest, sseSubscriptions];
@@ -138,8 +142,4 @@ export function createApp(deps: AppDeps): App {
         server.closeIdleConnections();
       }),
   };
-}
-
-function headerText(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }

@@ -26,6 +26,8 @@ export interface YogaDeps {
   /** A first query for GraphiQL, naming a model this server can really serve. */
   exampleModel?: string;
   limits?: OperationLimits;
+  /** From createErrorMasker; shared with the transports that write results themselves. */
+  maskError: ErrorMasker;
 }
 
 /** What a transport hands yoga besides the request: a WebSocket operation brings its own caller. */
@@ -102,7 +104,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
           ? logger.isLevelEnabled('debug') && logger.debug(args.map(String).join(' '))
           : logger.error(args.map(String).join(' ')),
     },
-    maskedErrors: { maskError: createErrorMasker(logger, deps.production) },
+    maskedErrors: { maskError: deps.maskError },
     batching: false,
     plugins: [
       useClientAuth(deps.authenticator),

@@ -1,4 +1,5 @@
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { mediaTypes } from '../http-headers.js';
 
 /**
  * Refuses, with a coded GraphQL error instead of yoga's empty 415/406, a body in a media type this
@@ -16,13 +17,6 @@ const producible = [
   'text/*',
   '*/*',
 ];
-
-function mediaTypes(header: string | null): string[] {
-  return (header ?? '')
-    .split(',')
-    .map((part) => part.split(';')[0]?.trim().toLowerCase() ?? '')
-    .filter((type) => type !== '');
-}
 
 export function useMediaTypeChecks(): Plugin {
   return {

@@ -3,6 +3,7 @@ import { type DocumentNode, type ExecutionResult, GraphQLError, getOperationAST 
 import type { RouteHandler } from '../app.js';
 import type { ClientAuthenticator } from '../auth/client-keys.js';
 import { readLimitedBody, sendPayloadTooLarge } from '../body-limit.js';
+import { headerText, mediaTypes } from '../http-headers.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga, ErrorMasker } from '../yoga.js';
 
@@ -68,13 +69,9 @@ export function createSseSubscriptionRoute(deps: SseRouteDeps): RouteHandler {
 
 function isPlainEventStreamPost(req: IncomingMessage, endpoint: string): boolean {
   if (req.method !== 'POST' || req.url !== endpoint) return false;
-  const contentType = mediaType(req.headers['content-type']);
-  const [firstAccepted] = (req.headers.accept ?? '').split(',');
-  return contentType === 'application/json' && mediaType(firstAccepted) === 'text/event-stream';
-}
-
-function mediaType(header: string | undefined): string {
-  return (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const [contentType] = mediaTypes(req.headers['content-type']);
+  const [firstAccepted] = mediaTypes(req.headers.accept);
+  return contentType === 'application/json' && firstAccepted === 'text/event-stream';
 }
 
 /** A GraphQL-over-HTTP body this route can run as it is; anything odd is left to yoga's checks. */
@@ -241,8 +238,4 @@ function publicError(error: GraphQLError): object {
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {
   return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
-}
-
-function headerText(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }

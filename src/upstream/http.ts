@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher, request } from 'undici';
+import { headerText } from '../http-headers.js';
 import { CallDeadline } from './deadline.js';
 import { errorFromResponse, isRetryableRateLimit } from './error-response.js';
 import { UpstreamBadResponseError, type UpstreamError, UpstreamUnavailableError } from './errors.js';
@@ -109,7 +110,7 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
         }
         throw unreachable(error);
       }
-      const requestId = headerValue(response.headers['x-request-id']);
+      const requestId = headerText(response.headers['x-request-id']);
       if (response.statusCode >= 200 && response.statusCode < 300) {
         return { status: response.statusCode, headers: response.headers, body: response.body, requestId };
       }
@@ -156,7 +157,7 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
   }
 
   async function readJson(response: UpstreamResponse, deadline: CallDeadline): Promise<unknown> {
-    const contentType = headerValue(response.headers['content-type']) ?? '';
+    const contentType = headerText(response.headers['content-type']) ?? '';
     if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType)) {
       discardBody(response.body);
       throw new UpstreamBadResponseError(
@@ -241,8 +242,4 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
 
 function unreachable(cause: unknown): UpstreamUnavailableError {
   return new UpstreamUnavailableError('The upstream could not be reached.', { cause });
-}
-
-export function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
