@@ -1,7 +1,7 @@
 import { builder } from './builder.js';
 import { completionCallOptions } from './call-options.js';
 import { CreateCompletionResponseRef, completionFieldCost } from './completion.js';
-import { CreateCompletionInputRef } from './inputs.js';
+import { completionInputArg } from './inputs.js';
 
 builder.subscriptionField('completionStream', (t) =>
   t.field({
@@ -11,13 +11,7 @@ builder.subscriptionField('completionStream', (t) =>
       '(the upstream uses one shape for both), with each choice carrying only its new text and finishReason on its last event. ' +
       'With streamOptions.includeUsage, a last event with no choices carries the usage. bestOf above 1 cannot be streamed.',
     cost: completionFieldCost,
-    args: {
-      input: t.arg({
-        type: CreateCompletionInputRef,
-        required: true,
-        description: 'The completion’s parameters.',
-      }),
-    },
+    args: { input: t.arg(completionInputArg) },
     subscribe: (_root, { input }, context) =>
       context.completions.stream(input, completionCallOptions(context)),
     resolve: (chunk) => chunk,

@@ -10,7 +10,7 @@ import type {
 import { finishReasons } from '../completions/model.js';
 import { builder } from './builder.js';
 import { completionCallOptions } from './call-options.js';
-import { CreateCompletionInputRef } from './inputs.js';
+import { completionInputArg } from './inputs.js';
 
 /** The response side of a completion and the mutation that creates one. */
 
@@ -218,13 +218,7 @@ builder.mutationField('createCompletion', (t) =>
     description: 'Creates a completion for the provided prompt and parameters. A paid upstream call.',
     // Priced for gateways' demand control: one upstream LLM call outweighs any read by far.
     cost: completionFieldCost,
-    args: {
-      input: t.arg({
-        type: CreateCompletionInputRef,
-        required: true,
-        description: 'The completion’s parameters.',
-      }),
-    },
+    args: { input: t.arg(completionInputArg) },
     resolve: async (_root, { input }, context) =>
       (await context.completions.create(input, completionCallOptions(context))).completion,
   }),

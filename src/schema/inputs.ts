@@ -129,3 +129,10 @@ export const CreateCompletionInputRef = builder
       }),
     }),
   });
+
+/** The `input` argument of `createCompletion` and `completionStream`, declared once. */
+export const completionInputArg = {
+  type: CreateCompletionInputRef,
+  required: true,
+  description: 'The completion’s parameters.',
+} as const;
