@@ -17,7 +17,7 @@ import { holdModelId } from './workload.js';
 
 const BURST_DELAY_MS = 2;
 
-const recordedDir = new URL('../../shared/upstream/recorded/', import.meta.url);
+const recordedDir = new URL('../test/fixtures/upstream/', import.meta.url);
 const nonStreamBody = readFileSync(new URL('openai-nonstream-basic.json', recordedDir));
 const sseEvents = readFileSync(new URL('openai-stream-basic.sse', recordedDir), 'utf8')
   .split('\n\n')

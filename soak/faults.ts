@@ -16,7 +16,7 @@ export interface Fault {
   answer: Answer;
 }
 
-const recordedDir = new URL('../../shared/upstream/recorded/', import.meta.url);
+const recordedDir = new URL('../test/fixtures/upstream/', import.meta.url);
 const recorded = (name: string) => readFileSync(new URL(name, recordedDir));
 
 const completionBody = recorded('openai-nonstream-basic.json');

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
-/** The upstream's real recorded bodies, shipped beside the project in `../shared/upstream/recorded`. */
-const recordedDir = new URL('../../../shared/upstream/recorded/', import.meta.url);
+/** The upstream's real recorded bodies, copied into `test/fixtures/upstream` (see its README). */
+const recordedDir = new URL('../fixtures/upstream/', import.meta.url);
 
 export function recorded(name: string): string {
   return readFileSync(new URL(name, recordedDir), 'utf8');
