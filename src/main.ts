@@ -33,6 +33,8 @@ async function main(): Promise<void> {
     storage,
     limiter,
     rateLimit: resolveRateLimit(config),
+    corsOrigins: config.corsOrigins,
+    wsInitTimeoutMs: config.wsInitTimeoutMs,
   });
 
   app.server.listen(config.port, config.host, () => {

@@ -4,6 +4,7 @@
  * the injected `validate()`; this only guarantees the types the engine relies on.
  */
 import type { IncomingMessage } from 'node:http';
+import { mediaTypes } from '../http-headers.js';
 import type { WireCompletionRequest, WirePrompt } from '../upstream/wire.js';
 
 export class BadRequest extends Error {
@@ -18,9 +19,16 @@ export class BadRequest extends Error {
 }
 
 export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  // Only JSON: a text/plain or form POST is one a browser sends cross-site without a preflight, so
+  // any page could otherwise spend this server's upstream key through a visitor's browser.
   const type = req.headers['content-type'] ?? '';
-  if (!/^application\/json\b/i.test(type)) {
-    throw new BadRequest(`Invalid Content-Type header (${type || 'none'}): expected application/json.`);
+  if (mediaTypes(type)[0] !== 'application/json') {
+    throw new BadRequest(
+      `Invalid Content-Type header (${type || 'none'}): expected application/json.`,
+      null,
+      415,
+      'unsupported_media_type',
+    );
   }
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > maxBytes) throw new BadRequest(`Request body exceeds ${maxBytes} bytes.`, null, 413);

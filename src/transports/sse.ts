@@ -3,6 +3,7 @@ import { type DocumentNode, type ExecutionResult, GraphQLError, getOperationAST 
 import type { RouteHandler } from '../app.js';
 import type { ClientAuthenticator } from '../auth/client-keys.js';
 import { readLimitedBody, sendPayloadTooLarge } from '../body-limit.js';
+import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
 import { headerText, mediaTypes } from '../http-headers.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga, ErrorMasker } from '../yoga.js';
@@ -28,6 +29,8 @@ export interface SseRouteDeps {
   /** yoga's own masking function, for errors that end a stream. */
   maskError: ErrorMasker;
   maxBodyBytes: number;
+  /** yoga's CORS policy, so a browser reads a stream from this route exactly when it could from yoga. */
+  cors: CorsPolicy;
 }
 
 interface Params {
@@ -137,7 +140,7 @@ async function writeEvents(
   stream: AsyncIterable<ExecutionResult>,
   res: ServerResponse,
   signal: AbortSignal,
-  { maskError }: Pick<SseRouteDeps, 'maskError'>,
+  { maskError, cors }: Pick<SseRouteDeps, 'maskError' | 'cors'>,
 ): Promise<void> {
   const iterator = stream[Symbol.asyncIterator]();
   // The first pull starts the upstream call. The response headers follow a moment later (or with
@@ -152,7 +155,7 @@ async function writeEvents(
       connection: 'keep-alive',
       'cache-control': 'no-cache',
       'content-encoding': 'none',
-      ...corsHeaders(res.req),
+      ...corsResponseHeaders(cors, res.req),
     });
     // Some browsers stall a fetch until the first body bytes arrive.
     res.write(PING);
@@ -203,20 +206,6 @@ function drained(res: ServerResponse): Promise<boolean> {
     res.once('drain', onDrain);
     res.once('close', onClose);
   });
-}
-
-/**
- * yoga's default CORS answer (its `cors` option is left at its default): any origin is reflected,
- * with credentials, so browsers get the same headers from this route as from yoga.
- */
-function corsHeaders(req: IncomingMessage): Record<string, string> {
-  const origin = req.headers.origin;
-  if (origin === undefined) return {};
-  return {
-    'access-control-allow-origin': origin,
-    vary: 'Origin',
-    'access-control-allow-credentials': 'true',
-  };
 }
 
 /** As yoga serialises results: the internal `http` and `unexpected` extensions stay on the server. */

@@ -1,23 +1,49 @@
-import type { Server } from 'node:http';
-import type { ExecutionArgs } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { type WebSocket, WebSocketServer } from 'ws';
+import type { IncomingMessage, Server } from 'node:http';
+import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
+import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { ClientAuthenticator } from '../auth/client-keys.js';
+import { type CorsPolicy, mayUpgrade } from '../http/cors.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga } from '../yoga.js';
 
 /**
  * GraphQL over WebSocket (the `graphql-ws` protocol) on the same port and path as HTTP. Operations
  * go through yoga's envelop, so they get the same plugins, limits and error masking as HTTP.
+ *
+ * graphql-ws's core (`makeServer`) is driven here rather than through its `ws` adapter so that a
+ * frame's size is judged before anything parses it: an unauthenticated peer must not be able to
+ * make the server buffer or JSON-parse megabytes.
  */
 
-interface EnvelopedRoot {
-  execute: (args: ExecutionArgs) => unknown;
-  subscribe: (args: ExecutionArgs) => unknown;
+export interface WebSocketDeps {
+  yoga: CompletionsYoga;
+  authenticator: ClientAuthenticator;
+  /** Which pages may open a socket: browsers send `Origin` on every handshake, never a preflight. */
+  cors: CorsPolicy;
+  /** The HTTP body cap: ws refuses a larger frame (1009) from its header, before buffering it. */
+  maxPayloadBytes: number;
+  /** A socket that sends no connection_init within this is closed (4408). */
+  initTimeoutMs: number;
+  /** Operations running at once on one socket; one more is answered with an error. */
+  maxOperationsPerSocket?: number;
 }
 
 export interface WebSocketTransport {
   close(): Promise<void>;
+}
+
+/** A connection_init carrying an Authorization param is a few hundred bytes. */
+export const MAX_FRAME_BEFORE_ACK_BYTES = 16 * 1024;
+const DEFAULT_MAX_OPERATIONS_PER_SOCKET = 100;
+/** A peer that answers no ping within this is gone; graphql-ws's own adapter uses the same pace. */
+const KEEP_ALIVE_MS = 12_000;
+
+type Extra = { socket: WebSocket; request: IncomingMessage; acknowledged: boolean };
+
+interface EnvelopedRoot {
+  execute: (args: ExecutionArgs) => unknown;
+  subscribe: (args: ExecutionArgs) => unknown;
 }
 
 /**
@@ -46,53 +72,122 @@ function connectionParam(
   return typeof entry?.[1] === 'string' ? entry[1] : undefined;
 }
 
-export function attachWebSocket(
-  server: Server,
-  yoga: CompletionsYoga,
-  authenticator: ClientAuthenticator,
-): WebSocketTransport {
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
-  const disposable = useServer(
-    {
-      // With client keys configured, a connection without a valid one is closed (4403) at init.
-      onConnect: (context) =>
-        authenticator.authenticate(
-          connectionParam(context.connectionParams, 'authorization') ??
-            context.extra.request.headers.authorization,
-        ).ok,
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
-      onSubscribe: async (context, _id, payload) => {
-        const caller: Caller = {
-          signal: socketSignal(context.extra.socket),
-          authorization:
-            connectionParam(context.connectionParams, 'authorization') ??
-            context.extra.request.headers.authorization,
-          upstreamApiKey: connectionParam(context.connectionParams, upstreamKeyHeader),
-        };
-        const enveloped = yoga.getEnveloped({
-          ...context,
-          req: context.extra.request,
-          caller,
-          params: payload,
-        });
-        const args: ExecutionArgs = {
-          schema: enveloped.schema,
-          operationName: payload.operationName ?? null,
-          document: enveloped.parse(payload.query),
-          variableValues: payload.variables ?? null,
-          contextValue: await enveloped.contextFactory(),
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe } satisfies EnvelopedRoot,
-        };
-        const errors = enveloped.validate(args.schema, args.document);
-        return errors.length > 0 ? errors : args;
-      },
+function byteLength(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((sum, part) => sum + part.length, 0);
+  return data.byteLength;
+}
+
+export function attachWebSocket(server: Server, deps: WebSocketDeps): WebSocketTransport {
+  const { yoga, authenticator } = deps;
+  const maxOperations = deps.maxOperationsPerSocket ?? DEFAULT_MAX_OPERATIONS_PER_SOCKET;
+  const wss = new WebSocketServer({
+    server,
+    path: yoga.graphqlEndpoint,
+    maxPayload: deps.maxPayloadBytes,
+    handleProtocols: (protocols) => handleProtocols(protocols),
+    verifyClient: ({ req }, accept) =>
+      mayUpgrade(deps.cors, req) ? accept(true) : accept(false, 403, 'Origin not allowed'),
+  });
+  const graphqlWs = makeServer<Record<string, unknown>, Extra>({
+    connectionInitWaitTimeout: deps.initTimeoutMs,
+    // With client keys configured, a connection without a valid one is closed (4403) at init.
+    onConnect: (context) => {
+      const { ok } = authenticator.authenticate(
+        connectionParam(context.connectionParams, 'authorization') ??
+          context.extra.request.headers.authorization,
+      );
+      context.extra.acknowledged = ok;
+      return ok;
     },
-    wss,
-  );
+    execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
+    subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+    onSubscribe: async (context, _id, payload) => {
+      // graphql-ws has already registered this operation, so the count includes it.
+      if (Object.keys(context.subscriptions).length > maxOperations) {
+        return [
+          new GraphQLError(`At most ${maxOperations} operations can run at once on one connection.`, {
+            extensions: { code: 'TOO_MANY_OPERATIONS' },
+          }),
+        ];
+      }
+      const caller: Caller = {
+        signal: socketSignal(context.extra.socket),
+        authorization:
+          connectionParam(context.connectionParams, 'authorization') ??
+          context.extra.request.headers.authorization,
+        upstreamApiKey: connectionParam(context.connectionParams, upstreamKeyHeader),
+      };
+      const enveloped = yoga.getEnveloped({
+        ...context,
+        req: context.extra.request,
+        caller,
+        params: payload,
+      });
+      let document: DocumentNode;
+      try {
+        document = enveloped.parse(payload.query);
+      } catch (error) {
+        // A syntax error or a GraphQL Armor refusal is the operation's error, not the socket's.
+        if (error instanceof GraphQLError) return [error];
+        throw error;
+      }
+      const args: ExecutionArgs = {
+        schema: enveloped.schema,
+        operationName: payload.operationName ?? null,
+        document,
+        variableValues: payload.variables ?? null,
+        contextValue: await enveloped.contextFactory(),
+        rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe } satisfies EnvelopedRoot,
+      };
+      const errors = enveloped.validate(args.schema, args.document);
+      return errors.length > 0 ? errors : args;
+    },
+  });
+
+  wss.on('connection', (socket, request) => {
+    // ws has already answered a protocol error or an oversized frame with its close code (1002,
+    // 1009); without a listener the error would crash the process.
+    socket.on('error', () => {});
+    const extra: Extra = { socket, request, acknowledged: false };
+    const closed = graphqlWs.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise((resolve, reject) => {
+            if (socket.readyState !== socket.OPEN) return resolve();
+            socket.send(data, (error) => (error ? reject(error) : resolve()));
+          }),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (handle) =>
+          socket.on('message', (data) => {
+            if (!extra.acknowledged && byteLength(data) > MAX_FRAME_BEFORE_ACK_BYTES) {
+              socket.close(1009, 'Message too big before connection_ack');
+              return;
+            }
+            handle(String(data)).catch(() =>
+              socket.close(CloseCode.InternalServerError, 'Internal server error'),
+            );
+          }),
+      },
+      extra,
+    );
+    let pongWait: NodeJS.Timeout | undefined;
+    const keepAlive = setInterval(() => {
+      if (socket.readyState !== socket.OPEN) return;
+      pongWait = setTimeout(() => socket.terminate(), KEEP_ALIVE_MS);
+      socket.once('pong', () => clearTimeout(pongWait));
+      socket.ping();
+    }, KEEP_ALIVE_MS);
+    socket.once('close', (code, reason) => {
+      clearInterval(keepAlive);
+      clearTimeout(pongWait);
+      void closed(code, String(reason)).catch(() => {});
+    });
+  });
+
   return {
     async close() {
-      await disposable.dispose();
+      for (const client of wss.clients) client.close(1001, 'Going away');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };

@@ -16,7 +16,10 @@ let stub: StubUpstream;
 let app: TestApp;
 
 beforeAll(async () => {
-  ({ stub, app } = await startStubbedApp({ upstream: { stream: { firstByteMs: 400, idleMs: 300 } } }));
+  ({ stub, app } = await startStubbedApp({
+    upstream: { stream: { firstByteMs: 400, idleMs: 300 } },
+    app: { corsOrigins: ['https://app.example'] },
+  }));
 });
 
 afterAll(() => stopStubbedApp({ stub, app }));
@@ -75,15 +78,16 @@ describe('GraphQL over SSE on /graphql', () => {
     expect(fast.events.endsWith('event: complete\ndata:')).toBe(true);
   });
 
-  it('sends the CORS headers yoga sends to a browser', async () => {
+  it('sends the CORS headers yoga sends to a listed origin, and none to a foreign one', async () => {
     stub.on('POST', '/completions', reply.recorded('openai-stream-basic.sse'));
-    const { fast, yoga } = await bothWays(streamBody, { origin: 'https://app.example' });
-    expect(fast.headers.get('access-control-allow-origin')).toBe('https://app.example');
-    sameHeaders(fast.headers, yoga.headers, [
-      'access-control-allow-origin',
-      'access-control-allow-credentials',
-      'vary',
-    ]);
+    const cors = ['access-control-allow-origin', 'access-control-allow-credentials', 'vary'];
+    const listed = await bothWays(streamBody, { origin: 'https://app.example' });
+    expect(listed.fast.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    sameHeaders(listed.fast.headers, listed.yoga.headers, cors);
+    const foreign = await bothWays(streamBody, { origin: 'https://evil.example' });
+    expect(foreign.fast.status).toBe(200);
+    expect(foreign.fast.headers.get('access-control-allow-origin')).toBeNull();
+    sameHeaders(foreign.fast.headers, foreign.yoga.headers, cors);
   });
 
   it('ends a stream that fails upstream with the same coded error event as yoga', async () => {

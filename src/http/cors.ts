@@ -1,0 +1,95 @@
+import type { IncomingMessage } from 'node:http';
+import type { CORSOptions } from 'graphql-yoga';
+import { headerText } from '../http-headers.js';
+
+/**
+ * Which browser pages may use this server. With no client keys any page a developer visits could
+ * otherwise spend the server's upstream key through the developer's browser, so the default is
+ * this server's own pages only; `CORS_ORIGINS` names the others. One decision for yoga, the SSE
+ * route and WebSocket upgrades, so no transport is a side door.
+ */
+export interface CorsPolicy {
+  /** Exact origins (`https://app.example:8443`), normalised as browsers send them. */
+  readonly origins: ReadonlySet<string>;
+  /** `*` was listed: every origin, but never with credentials. */
+  readonly anyOrigin: boolean;
+}
+
+export class CorsOriginError extends Error {}
+
+/** An origin as a browser sends it (`scheme://host[:port]`, lower case, no default port), or an error. */
+export function normaliseOrigin(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    throw new CorsOriginError(`"${text}" is not an origin (scheme://host[:port])`);
+  }
+  const bare = url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '';
+  if (url.origin === 'null' || !bare) {
+    throw new CorsOriginError(`"${text}" is not an origin (scheme://host[:port], no path)`);
+  }
+  return url.origin;
+}
+
+export function createCorsPolicy(origins: readonly string[] = []): CorsPolicy {
+  const anyOrigin = origins.includes('*');
+  return {
+    anyOrigin,
+    origins: new Set(origins.filter((origin) => origin !== '*').map(normaliseOrigin)),
+  };
+}
+
+/** Same-origin only: what a server with no `CORS_ORIGINS` answers. */
+export const sameOriginOnly: CorsPolicy = createCorsPolicy();
+
+/** How far an origin is trusted: with credentials (listed), without (`*`), or not at all. */
+function grant(policy: CorsPolicy, origin: string | null | undefined): 'credentials' | 'anonymous' | null {
+  if (origin == null) return null;
+  if (policy.origins.has(origin.toLowerCase())) return 'credentials';
+  return policy.anyOrigin ? 'anonymous' : null;
+}
+
+/**
+ * yoga's `cors` option. yoga reflects the request's origin (with `Vary: Origin`) once this has
+ * decided it may; `false` sends no CORS headers at all, so a browser refuses the preflight and
+ * keeps any answer from the page. Same-origin pages (GraphiQL) need no CORS headers.
+ */
+export function yogaCorsOptions(policy: CorsPolicy, origin: string | null): CORSOptions {
+  const granted = grant(policy, origin);
+  return granted === null ? false : { origin: '*', credentials: granted === 'credentials' };
+}
+
+/** The headers yoga sends for `yogaCorsOptions` on a non-preflight answer, for routes that answer themselves. */
+export function corsResponseHeaders(policy: CorsPolicy, req: IncomingMessage): Record<string, string> {
+  const origin = headerText(req.headers.origin);
+  const granted = grant(policy, origin);
+  if (origin === undefined || granted === null) return {};
+  return {
+    'access-control-allow-origin': origin,
+    vary: 'Origin',
+    ...(granted === 'credentials' ? { 'access-control-allow-credentials': 'true' } : {}),
+  };
+}
+
+/** The page's origin is this server: same host and port as the Host header it sent. */
+export function isSameOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined || host === '') return false;
+  try {
+    const page = new URL(origin);
+    // Parsed with the page's scheme, so a default port (`:80`, `:443`) compares as absent.
+    return page.host === new URL(`${page.protocol}//${host}`).host;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A WebSocket handshake is never preflighted and browsers send `Origin` on every one, so the check
+ * is made here, before any frame is read. No `Origin`: not a browser; client keys still apply.
+ */
+export function mayUpgrade(policy: CorsPolicy, req: IncomingMessage): boolean {
+  const origin = headerText(req.headers.origin);
+  if (origin === undefined) return true;
+  return isSameOrigin(origin, req.headers.host) || grant(policy, origin) !== null;
+}
