@@ -23,6 +23,24 @@ function drainedOrClosed(res: ServerResponse): Promise<void> {
 let stub: StubUpstream;
 let app: TestApp;
 let upstreamBytes = 0;
+/** True while the upstream waits for its socket to drain, i.e. while nobody is taking its bytes. */
+let upstreamBlocked = false;
+
+/**
+ * Lets the event loop go round `turns` times. The service, its upstream and the client all live in
+ * this process, so bytes a socket can take get read within a few turns: counting turns instead of
+ * milliseconds gives the service the same chance to misbehave however busy the machine is.
+ */
+async function eventLoopTurns(turns: number): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** The upstream is held back for good: blocked, and not one byte further after many turns. */
+async function upstreamHeldBack(): Promise<boolean> {
+  const bytes = upstreamBytes;
+  await eventLoopTurns(200);
+  return upstreamBlocked && upstreamBytes === bytes;
+}
 
 const chunk = (i: number) =>
   `data: ${JSON.stringify({ id: 'cmpl-bp', object: 'text_completion', created: 1, model: 'm', choices: [{ text: `piece ${i} ${'x'.repeat(8_000)}`, index: 0, logprobs: null, finish_reason: null }] })}\n\n`;
@@ -35,7 +53,11 @@ beforeAll(async () => {
     for (let i = 0; upstreamBytes < 100 * 1024 * 1024 && !res.destroyed; i++) {
       const piece = chunk(i);
       upstreamBytes += piece.length;
-      if (!res.write(piece)) await drainedOrClosed(res);
+      if (!res.write(piece)) {
+        upstreamBlocked = true;
+        await drainedOrClosed(res);
+        upstreamBlocked = false;
+      }
     }
     res.end();
   });
@@ -59,10 +81,12 @@ describe('a slow reader', () => {
     });
     expect(response.statusCode).toBe(200);
     const heapBefore = process.memoryUsage().heapUsed;
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Unthrottled, the service would keep reading until the upstream had written all 100 MB and
+    // ended, so the upstream would never stay blocked and this poll would time out.
+    await expect.poll(upstreamHeldBack, { timeout: 15_000, interval: 0 }).toBe(true);
     const pulledWhilePaused = upstreamBytes;
-    console.info(`upstream bytes pulled while the client read nothing for 1.5 s: ${pulledWhilePaused}`);
-    // Unthrottled, a local upstream writes hundreds of MB in 1.5 s; socket buffers hold a few MB.
+    console.info(`upstream bytes pulled while the client read nothing: ${pulledWhilePaused}`);
+    // Socket buffers and one chunk in flight hold a few MB.
     expect(pulledWhilePaused).toBeLessThan(16 * 1024 * 1024);
     expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(64 * 1024 * 1024);
 

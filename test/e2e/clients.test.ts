@@ -81,7 +81,8 @@ describe('GraphQL over WebSocket', () => {
     const client = wsClient(app.graphqlUrl);
     const outcome = await client.run(completionStream, { input });
     await client.dispose();
-    expect(outcome.error).toBeDefined();
+    // graphql-ws reports the close itself: 4403 Forbidden, at connection_init.
+    expect(outcome.error).toMatchObject({ code: 4403, reason: 'Forbidden' });
     expect(outcome.events).toEqual([]);
     expect(stub.hits() - before).toBe(0);
   });
@@ -117,17 +118,27 @@ describe('pass-through mode', () => {
   });
 
   it('still uses the server key when the client sends none, and never forwards the client token', async () => {
-    await passthrough.post(createCompletion, { input }, bearer(aliceToken));
-    expect(stub.requests.at(-1)?.headers.authorization).toBe(`Bearer ${canaryKey}`);
+    const before = stub.hits('/completions');
+    const { json } = await passthrough.post(createCompletion, { input }, bearer(aliceToken));
+    expect(json.errors).toBeUndefined();
+    expect(stub.hits('/completions') - before).toBe(1);
+    const sent = stub.requests.at(-1);
+    expect(sent?.headers.authorization).toBe(`Bearer ${canaryKey}`);
+    expect(JSON.stringify(sent?.headers)).not.toContain(aliceToken);
   });
 
   it('never forwards the client’s upstream key when pass-through is off', async () => {
-    await app.post(
+    const before = stub.hits('/completions');
+    const { json } = await app.post(
       createCompletion,
       { input },
       { ...bearer(aliceToken), 'x-upstream-api-key': clientUpstreamKey },
     );
-    expect(stub.requests.at(-1)?.headers.authorization).toBe(`Bearer ${canaryKey}`);
+    expect(json.errors).toBeUndefined();
+    expect(stub.hits('/completions') - before).toBe(1);
+    const sent = stub.requests.at(-1);
+    expect(sent?.headers.authorization).toBe(`Bearer ${canaryKey}`);
+    expect(JSON.stringify(sent?.headers)).not.toContain(clientUpstreamKey);
   });
 
   it('a 401 caused by the client’s key never echoes it', async () => {
@@ -143,12 +154,20 @@ describe('pass-through mode', () => {
         },
       }),
     );
-    const { text } = await passthrough.post(
-      createCompletion,
-      { input },
-      { ...bearer(aliceToken), 'x-upstream-api-key': clientUpstreamKey },
-    );
-    expect(text).not.toContain(clientUpstreamKey.slice(0, 8));
-    stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
+    try {
+      const { json, text } = await passthrough.post(
+        createCompletion,
+        { input },
+        { ...bearer(aliceToken), 'x-upstream-api-key': clientUpstreamKey },
+      );
+      // The refusal did reach the client, as a failed call, not as a success with a quiet body.
+      expect(stub.requests.at(-1)?.headers.authorization).toBe(`Bearer ${clientUpstreamKey}`);
+      expect(json.data).toBeNull();
+      expect(json.errors).toHaveLength(1);
+      expect(text).not.toContain(clientUpstreamKey.slice(0, 8));
+      expect(text).not.toContain(clientUpstreamKey.slice(-4));
+    } finally {
+      stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
+    }
   });
 });

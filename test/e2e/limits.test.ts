@@ -4,7 +4,7 @@ import { createMemoryRateLimiter, createRedisRateLimiter, type RateLimiter } fro
 import { createStorage, type Storage } from '../../src/storage/index.js';
 import { createCompletion } from '../helpers/operations.js';
 import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { type GraphQLResponse, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 /**
  * Per-client budgets reserved before the paid call: in memory, and in Redis (shared by two
@@ -23,16 +23,20 @@ const input = {
 };
 
 let stub: StubUpstream;
+
 /**
- * Upstream latency: long enough that all parallel requests have reserved before the first one
- * settles (a settle refunds the difference between the estimate and the real usage).
+ * Admitted calls wait at the upstream until every request of a burst has been admitted or refused:
+ * a call that settled earlier would refund the gap between its estimate and its real usage, and a
+ * late request could then fit in that refund.
  */
-const upstreamDelayMs = 400;
+let gate: { arrived(): void; opened: Promise<void> } | undefined;
 
 beforeAll(async () => {
   stub = await startStubUpstream();
   stub.on('POST', '/completions', async (req, res, recordedRequest) => {
-    await new Promise((resolve) => setTimeout(resolve, upstreamDelayMs));
+    const held = gate;
+    held?.arrived();
+    await held?.opened;
     reply.recorded('openai-nonstream-basic.json')(req, res, recordedRequest);
   });
 });
@@ -52,13 +56,39 @@ if (redisUrl) {
   ]);
 }
 
-async function parallel(app: TestApp, token: string, count: number) {
-  return Promise.all(
-    Array.from({ length: count }, () =>
-      app.post(createCompletion, { input }, { authorization: `Bearer ${token}` }),
-    ),
-  );
+/** Sends a burst at once; upstream answers are held until each request is admitted or refused. */
+async function burst(requests: (() => Promise<GraphQLResponse>)[]): Promise<GraphQLResponse[]> {
+  const before = stub.hits();
+  let refusedOrAnswered = 0;
+  let open: () => void = () => {};
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  // Admitted requests cannot answer while held, so every answer before the opening is a refusal.
+  const check = () => {
+    if (refusedOrAnswered + stub.hits() - before >= requests.length) open();
+  };
+  gate = { arrived: check, opened };
+  try {
+    return await Promise.all(
+      requests.map((send) =>
+        send().then((response) => {
+          refusedOrAnswered++;
+          check();
+          return response;
+        }),
+      ),
+    );
+  } finally {
+    gate = undefined;
+  }
 }
+
+const post = (app: TestApp, token: string) => () =>
+  app.post(createCompletion, { input }, { authorization: `Bearer ${token}` });
+
+const parallel = (app: TestApp, token: string, count: number) =>
+  burst(Array.from({ length: count }, () => post(app, token)));
 
 describe.each(backends)('%s limiter', (_name, makeLimiter) => {
   it('20 parallel requests against a budget of 5 requests/min: exactly 5 upstream calls, 15 RATE_LIMITED', async () => {
@@ -113,7 +143,7 @@ describe.skipIf(!redisUrl)('two instances sharing Redis', () => {
       ),
     );
     const before = stub.hits();
-    await Promise.all(apps.map((app) => parallel(app, tokens.alice, 10)));
+    await burst(apps.flatMap((app) => Array.from({ length: 10 }, () => post(app, tokens.alice))));
     expect(stub.hits() - before).toBe(5);
     await Promise.all(apps.map((app) => app.close()));
     await Promise.all(limiters.map((limiter) => limiter.close()));

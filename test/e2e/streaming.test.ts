@@ -1,22 +1,55 @@
+import { Agent, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sseClient, wsClient } from '../helpers/clients.js';
 import { completionStream } from '../helpers/operations.js';
 import { recorded } from '../helpers/recorded.js';
 import { reply, type StubUpstream } from '../helpers/stub-upstream.js';
-import { startStubbedApp, stopStubbedApp, type TestApp } from '../helpers/test-app.js';
+import { type StubbedApp, startStubbedApp, stopStubbedApp, type TestApp } from '../helpers/test-app.js';
 
 /** Subscriptions over SSE (both graphql-sse modes) and WebSocket, against recorded upstream streams. */
 
 let stub: StubUpstream;
 let app: TestApp;
 
+/** Called after the app's upstream client has taken in a piece of a response body. */
+let onUpstreamBodyPiece: (() => void) | undefined;
+
+/**
+ * The app's upstream connection pool, tapped so a test can wait until the service has received a
+ * piece of a body before the stub sends the next: two network reads for sure, whatever the load.
+ */
+const tappedDispatcher = new Agent().compose(
+  (dispatch) => (options, handler) => dispatch(options, tapBodyPieces(handler)),
+);
+
+function tapBodyPieces(handler: Dispatcher.DispatchHandler): Dispatcher.DispatchHandler {
+  return new Proxy(handler, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key, target);
+      if (typeof value !== 'function') return value;
+      if (key !== 'onData' && key !== 'onResponseData') return value.bind(target);
+      return (...args: unknown[]) => {
+        const result: unknown = value.apply(target, args);
+        onUpstreamBodyPiece?.();
+        return result;
+      };
+    },
+  });
+}
+
 beforeAll(async () => {
   ({ stub, app } = await startStubbedApp({
-    upstream: { stream: { firstByteMs: 400, idleMs: 300, totalMs: 5_000 } },
+    upstream: {
+      stream: { firstByteMs: 400, idleMs: 300, totalMs: 5_000 },
+      dispatcher: tappedDispatcher,
+    },
   }));
 });
 
-afterAll(() => stopStubbedApp({ stub, app }));
+afterAll(async () => {
+  await stopStubbedApp({ stub, app });
+  await tappedDispatcher.close();
+});
 
 let before = 0;
 beforeEach(() => {
@@ -134,21 +167,22 @@ describe('stream failures', () => {
     expect(codes).toEqual(['UPSTREAM_BAD_RESPONSE']);
   });
 
-  it('no first byte in time: UPSTREAM_TIMEOUT', async () => {
-    const started = Date.now();
-    const { codes } = await failure(reply.hang());
+  it('no first byte in time: UPSTREAM_TIMEOUT from the first-byte timeout, not the total one', async () => {
+    const { codes, errors } = await failure(reply.hang());
     expect(codes).toEqual(['UPSTREAM_TIMEOUT']);
-    expect(Date.now() - started).toBeLessThan(1_500);
+    // Each timeout names itself: 400 ms first byte here, against 5 s for the whole stream.
+    expect(errors[0].message).toBe('The upstream sent nothing for 400 ms.');
   });
 
   it('a stream that goes silent: UPSTREAM_TIMEOUT after the idle gap', async () => {
     const first = recorded('openai-stream-basic.sse').split('\n\n')[0];
-    const { codes, events } = await failure(async (_req, res) => {
+    const { codes, errors, events } = await failure(async (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(`${first}\n\n`);
     });
     expect(events.filter((e) => e.data?.completionStream)).toHaveLength(1);
     expect(codes).toEqual(['UPSTREAM_TIMEOUT']);
+    expect(errors[0].message).toBe('The upstream stream was silent for 300 ms.');
   });
 
   it('repeated final chunks and an empty-choices usage chunk are passed through', async () => {
@@ -169,55 +203,126 @@ describe('stream failures', () => {
     const [first = '', ...rest] = recorded('openai-stream-basic.sse').split('\n\n');
     const whale = Buffer.from(first.replace('"text":"The"', '"text":"🐋 The"'));
     const cut = whale.indexOf(Buffer.from('🐋')) + 2;
+    let pieces = 0;
+    let firstHalfTaken: () => void = () => {};
+    const firstHalfIn = new Promise<void>((resolve) => {
+      firstHalfTaken = resolve;
+    });
     stub.on('POST', '/completions', async (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
+      onUpstreamBodyPiece = () => {
+        pieces++;
+        firstHalfTaken();
+      };
       res.write(whale.subarray(0, cut));
-      await new Promise((resolve) => setTimeout(resolve, 30));
+      await firstHalfIn;
       res.end(Buffer.concat([whale.subarray(cut), Buffer.from(`\n\n${rest.join('\n\n')}`)]));
     });
     const client = sseClient(app.graphqlUrl);
     const { events, error } = await client.run(completionStream, { input });
     await client.dispose();
+    onUpstreamBodyPiece = undefined;
     expect(error).toBeUndefined();
+    expect(pieces).toBeGreaterThanOrEqual(2);
     expect(events[0].data.completionStream.choices[0].text).toBe('🐋 The');
   });
 });
 
 describe('cancellation', () => {
-  it.each(Object.entries(transports))(
-    '%s: unsubscribing closes the upstream connection within 100 ms',
+  // Timeouts far beyond the test's own, so the only thing that can close the upstream is the unsubscribe.
+  let patient: StubbedApp;
+
+  beforeAll(async () => {
+    patient = await startStubbedApp({
+      upstream: { stream: { firstByteMs: 600_000, idleMs: 600_000, totalMs: 600_000 } },
+    });
+  });
+
+  afterAll(async () => {
+    patient.app.assertNoSecretLeaked();
+    // The stub first: dropping its connections ends the quiet stream the known gap below leaves open.
+    await patient.stub.close();
+    await patient.app.close();
+  });
+
+  const patientTransports = {
+    'SSE (graphql-sse, distinct connections)': () => sseClient(patient.app.graphqlUrl),
+    'SSE (graphql-sse, single connection)': () => sseClient(`${patient.app.origin}/graphql/stream`, true),
+    'WebSocket (graphql-ws)': () => wsClient(patient.app.graphqlUrl),
+  };
+  const first = recorded('openai-stream-basic.sse').split('\n\n')[0];
+
+  /** Subscribes, unsubscribes at the third event, and resolves once the upstream saw its connection close. */
+  async function unsubscribeAtThirdEvent(makeClient: () => ReturnType<typeof sseClient>, pollMs = 5_000) {
+    const { stub: upstream } = patient;
+    const closed = upstream.closedConnections;
+    const client = makeClient();
+    let received = 0;
+    let unsubscribed = false;
+    // Set when the stream ended by itself before the unsubscribe: then nothing would be proven.
+    let endedEarly: string | undefined;
+    await new Promise<void>((resolve) => {
+      const unsubscribe = client.subscribe(
+        completionStream,
+        { input },
+        {
+          next: () => {
+            received++;
+            if (received === 3) {
+              unsubscribed = true;
+              unsubscribe();
+              resolve();
+            }
+          },
+          error: (error) => {
+            if (!unsubscribed) endedEarly = `error: ${String(error)}`;
+            resolve();
+          },
+          complete: () => {
+            if (!unsubscribed) endedEarly = 'complete';
+            resolve();
+          },
+        },
+      );
+    });
+    expect(endedEarly).toBeUndefined();
+    expect(received).toBe(3);
+    await expect.poll(() => upstream.closedConnections, { timeout: pollMs, interval: 5 }).toBe(closed + 1);
+    await client.dispose();
+  }
+
+  it.each(Object.entries(patientTransports))(
+    '%s: unsubscribing closes the upstream connection of a flowing stream',
     async (_name, makeClient) => {
-      const closed = stub.closedConnections;
-      const first = recorded('openai-stream-basic.sse').split('\n\n')[0];
-      stub.on('POST', '/completions', async (_req, res) => {
+      patient.stub.on('POST', '/completions', async (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         const timer = setInterval(() => res.write(`${first}\n\n`), 20);
         res.on('close', () => clearInterval(timer));
       });
-      const client = makeClient();
-      let received = 0;
-      let unsubscribedAt = 0;
-      await new Promise<void>((resolve) => {
-        const unsubscribe = client.subscribe(
-          completionStream,
-          { input },
-          {
-            next: () => {
-              received++;
-              if (received === 3) {
-                unsubscribedAt = performance.now();
-                unsubscribe();
-                resolve();
-              }
-            },
-            error: () => resolve(),
-            complete: () => resolve(),
-          },
-        );
-      });
-      await expect.poll(() => stub.closedConnections, { timeout: 1_000, interval: 5 }).toBe(closed + 1);
-      expect(stub.lastClosedAt - unsubscribedAt).toBeLessThan(100);
-      await client.dispose();
+      await unsubscribeAtThirdEvent(makeClient);
     },
   );
+
+  const silentAfterThree = () =>
+    patient.stub.on('POST', '/completions', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`${first}\n\n${first}\n\n${first}\n\n`);
+    });
+
+  it.each(Object.entries(patientTransports).filter(([name]) => !name.includes('single connection')))(
+    '%s: unsubscribing closes the upstream connection of a stream that has gone quiet',
+    async (_name, makeClient) => {
+      silentAfterThree();
+      await unsubscribeAtThirdEvent(makeClient);
+    },
+  );
+
+  // Known gap: graphql-sse's single-connection mode cancels through the operation's iterator
+  // return(), which waits for the pending upstream read, so a quiet upstream is held open until its
+  // own timeouts. When this starts passing, drop `.fails` and the filter above.
+  it.fails('SSE (graphql-sse, single connection): unsubscribing closes a quiet upstream stream', async () => {
+    silentAfterThree();
+    // Nothing else can close that connection here, so a short wait cannot make this pass by chance.
+    await unsubscribeAtThirdEvent(patientTransports['SSE (graphql-sse, single connection)'], 1_000);
+  });
 });

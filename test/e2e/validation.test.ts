@@ -105,9 +105,11 @@ describe('refused before any upstream call', () => {
   });
 
   it('the same document with valid variables right after a refusal runs (no cached refusal)', async () => {
-    await app.post(createCompletion, { input: { ...base, temperature: 9 } });
+    const refusal = await app.post(createCompletion, { input: { ...base, temperature: 9 } });
+    expect(refusal.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     const { json } = await app.post(createCompletion, { input: { ...base, temperature: 1 } });
     expect(json.errors).toBeUndefined();
+    expect(json.data.createCompletion.id).toBe('cmpl-C47L3RG6ICY37W3Q0flVHr4BPTPMS');
   });
 
   it('a prompt with two forms is refused by the @oneOf rule', async () => {

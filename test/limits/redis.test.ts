@@ -92,8 +92,8 @@ describe.skipIf(url === undefined)('redis rate limiter, server clock', () => {
     const ttl = await admin.pttl(`${keyPrefix}idle`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(1100);
-    await sleep(ttl + 100);
-    expect(await admin.exists(`${keyPrefix}idle`)).toBe(0);
+    // The lifetime is what the bound above proves; here only that the key does go.
+    await expect.poll(() => admin.exists(`${keyPrefix}idle`), { timeout: ttl + 5_000 }).toBe(0);
     // A full bucket is not stored at all.
     const reservation = granted(
       await limiter.reserve('gone', 0, { requestsPerMinute: 600, tokensPerMinute: 0 }),
@@ -124,11 +124,14 @@ describe.skipIf(url === undefined)('redis rate limiter, server clock', () => {
       granted(await limiter.reserve('c', 1, perSecond));
 
       proxy.setMode('refuse');
-      await sleep(50);
-      const started = performance.now();
-      const failure = await limiter.reserve('c', 1, perSecond).catch((error: unknown) => error);
-      expect(failure).toBeInstanceOf(LimiterUnavailableError);
-      expect(performance.now() - started).toBeLessThan(2000);
+      // Until the client sees the dropped connection a call may still fail another way; once it
+      // has, every call is refused without being sent (no offline queue), which is what "fast" means.
+      await expect
+        .poll(async () => {
+          const failure = await limiter.reserve('c', 1, perSecond).catch((error: unknown) => error);
+          return failure instanceof LimiterUnavailableError && /not connected/.test(failure.message);
+        })
+        .toBe(true);
 
       proxy.setMode('forward');
       await expect
@@ -142,10 +145,10 @@ describe.skipIf(url === undefined)('redis rate limiter, server clock', () => {
       const reservation = granted(await limiter.reserve('c', 1, perSecond));
 
       proxy.setMode('blackhole');
-      const started = performance.now();
       const failure = await limiter.reserve('c', 1, perSecond).catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(LimiterUnavailableError);
-      expect(performance.now() - started).toBeLessThan(2000);
+      // Ended by the client's command timeout: nothing else could end a call the store never answers.
+      expect((failure as Error).message).toMatch(/Command timed out/);
       // Settling during the outage fails the same way, and may be retried once the store is back.
       await expect(reservation.settle(5)).rejects.toBeInstanceOf(LimiterUnavailableError);
       proxy.setMode('refuse');
