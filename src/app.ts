@@ -2,11 +2,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import { ClientAuthenticator } from './auth/client-keys.js';
 import { enforceBodyCap, sendPayloadTooLarge } from './body-limit.js';
-import { withClientLimits } from './completions/client-limits.js';
+import { createClientBudget } from './completions/client-limits.js';
 import { createModelCatalog } from './completions/model-catalog.js';
+import { assertWithinCeilings } from './completions/operation-limits.js';
+import { prepareFromWire } from './completions/prepare.js';
 import { createCompletionsService } from './completions/service.js';
-import { findViolation } from './completions/validation.js';
 import { configDefaults, type OperationLimits } from './config.js';
+import { createCorsPolicy } from './http/cors.js';
 import { headerText } from './http-headers.js';
 import { createMemoryRateLimiter, type LimitPolicy, type RateLimiter } from './limits/index.js';
 import { createContextFactory, upstreamKeyHeader } from './request-context.js';
@@ -42,6 +44,12 @@ export interface AppDeps {
   breaker?: Partial<CircuitBreakerOptions>;
   /** Extra routes served before GraphQL on the same port. */
   routes?: RouteHandler[];
+  /** Browser origins besides this server's own (`*`: any, without credentials); none by default. */
+  corsOrigins?: readonly string[];
+  /** A WebSocket that sends no connection_init within this is closed (4408). */
+  wsInitTimeoutMs?: number;
+  /** Operations running at once on one WebSocket. */
+  wsMaxOperationsPerSocket?: number;
 }
 
 export interface App {
@@ -57,19 +65,20 @@ export function createApp(deps: AppDeps): App {
   const authenticator = deps.authenticator ?? new ClientAuthenticator([]);
   const breaker = new CircuitBreaker(deps.breaker);
   const limiter = deps.limiter ?? createMemoryRateLimiter();
+  const guarded = withCircuitBreaker(deps.provider, breaker);
   // Client budgets outside the breaker: a call the open circuit refuses gives its reservation back.
-  const provider = withClientLimits({
-    provider: withCircuitBreaker(deps.provider, breaker),
+  const budget = createClientBudget({
     limiter,
     policy: deps.rateLimit ?? configDefaults.rateLimit,
     ...(deps.storage ? { ledger: deps.storage.usage } : {}),
-    onLedgerError: (error) => deps.logger.warn({ err: error }, 'usage ledger write failed'),
+    onError: (message, details) => deps.logger.error(details, message),
   });
   const completions = createCompletionsService({
-    provider,
+    provider: guarded,
+    budget,
     ...(deps.storage ? { store: deps.storage.completions } : {}),
   });
-  const models = createModelCatalog({ provider });
+  const models = createModelCatalog({ provider: guarded });
   const createContext = createContextFactory({
     completions,
     models,
@@ -79,7 +88,9 @@ export function createApp(deps: AppDeps): App {
   });
   // One masking function for yoga and for the SSE route, so a stream's errors read as yoga's.
   const maskError = createErrorMasker(deps.logger, deps.production);
+  const cors = createCorsPolicy(deps.corsOrigins);
   const yoga = createYogaApp({
+    cors,
     maskError,
     createContext,
     authenticator,
@@ -88,13 +99,18 @@ export function createApp(deps: AppDeps): App {
     limits,
     ...(deps.exampleModel === undefined ? {} : { exampleModel: deps.exampleModel }),
   });
-  // The OpenAI-compatible REST face: the same provider, limits, keys and request rules.
+  // The OpenAI-compatible REST face: one request is one operation, through the same use case.
   const rest = createOpenAiCompatHandler({
-    provider,
+    completions,
+    listModels: () => guarded.listModels(),
     maxBodyBytes: limits.maxRequestBytes,
-    validate: (request) => {
-      const violation = findViolation(request);
-      return violation && { param: violation.param, message: `${violation.param} ${violation.problem}` };
+    prepare: (request) => {
+      const call = prepareFromWire(request, limits);
+      assertWithinCeilings([call], {
+        maxCompletions: limits.maxCompletionsPerOperation,
+        maxEstimatedTokens: limits.maxEstimatedTokensPerOperation,
+      });
+      return call;
     },
     identify: (req) => {
       const auth = authenticator.authenticate(req.headers.authorization);
@@ -105,6 +121,7 @@ export function createApp(deps: AppDeps): App {
   });
   const sseSubscriptions = createSseSubscriptionRoute({
     yoga,
+    cors,
     authenticator,
     maskError,
     maxBodyBytes: limits.maxRequestBytes,
@@ -124,7 +141,16 @@ export function createApp(deps: AppDeps): App {
     }
   });
 
-  const webSocket = attachWebSocket(server, yoga, authenticator);
+  const webSocket = attachWebSocket(server, {
+    yoga,
+    authenticator,
+    cors,
+    maxPayloadBytes: limits.maxRequestBytes,
+    initTimeoutMs: deps.wsInitTimeoutMs ?? configDefaults.wsInitTimeoutMs,
+    ...(deps.wsMaxOperationsPerSocket === undefined
+      ? {}
+      : { maxOperationsPerSocket: deps.wsMaxOperationsPerSocket }),
+  });
 
   return {
     server,

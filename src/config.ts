@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type ClientKeyEntry, ClientKeyError, parseClientKeys } from './auth/client-keys.js';
+import { CorsOriginError, normaliseOrigin } from './http/cors.js';
 
 /**
  * The only reader of `process.env`. Everything is parsed and checked once at start, so a typo in a
@@ -40,6 +41,10 @@ export interface Config {
   /** PostgreSQL when set; the embedded SQLite file otherwise. */
   databaseUrl: string | undefined;
   sqlitePath: string;
+  /** Browser origins besides the server's own (`*`: any, without credentials); none by default. */
+  corsOrigins: string[];
+  /** A WebSocket that sends no connection_init within this is closed. */
+  wsInitTimeoutMs: number;
 }
 
 /** What one request may ask for; all enforced before anything executes. */
@@ -47,10 +52,14 @@ export interface OperationLimits {
   maxRequestBytes: number;
   maxCompletionsPerOperation: number;
   maxEstimatedTokensPerOperation: number;
+  /** Sent as `max_tokens` when a request sets none, so that the price and the call agree. */
+  defaultMaxTokens: number;
   maxDepth: number;
   maxAliases: number;
   maxTokens: number;
   maxDirectives: number;
+  /** Representations one operation may pass to `_entities` (all its `_entities` fields together). */
+  maxEntityRepresentations: number;
 }
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -68,15 +77,18 @@ export const configDefaults = {
   streamTimeouts: { firstByteMs: 10_000, idleMs: 30_000, totalMs: 600_000 },
   localModelCacheDir: `${projectRoot}.cache/local-model`,
   sqlitePath: `${projectRoot}.data/completions.sqlite`,
+  wsInitTimeoutMs: 3_000,
   rateLimit: { requestsPerMinute: 120, tokensPerMinute: 200_000 },
   limits: {
     maxRequestBytes: 1024 * 1024,
     maxCompletionsPerOperation: 1,
     maxEstimatedTokensPerOperation: 16_384,
+    defaultMaxTokens: 16,
     maxDepth: 12,
     maxAliases: 10,
     maxTokens: 2_000,
     maxDirectives: 20,
+    maxEntityRepresentations: 1_000,
   },
 } as const;
 
@@ -164,6 +176,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     rateLimit: readRateLimit(env),
     databaseUrl: optional(env.DATABASE_URL),
     sqlitePath: readString(env, 'SQLITE_PATH', configDefaults.sqlitePath),
+    corsOrigins: readCorsOrigins(env),
+    wsInitTimeoutMs: readInt(env, 'WS_INIT_TIMEOUT_MS', configDefaults.wsInitTimeoutMs, 1, 600_000),
   };
   if (
     config.upstream === 'openai' &&
@@ -178,6 +192,18 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
 function optional(value: string | undefined): string | undefined {
   const trimmed = value?.trim();
   return trimmed === undefined || trimmed === '' ? undefined : trimmed;
+}
+
+/** CORS_ORIGINS: exact origins, comma separated; `*` only when written. */
+function readCorsOrigins(env: Env): string[] {
+  const entries = (env.CORS_ORIGINS ?? '').split(',').map((entry) => entry.trim());
+  try {
+    return entries
+      .filter((entry) => entry !== '')
+      .map((entry) => (entry === '*' ? entry : normaliseOrigin(entry)));
+  } catch (error) {
+    throw new ConfigError(`CORS_ORIGINS: ${error instanceof CorsOriginError ? error.message : 'unreadable'}`);
+  }
 }
 
 function readBoolean(env: Env, name: string, fallback: boolean): boolean {
@@ -249,10 +275,18 @@ function readLimits(env: Env): OperationLimits {
       1,
       100_000_000,
     ),
+    defaultMaxTokens: readInt(env, 'DEFAULT_MAX_TOKENS', d.defaultMaxTokens, 1, 10_000_000),
     maxDepth: readInt(env, 'MAX_QUERY_DEPTH', d.maxDepth, 2, 100),
     maxAliases: readInt(env, 'MAX_ALIASES', d.maxAliases, 0, 1000),
     maxTokens: readInt(env, 'MAX_QUERY_TOKENS', d.maxTokens, 50, 100_000),
     maxDirectives: readInt(env, 'MAX_DIRECTIVES', d.maxDirectives, 0, 1000),
+    maxEntityRepresentations: readInt(
+      env,
+      'MAX_ENTITY_REPRESENTATIONS',
+      d.maxEntityRepresentations,
+      1,
+      100_000,
+    ),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Client } from './auth/client-keys.js';
 import type { Completion } from './completions/model.js';
 import type { ModelCatalog } from './completions/model-catalog.js';
+import type { PreparedCompletion } from './completions/prepare.js';
 import type { CompletionsService } from './completions/service.js';
 import type { UsageLedger } from './storage/index.js';
 
@@ -25,4 +26,9 @@ export interface GraphQLContext {
   usage: UsageLedger | undefined;
   /** Collected during execution, sent in the response's `extensions.warnings`. */
   warnings: Warning[];
+  /**
+   * The operation's paid calls by response key, prepared and priced by the preflight before any
+   * resolver runs. A paid resolver runs only what it finds here.
+   */
+  paidCalls?: ReadonlyMap<string, PreparedCompletion>;
 }

@@ -2,12 +2,14 @@ import { GraphQLError } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
 import { ClientRateLimitError } from './completions/client-limits.js';
 import { argumentForParam } from './completions/mapping.js';
+import { CostLimitError, TooManyCompletionsError } from './completions/operation-limits.js';
 import { InvalidRequestError } from './completions/validation.js';
 import { LimiterUnavailableError } from './limits/index.js';
 import { StorageError } from './storage/index.js';
 import {
   UpstreamAbortedError,
   UpstreamBadResponseError,
+  UpstreamCallerKeyError,
   UpstreamConfigurationError,
   UpstreamError,
   UpstreamRateLimitError,
@@ -27,10 +29,21 @@ export const errorCodes = {
   upstreamTimeout: 'UPSTREAM_TIMEOUT',
   upstreamUnavailable: 'UPSTREAM_UNAVAILABLE',
   upstreamBadResponse: 'UPSTREAM_BAD_RESPONSE',
+  /** Pass-through mode: the upstream refused the caller's own X-Upstream-Api-Key. */
+  upstreamKeyRefused: 'UPSTREAM_KEY_REFUSED',
   clientClosedRequest: 'CLIENT_CLOSED_REQUEST',
   rateLimited: 'RATE_LIMITED',
+  maxCompletionsExceeded: 'MAX_COMPLETIONS_EXCEEDED',
+  costLimitExceeded: 'COST_LIMIT_EXCEEDED',
   limiterUnavailable: 'RATE_LIMITER_UNAVAILABLE',
   storageUnavailable: 'STORAGE_UNAVAILABLE',
+  tooManyEntities: 'TOO_MANY_ENTITIES',
+  /** Warnings (`extensions.warnings`): the completion is returned, but `store: true` was not honoured. */
+  storeFailed: 'STORE_FAILED',
+  storeConflict: 'STORE_CONFLICT',
+  /** Warnings: the completion is returned, but the client's rate-limit usage could not be settled yet. */
+  usageNotSettled: 'USAGE_NOT_SETTLED',
+  upstreamUsageImplausible: 'UPSTREAM_USAGE_IMPLAUSIBLE',
   internal: 'INTERNAL_SERVER_ERROR',
 } as const;
 
@@ -46,6 +59,28 @@ export function toClientError(error: unknown, path?: readonly (string | number)[
     return createGraphQLError(
       `${argument} ${error.violation.problem}`,
       options({ code: errorCodes.badUserInput, argument, param: error.violation.param }),
+    );
+  }
+  if (error instanceof TooManyCompletionsError) {
+    return createGraphQLError(
+      error.message,
+      options({
+        code: errorCodes.maxCompletionsExceeded,
+        completionFields: error.completionFields,
+        maxCompletions: error.maxCompletions,
+      }),
+    );
+  }
+  if (error instanceof CostLimitError) {
+    return createGraphQLError(
+      error.message,
+      options({
+        code: errorCodes.costLimitExceeded,
+        estimatedTokens: error.estimatedTokens,
+        maxEstimatedTokens: error.maxEstimatedTokens,
+        promptTokens: error.promptTokens,
+        maxCompletionTokens: error.maxCompletionTokens,
+      }),
     );
   }
   if (error instanceof ClientRateLimitError) {
@@ -109,6 +144,18 @@ export function toClientError(error: unknown, path?: readonly (string | number)[
             ? errorCodes.clientClosedRequest
             : undefined;
   if (code !== undefined) return createGraphQLError(error.message, options(withRequestId(error, { code })));
+  if (error instanceof UpstreamCallerKeyError) {
+    return createGraphQLError(
+      error.message,
+      options(
+        withRequestId(error, {
+          code: errorCodes.upstreamKeyRefused,
+          upstreamStatus: error.status,
+          ...(error.upstreamCode === undefined ? {} : { upstreamCode: error.upstreamCode }),
+        }),
+      ),
+    );
+  }
   if (error instanceof UpstreamConfigurationError) {
     // The client can do nothing about our credentials: say so without any upstream detail.
     return createGraphQLError(

@@ -39,10 +39,12 @@ export function createContextFactory(deps: ContextDeps): (caller: Caller) => Gra
     const client = auth.ok ? auth.client : anonymousClient;
     const store = deps.store;
     // Built on first use: most operations (every completion) never read stored completions.
+    // It reads only the caller's records: another client's id answers null, as an unknown one does.
     let loader: DataLoader<string, Completion | null> | undefined;
     const loadStored = (id: string): Promise<Completion | null> => {
-      if (store === undefined) return Promise.resolve(null);
-      loader ??= new DataLoader(async (ids) => (await store.getMany(ids)).map(toCompletion), {
+      // An unauthenticated caller that slipped past its transport must not read as `anonymous`.
+      if (store === undefined || !auth.ok) return Promise.resolve(null);
+      loader ??= new DataLoader(async (ids) => (await store.getMany(client.name, ids)).map(toCompletion), {
         maxBatchSize: 500,
       });
       return loader.load(id);

@@ -8,9 +8,11 @@ import type { ClientAuthenticator } from './auth/client-keys.js';
 import { configDefaults, type OperationLimits } from './config.js';
 import type { GraphQLContext } from './context.js';
 import { originalError, toClientError } from './errors.js';
+import { type CorsPolicy, sameOriginOnly, yogaCorsOptions } from './http/cors.js';
 import { useClientAuth } from './plugins/client-auth.js';
 import { useCompletionPreflight } from './plugins/completion-preflight.js';
 import { usePostCsrfPrevention } from './plugins/csrf.js';
+import { useEntitiesCap } from './plugins/entities-cap.js';
 import { useErrorCodes } from './plugins/error-codes.js';
 import { useMediaTypeChecks } from './plugins/media-types.js';
 import { useWarnings } from './plugins/warnings.js';
@@ -28,6 +30,8 @@ export interface YogaDeps {
   limits?: OperationLimits;
   /** From createErrorMasker; shared with the transports that write results themselves. */
   maskError: ErrorMasker;
+  /** Browser origins besides this server's own; same-origin only by default. */
+  cors?: CorsPolicy;
 }
 
 /** What a transport hands yoga besides the request: a WebSocket operation brings its own caller. */
@@ -106,6 +110,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
     },
     maskedErrors: { maskError: deps.maskError },
     batching: false,
+    cors: (request) => yogaCorsOptions(deps.cors ?? sameOriginOnly, request.headers.get('origin')),
     plugins: [
       useClientAuth(deps.authenticator),
       usePostCsrfPrevention(),
@@ -119,9 +124,12 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         costLimit: { enabled: false },
         blockFieldSuggestion: { enabled: deps.production },
       }),
+      useEntitiesCap(limits.maxEntityRepresentations),
+      useEntitiesCap(limits.maxEntityRepresentations),
       useCompletionPreflight({
         maxCompletions: limits.maxCompletionsPerOperation,
         maxEstimatedTokens: limits.maxEstimatedTokensPerOperation,
+        defaultMaxTokens: limits.defaultMaxTokens,
       }),
       useGraphQLSSE({ endpoint: graphqlSseEndpoint }),
       // Federated tracing: only when a gateway asks (apollo-federation-include-trace: ftv1).

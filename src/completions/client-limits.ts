@@ -6,14 +6,16 @@ import {
   UpstreamRequestError,
   UpstreamUnavailableError,
 } from '../upstream/errors.js';
-import type { CallOptions, CompletionsProvider } from '../upstream/provider.js';
-import type { WireCompletionRequest, WireCompletionResponse, WireUsage } from '../upstream/wire.js';
-import { estimateCompletionCost } from './cost.js';
+import type { WireUsage } from '../upstream/wire.js';
+import type { CostEstimate } from './cost.js';
+import { PendingWrites } from './pending-writes.js';
 
 /**
- * Per-client request and token budgets around a provider, for the GraphQL API and the REST face
- * alike: a reservation from the cost estimate before the paid call, settled with the real usage
- * after it (or given back when the upstream surely billed nothing), and a usage ledger entry.
+ * Per-client request and token budgets, for the GraphQL API and the REST face alike: a reservation
+ * from the call's price before the paid call, settled with the real usage after it (or given back
+ * when the upstream surely billed nothing), and a usage ledger entry for every billed call, failed
+ * ones included. Once the upstream may have billed, nothing here fails the caller's response: a
+ * settlement or ledger write that fails is retried in the background and logged for reconciliation.
  */
 
 export class ClientRateLimitError extends Error {
@@ -31,13 +33,28 @@ export class ClientRateLimitError extends Error {
   }
 }
 
-export interface ClientLimitsDeps {
-  provider: CompletionsProvider;
+/** What a budget reports after the paid call; the caller turns it into a response warning. */
+export type BudgetProblem = 'settlement-failed' | 'usage-implausible';
+
+export interface ClientBudgetDeps {
   limiter: RateLimiter;
   policy: LimitPolicy;
   ledger?: UsageLedger;
-  /** Where failures to record usage go; they never fail the paid response. */
-  onLedgerError?: (error: unknown) => void;
+  /** Failures after the paid call, with what is needed to reconcile them by hand. */
+  onError?: (message: string, details: Record<string, unknown>) => void;
+  /** Background retries of a failed settlement: attempts and the pause before each. */
+  settleRetries?: { attempts: number; delayMs: number };
+}
+
+export interface Charge {
+  /** After a call that answered: charge its usage (checked), record it; never throws. */
+  settle(
+    model: string,
+    usage: WireUsage | null | undefined,
+    fallbackCompletionTokens?: number,
+  ): Promise<BudgetProblem[]>;
+  /** After a failed call: give the reservation back when nothing was billed, else charge and record. */
+  fail(error: unknown, model: string, completionTokensSoFar?: number): Promise<void>;
 }
 
 /** Errors after which the upstream surely billed nothing: the reservation is given back. */
@@ -52,85 +69,116 @@ function billedNothing(error: unknown): boolean {
   );
 }
 
-export function withClientLimits(deps: ClientLimitsDeps): CompletionsProvider {
-  const { provider, limiter, policy } = deps;
+/** Far beyond any real completion: a count above it (or negative, or fractional) is not believed. */
+const implausibleTokens = 100_000_000;
 
-  async function reserve(request: WireCompletionRequest, client: string) {
-    const estimate = estimateCompletionCost(request);
-    const result = await limiter.reserve(client, estimate.totalTokens, policy);
-    if (!result.ok) throw new ClientRateLimitError(result.limit, result.retryAfterSeconds, result.limitValue);
-    return { reservation: result.reservation, estimate };
+function plausible(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= implausibleTokens;
+}
+
+export interface ClientBudget {
+  /** Reserves the call's price; throws `ClientRateLimitError`, or the limiter's own failure (fail closed). */
+  reserve(client: string, estimate: CostEstimate): Promise<Charge>;
+  /** Settles, retries and ledger writes still running: awaited at shutdown before storage closes. */
+  readonly pending: PendingWrites;
+}
+
+export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {
+  const { limiter, policy } = deps;
+  const pending = new PendingWrites();
+  const retries = deps.settleRetries ?? { attempts: 3, delayMs: 1_000 };
+  const report = (message: string, details: Record<string, unknown>) => deps.onError?.(message, details);
+
+  function record(client: string, model: string, promptTokens: number, completionTokens: number) {
+    const ledger = deps.ledger;
+    if (ledger === undefined) return;
+    pending.track(
+      ledger.record({ clientName: client, model, promptTokens, completionTokens }).catch((error: unknown) =>
+        report('usage ledger write failed; reconcile from this line', {
+          err: error,
+          client,
+          model,
+          promptTokens,
+          completionTokens,
+        }),
+      ),
+    );
   }
 
-  function record(
-    client: string,
-    model: string,
-    usage: { prompt_tokens: number; completion_tokens: number },
-  ) {
-    deps.ledger
-      ?.record({
-        clientName: client,
-        model,
-        promptTokens: usage.prompt_tokens,
-        completionTokens: usage.completion_tokens,
-      })
-      .catch((error: unknown) => deps.onLedgerError?.(error));
-  }
-
-  async function settleAfterFailure(reservation: Reservation, error: unknown, estimatedTokens: number) {
-    if (billedNothing(error)) await reservation.release();
-    else await reservation.settle(estimatedTokens);
+  /** Settles now; on failure keeps trying in the background and says so once. */
+  async function settle(reservation: Reservation, tokens: number, client: string): Promise<boolean> {
+    try {
+      await reservation.settle(tokens);
+      return true;
+    } catch (error) {
+      pending.track(
+        (async () => {
+          for (let attempt = 1; attempt <= retries.attempts; attempt++) {
+            await pending.pause(retries.delayMs);
+            try {
+              await reservation.settle(tokens);
+              return;
+            } catch {
+              // tried again below, or reported
+            }
+          }
+          report('rate-limit settlement failed; reconcile from this line', { err: error, client, tokens });
+        })(),
+      );
+      return false;
+    }
   }
 
   return {
-    name: provider.name,
-    listModels: (options) => provider.listModels(options),
-
-    async complete(request, options: CallOptions = {}) {
-      const client = options.client ?? 'anonymous';
-      const { reservation, estimate } = await reserve(request, client);
-      try {
-        const result = await provider.complete(request, options);
-        const usage = result.response.usage;
-        await reservation.settle(usage?.total_tokens ?? estimate.totalTokens);
-        if (usage) record(client, result.response.model, usage);
-        return result;
-      } catch (error) {
-        await settleAfterFailure(reservation, error, estimate.totalTokens);
-        throw error;
-      }
-    },
-
-    async *stream(request, options: CallOptions = {}): AsyncGenerator<WireCompletionResponse> {
-      const client = options.client ?? 'anonymous';
-      const { reservation, estimate } = await reserve(request, client);
-      let usage: WireUsage | null | undefined;
-      let model = request.model;
-      let pieces = 0;
-      let failed = false;
-      try {
-        for await (const chunk of provider.stream(request, options)) {
-          model = chunk.model;
-          usage = chunk.usage ?? usage;
-          pieces += chunk.choices.length;
-          yield chunk;
-        }
-      } catch (error) {
-        failed = true;
-        await settleAfterFailure(reservation, error, estimate.totalTokens);
-        throw error;
-      } finally {
-        if (!failed) {
-          // Without a usage chunk, each streamed piece is about one token of output.
-          const spent = usage ?? {
-            prompt_tokens: estimate.promptTokens,
-            completion_tokens: pieces,
-            total_tokens: 0,
-          };
-          await reservation.settle(spent.prompt_tokens + spent.completion_tokens);
-          record(client, model, spent);
-        }
-      }
+    pending,
+    async reserve(client, estimate) {
+      const result = await limiter.reserve(client, estimate.totalTokens, policy);
+      if (!result.ok)
+        throw new ClientRateLimitError(result.limit, result.retryAfterSeconds, result.limitValue);
+      const { reservation } = result;
+      return {
+        async settle(model, usage, fallbackCompletionTokens) {
+          const problems: BudgetProblem[] = [];
+          let promptTokens = estimate.promptTokens;
+          let completionTokens = fallbackCompletionTokens ?? estimate.maxCompletionTokens;
+          if (usage !== null && usage !== undefined) {
+            if (plausible(usage.prompt_tokens) && plausible(usage.completion_tokens)) {
+              promptTokens = usage.prompt_tokens;
+              completionTokens = usage.completion_tokens;
+            } else {
+              // A broken or hostile upstream must not refund a budget or poison the ledger.
+              problems.push('usage-implausible');
+              report('implausible usage from the upstream; the estimate was charged', {
+                client,
+                model,
+                usage,
+              });
+              promptTokens = estimate.promptTokens;
+              completionTokens = estimate.maxCompletionTokens;
+            }
+          }
+          if (!(await settle(reservation, promptTokens + completionTokens, client))) {
+            problems.push('settlement-failed');
+          }
+          record(client, model, promptTokens, completionTokens);
+          return problems;
+        },
+        async fail(error, model, completionTokensSoFar) {
+          if (billedNothing(error)) {
+            await reservation
+              .release()
+              .catch((releaseError: unknown) =>
+                report('rate-limit release failed', { err: releaseError, client }),
+              );
+            return;
+          }
+          // The upstream may have billed: the whole estimate stays charged unless a stream told us
+          // how far it got, and the call is in the ledger.
+          const completionTokens = completionTokensSoFar ?? estimate.maxCompletionTokens;
+          await settle(reservation, estimate.promptTokens + completionTokens, client);
+          record(client, model, estimate.promptTokens, completionTokens);
+        },
+      };
     },
   };
 }

@@ -2,69 +2,113 @@ import { countTokens } from 'gpt-tokenizer/encoding/cl100k_base';
 import type { WireCompletionRequest } from '../upstream/wire.js';
 
 /**
- * What a completion can cost at most, in tokens, known before the call: the prompts as they are
- * plus the most the model may generate for them. Used to refuse an operation before execution and
- * to reserve a client's token budget before the paid call.
+ * What a completion can cost at most, in tokens, known before the call: the prompts (and suffix)
+ * as they are plus the most the model may generate for them. It prices an operation against its
+ * ceiling and reserves the client's token budget, so it must never under-count, and it runs on
+ * untrusted text, so its work per request is bounded.
  */
-
-/** The upstream's default when maxTokens is absent. */
-export const defaultMaxTokens = 16;
-
-/** Beyond this many characters a prompt is estimated instead of tokenised, to bound CPU per request. */
-const exactCountLimit = 16_384;
 
 /**
- * Recent exact counts: a request is priced twice (the operation's preflight, then the client's
- * budget), and clients repeat prompts. Bounded, oldest out first.
+ * Exact counting is BPE over each pre-token, whose cost grows with the square of the pre-token's
+ * length (a 4,000-character run of CJK letters takes ~100 ms here). Text with a run of letters,
+ * symbols or spaces longer than this is priced by its bytes instead.
  */
-const recentCounts = new Map<string, number>();
-const recentCountsLimit = 512;
+const maxExactRun = 128;
 
-function cachedCount(text: string): number {
-  let count = recentCounts.get(text);
-  if (count === undefined) {
-    count = countTokens(text);
-    if (recentCounts.size >= recentCountsLimit) {
-      const oldest = recentCounts.keys().next();
-      if (!oldest.done) recentCounts.delete(oldest.value);
-    }
-    recentCounts.set(text, count);
-  }
-  return count;
+/** Characters counted exactly per operation; past it every prompt is priced by its bytes. */
+export const exactCharsPerOperation = 32_768;
+
+/**
+ * Every cl100k token covers at least one UTF-8 byte and the tokens of a text cover its bytes
+ * exactly once, so the byte length is an upper bound of the token count, whatever the text.
+ */
+function byteBound(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
 }
 
-/** Tokens of one text prompt: exact with the GPT tokenizer, or a deliberate over-estimate when huge. */
-export function promptTextTokens(text: string): number {
-  if (text.length <= exactCountLimit) return cachedCount(text);
-  // One token per two UTF-8 bytes overestimates English (about four characters a token) and
-  // stays close for scripts with multi-byte characters: a budget errs on the safe side.
-  return Math.ceil(Buffer.byteLength(text, 'utf8') / 2);
+/** Whitespace as the tokenizer's pre-splitting sees it, for the characters that matter in practice. */
+function isSpace(code: number): boolean {
+  return (
+    code <= 32 ||
+    code === 0x85 ||
+    code === 0xa0 ||
+    code === 0x1680 ||
+    (code >= 0x2000 && code <= 0x200a) ||
+    code === 0x2028 ||
+    code === 0x2029 ||
+    code === 0x202f ||
+    code === 0x205f ||
+    code === 0x3000
+  );
+}
+
+/** Whether no run of spaces or non-spaces is longer than `maxExactRun` (one linear pass). */
+function hasOnlyShortRuns(text: string): boolean {
+  let run = 0;
+  let previous = false;
+  for (let i = 0; i < text.length; i++) {
+    const space = isSpace(text.charCodeAt(i));
+    run = i > 0 && space === previous ? run + 1 : 1;
+    if (run > maxExactRun) return false;
+    previous = space;
+  }
+  return true;
+}
+
+/**
+ * Counts the prompts of one operation: exactly while its budget of characters lasts and the text
+ * is cheap to tokenize, by the byte bound otherwise. One counter per operation, shared by its fields.
+ */
+export class PromptCounter {
+  private remaining: number;
+
+  constructor(exactChars = exactCharsPerOperation) {
+    this.remaining = exactChars;
+  }
+
+  count(text: string): number {
+    if (text.length > this.remaining || !hasOnlyShortRuns(text)) return byteBound(text);
+    this.remaining -= text.length;
+    return countTokens(text);
+  }
 }
 
 export interface CostEstimate {
   promptCount: number;
+  /** Every prompt plus the suffix sent with each. */
   promptTokens: number;
-  /** maxTokens × max(n, bestOf) × prompts: everything the upstream may generate and bill. */
+  /** Everything the upstream may generate and bill: max(maxTokens, 1) per choice, every choice. */
   maxCompletionTokens: number;
   totalTokens: number;
 }
 
-/** Works on the wire request, so the GraphQL API and the REST face price a call the same way. */
-export function estimateCompletionCost(request: WireCompletionRequest): CostEstimate {
-  const { prompt } = request;
-  let promptCount = 1;
+function promptList(prompt: WireCompletionRequest['prompt']): (string | number[])[] {
+  if (typeof prompt === 'string') return [prompt];
+  if (prompt.length === 0) return [];
+  if (Array.isArray(prompt[0])) return prompt as number[][];
+  if (typeof prompt[0] === 'string') return prompt as string[];
+  return [prompt as number[]];
+}
+
+/**
+ * Works on the wire request, so the GraphQL API and the REST face price a call the same way. The
+ * request must carry `max_tokens` (the service always sends one, see `prepare.ts`).
+ */
+export function estimateCompletionCost(
+  request: WireCompletionRequest,
+  counter: PromptCounter = new PromptCounter(),
+): CostEstimate {
+  const prompts = promptList(request.prompt);
+  const promptCount = Math.max(1, prompts.length);
   let promptTokens = 0;
-  if (typeof prompt === 'string') promptTokens = promptTextTokens(prompt);
-  else if (prompt.length > 0 && Array.isArray(prompt[0])) {
-    const batches = prompt as number[][];
-    promptCount = batches.length;
-    for (const batch of batches) promptTokens += batch.length;
-  } else if (prompt.length > 0 && typeof prompt[0] === 'string') {
-    const texts = prompt as string[];
-    promptCount = texts.length;
-    for (const text of texts) promptTokens += promptTextTokens(text);
-  } else promptTokens = prompt.length;
-  const candidates = Math.max(request.n ?? 1, request.best_of ?? 1);
-  const maxCompletionTokens = Math.max(0, request.max_tokens ?? defaultMaxTokens) * candidates * promptCount;
+  for (const prompt of prompts)
+    promptTokens += typeof prompt === 'string' ? counter.count(prompt) : prompt.length;
+  if (request.suffix) promptTokens += counter.count(request.suffix) * promptCount;
+  // best_of candidates are generated (and billed) even though only n come back.
+  const choices = promptCount * Math.max(request.n ?? 1, request.best_of ?? 1);
+  // A choice costs work even with max_tokens 0 (echo returns the prompt in each of them). Without
+  // max_tokens nothing bounds the generation (llama.cpp, Ollama): priced as unbounded, refused.
+  const perChoice = Math.max(1, request.max_tokens ?? Number.POSITIVE_INFINITY);
+  const maxCompletionTokens = choices * perChoice;
   return { promptCount, promptTokens, maxCompletionTokens, totalTokens: promptTokens + maxCompletionTokens };
 }

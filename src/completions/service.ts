@@ -1,12 +1,18 @@
-import type { CompletionStore } from '../storage/index.js';
-import type { CallOptions, CompletionsProvider } from '../upstream/provider.js';
-import type { WireCompletionRequest } from '../upstream/wire.js';
-import { promptForms, toCompletion, toWireRequest } from './mapping.js';
+import { anonymousClient } from '../auth/client-keys.js';
+import { CompletionIdConflictError, type CompletionStore } from '../storage/index.js';
+import type { CallOptions, CompletionsProvider, ProviderCompletion } from '../upstream/provider.js';
+import type { WireCompletionResponse } from '../upstream/wire.js';
+import type { BudgetProblem, ClientBudget } from './client-limits.js';
+import { toCompletion } from './mapping.js';
 import type { Completion, CompletionRequestInput } from './model.js';
+import type { PreparedCompletion } from './prepare.js';
 import { StreamAssembly } from './stream-assembly.js';
-import { assertValidRequest, InvalidRequestError } from './validation.js';
 
-/** The completion use case: validate, call the provider, map, store. Knows nothing of HTTP or GraphQL. */
+/**
+ * The completion use case: run a prepared (checked and priced) call under the client's budget,
+ * map it, store it. Knows nothing of HTTP or GraphQL; the GraphQL resolvers and the REST face
+ * both come through here.
+ */
 
 export interface CompletionResult {
   completion: Completion;
@@ -14,74 +20,140 @@ export interface CompletionResult {
   requestId?: string;
 }
 
+/** A note for the client that something secondary failed while its paid result is still returned. */
+export interface ServiceWarning {
+  code: string;
+  message: string;
+}
+
 /** Who calls and how: cancellation, the client's identity, a pass-through upstream key. */
 export type CompletionCallOptions = CallOptions & {
   /** Told when `store: true` could not be honoured; the paid completion is returned regardless. */
   onStoreFailure?: (error: unknown) => void;
+  /** Told about anything else that went wrong after the paid call (settlement, implausible usage). */
+  onWarning?: (warning: ServiceWarning) => void;
 };
 
 export interface CompletionsService {
-  create(input: CompletionRequestInput, options?: CompletionCallOptions): Promise<CompletionResult>;
-  stream(input: CompletionRequestInput, options?: CompletionCallOptions): AsyncIterable<Completion>;
+  /** The paid call in the upstream's own shape, for the REST face. */
+  complete(call: PreparedCompletion, options?: CompletionCallOptions): Promise<ProviderCompletion>;
+  streamChunks(
+    call: PreparedCompletion,
+    options?: CompletionCallOptions,
+  ): AsyncIterable<WireCompletionResponse>;
+  /** The paid call mapped for GraphQL, and stored when the input asked for it. */
+  create(call: PreparedCompletion, options?: CompletionCallOptions): Promise<CompletionResult>;
+  stream(call: PreparedCompletion, options?: CompletionCallOptions): AsyncIterable<Completion>;
 }
 
-/** Input -> checked wire request; throws `InvalidRequestError` before anything is paid for. */
-export function prepareRequest(input: CompletionRequestInput, stream: boolean): WireCompletionRequest {
-  if (promptForms(input.prompt).length !== 1) {
-    throw new InvalidRequestError({
-      param: 'prompt',
-      problem: 'must set exactly one of text, texts, tokens, tokenBatches.',
-    });
-  }
-  const wire = toWireRequest(input);
-  if (stream) wire.stream = true;
-  assertValidRequest(wire);
-  return wire;
-}
+const budgetWarnings: Record<BudgetProblem, ServiceWarning> = {
+  'settlement-failed': {
+    code: 'USAGE_NOT_SETTLED',
+    message:
+      "The completion was created and is returned; this client's usage could not be recorded in the rate limiter right now and will be reconciled.",
+  },
+  'usage-implausible': {
+    code: 'UPSTREAM_USAGE_IMPLAUSIBLE',
+    message: 'The upstream reported usage that cannot be right; the estimate was charged instead.',
+  },
+};
 
 function callOptions(options: CompletionCallOptions): CallOptions {
-  const { onStoreFailure: _ignored, ...call } = options;
+  const { onStoreFailure: _store, onWarning: _warning, ...call } = options;
   return call;
 }
 
 export function createCompletionsService(deps: {
   provider: CompletionsProvider;
+  budget: ClientBudget;
   store?: CompletionStore;
 }): CompletionsService {
-  const { provider, store } = deps;
+  const { provider, budget, store } = deps;
+  const warn = (problems: BudgetProblem[], options: CompletionCallOptions) => {
+    for (const problem of problems) options.onWarning?.(budgetWarnings[problem]);
+  };
 
-  async function save(completion: Completion, input: CompletionRequestInput, options: CompletionCallOptions) {
-    if (input.store !== true) return;
+  async function save(
+    completion: Completion,
+    input: CompletionRequestInput | undefined,
+    options: CompletionCallOptions,
+  ) {
+    if (input?.store !== true) return;
     const storedAt = new Date();
     try {
       if (store === undefined) throw new Error('no completion store is configured');
-      await store.save({ completion, request: input, clientName: options.client ?? null, storedAt });
+      const clientName = options.client ?? anonymousClient.name;
+      const inserted = await store.save({ completion, request: input, clientName, storedAt });
+      // This client already holds a record under this id (first write wins): the one returned now
+      // is not it, so it must not claim to be stored.
+      if (!inserted) throw new CompletionIdConflictError(completion.id);
       completion.storedAt = storedAt;
     } catch (error) {
       options.onStoreFailure?.(error);
     }
   }
 
+  async function complete(call: PreparedCompletion, options: CompletionCallOptions = {}) {
+    const charge = await budget.reserve(options.client ?? anonymousClient.name, call.estimate);
+    let result: ProviderCompletion;
+    try {
+      result = await provider.complete(call.wire, callOptions(options));
+    } catch (error) {
+      await charge.fail(error, call.wire.model);
+      throw error;
+    }
+    warn(await charge.settle(result.response.model, result.response.usage), options);
+    return result;
+  }
+
+  async function* streamChunks(
+    call: PreparedCompletion,
+    options: CompletionCallOptions = {},
+  ): AsyncGenerator<WireCompletionResponse> {
+    const charge = await budget.reserve(options.client ?? anonymousClient.name, call.estimate);
+    let model = call.wire.model;
+    let usage: WireCompletionResponse['usage'];
+    // Without a usage chunk, each streamed piece is about one token of output.
+    let pieces = 0;
+    let failed = false;
+    try {
+      for await (const chunk of provider.stream(call.wire, callOptions(options))) {
+        model = chunk.model;
+        usage = chunk.usage ?? usage;
+        pieces += chunk.choices.length;
+        yield chunk;
+      }
+    } catch (error) {
+      failed = true;
+      await charge.fail(error, model, pieces);
+      throw error;
+    } finally {
+      // Also when the consumer left early: what was generated so far is charged.
+      if (!failed) warn(await charge.settle(model, usage, pieces), options);
+    }
+  }
+
   return {
-    async create(input, options = {}) {
-      const wire = prepareRequest(input, false);
-      const { response, requestId } = await provider.complete(wire, callOptions(options));
+    complete,
+    streamChunks,
+
+    async create(call, options = {}) {
+      const { response, requestId } = await complete(call, options);
       const completion = toCompletion(response);
-      await save(completion, input, options);
+      await save(completion, call.input, options);
       return requestId === undefined ? { completion } : { completion, requestId };
     },
 
-    async *stream(input, options = {}) {
-      const wire = prepareRequest(input, true);
-      const assembly = input.store === true ? new StreamAssembly() : undefined;
-      for await (const chunk of provider.stream(wire, callOptions(options))) {
+    async *stream(call, options = {}) {
+      const assembly = call.input?.store === true ? new StreamAssembly() : undefined;
+      for await (const chunk of streamChunks(call, options)) {
         const event = toCompletion(chunk);
         assembly?.add(event);
         yield event;
       }
       // Only a stream that ran to its end is stored: a cut one is not the completion.
       const whole = assembly?.result();
-      if (whole !== undefined) await save(whole, input, options);
+      if (whole !== undefined) await save(whole, call.input, options);
     },
   };
 }

@@ -25,6 +25,13 @@ export interface EngineIdentity {
   systemFingerprint: string;
 }
 
+export interface EngineOptions {
+  /** Candidates (prompts × max(n, best_of)) one request may ask for. */
+  maxChoices: number;
+  /** Sees the tokenizer's work between two offers to yield (tests). */
+  onTokenizerSlice?: (units: number) => void;
+}
+
 function completionId(): string {
   return `cmpl-${randomBytes(18).toString('base64url').replace(/[-_]/g, '').slice(0, 24).padEnd(24, '0')}`;
 }
@@ -39,8 +46,19 @@ function usageOf(prompts: number[][], candidates: ChoiceGenerator[]): WireUsage 
   };
 }
 
-function setUp(model: NgramModel, identity: EngineIdentity, req: WireCompletionRequest, streaming: boolean) {
-  const engineRequest = normalizeRequest(req, identity.modelId, streaming);
+async function setUp(
+  model: NgramModel,
+  identity: EngineIdentity,
+  req: WireCompletionRequest,
+  streaming: boolean,
+  options: EngineOptions,
+  yielder: Yielder,
+) {
+  const engineRequest = await normalizeRequest(req, identity.modelId, streaming, {
+    maxChoices: options.maxChoices,
+    pacer: yielder,
+    ...(options.onTokenizerSlice ? { onTokenizerSlice: options.onTokenizerSlice } : {}),
+  });
   const sampler = new Sampler(model, engineRequest.sampling);
   const seed = baseSeed(engineRequest.seed);
   // Candidates grouped by prompt: best_of of them each.
@@ -63,10 +81,11 @@ export async function runCompletion(
   model: NgramModel,
   identity: EngineIdentity,
   req: WireCompletionRequest,
+  options: EngineOptions,
   signal?: AbortSignal,
 ): Promise<WireCompletionResponse> {
-  const { engineRequest, groups } = setUp(model, identity, req, false);
   const yielder = new Yielder(SLICE_MS, signal);
+  const { engineRequest, groups } = await setUp(model, identity, req, false, options, yielder);
   for (const group of groups) {
     for (const candidate of group) {
       while (!candidate.done) {
@@ -108,10 +127,11 @@ export async function* streamCompletion(
   model: NgramModel,
   identity: EngineIdentity,
   req: WireCompletionRequest,
+  options: EngineOptions,
   signal?: AbortSignal,
 ): AsyncGenerator<WireCompletionResponse> {
-  const { engineRequest, groups } = setUp(model, identity, req, true);
   const yielder = new Yielder(SLICE_MS, signal);
+  const { engineRequest, groups } = await setUp(model, identity, req, true, options, yielder);
   const id = completionId();
   const created = Math.floor(Date.now() / 1000);
   const usage = engineRequest.includeUsage ? { usage: null } : {};

@@ -6,13 +6,26 @@
 import { UpstreamRequestError } from '../upstream/errors.js';
 import type { WireCompletionRequest } from '../upstream/wire.js';
 import type { ChoiceSettings } from './choice.js';
+import { encodePrompt } from './prompt-encoder.js';
 import type { SamplingSettings } from './sampler.js';
-import { encodeText, isVocabToken } from './tokenizer.js';
+import { isVocabToken } from './tokenizer.js';
+import type { Pacer } from './yielder.js';
 
 /** Prompt plus completion, in tokens: the model's context window. */
 export const CONTEXT_LIMIT = 2048;
 const DEFAULT_MAX_TOKENS = 16;
 const MAX_LOGPROBS = 20;
+/** Default of `LOCAL_MAX_CHOICES`: prompts × max(n, best_of) per request. */
+export const DEFAULT_MAX_CHOICES = 128;
+
+export interface NormalizeOptions {
+  /** Candidates (prompts × max(n, best_of)) one request may ask for, checked before any work. */
+  maxChoices: number;
+  /** The request's yielder: tokenizing a long prompt takes turns with the rest of the server. */
+  pacer: Pacer;
+  /** Sees the tokenizer's work between two offers to yield (tests). */
+  onTokenizerSlice?: (units: number) => void;
+}
 
 export interface EngineRequest {
   prompts: number[][];
@@ -48,16 +61,59 @@ function tokenPrompt(tokens: readonly unknown[]): number[] {
   return tokens as number[];
 }
 
-/** Every prompt form OpenAI accepts: string, string[], token array, array of token arrays. */
-export function promptTokens(prompt: unknown): number[][] {
-  if (typeof prompt === 'string') return [encodeText(prompt)];
+/** How many prompts a request holds, from its shape alone (nothing tokenized). */
+function promptCount(prompt: unknown): number {
+  if (!Array.isArray(prompt) || prompt.length === 0) return 1;
+  return prompt.every((p) => typeof p === 'number') ? 1 : prompt.length;
+}
+
+function refuseTooLong(promptTokens: number | null, maxTokens: number): never {
+  // A prompt that is refused as soon as it passes the window has no exact count.
+  const [requested, inPrompt] =
+    promptTokens === null
+      ? [`more than ${CONTEXT_LIMIT + maxTokens}`, `more than ${CONTEXT_LIMIT}`]
+      : [String(promptTokens + maxTokens), String(promptTokens)];
+  refuse(
+    `This model's maximum context length is ${CONTEXT_LIMIT} tokens, however you requested ` +
+      `${requested} tokens (${inPrompt} in your prompt; ${maxTokens} for the ` +
+      'completion). Please reduce your prompt; or completion length.',
+    'max_tokens',
+    'context_length_exceeded',
+  );
+}
+
+/**
+ * Every prompt form OpenAI accepts: string, string[], token array, array of token arrays. Each
+ * must fit the context window with `maxTokens`; a text is tokenized only up to the window.
+ */
+async function promptTokens(prompt: unknown, maxTokens: number, options: NormalizeOptions) {
+  const withinWindow = (tokens: number[]) => {
+    if (tokens.length + maxTokens > CONTEXT_LIMIT) refuseTooLong(tokens.length, maxTokens);
+    return tokens;
+  };
+  const text = async (p: string) => {
+    const tokens = await encodePrompt(p, {
+      pacer: options.pacer,
+      maxTokens: CONTEXT_LIMIT,
+      ...(options.onTokenizerSlice ? { onSlice: options.onTokenizerSlice } : {}),
+    });
+    return tokens === null ? refuseTooLong(null, maxTokens) : withinWindow(tokens);
+  };
+  if (typeof prompt === 'string') return [await text(prompt)];
   if (!Array.isArray(prompt) || prompt.length === 0) {
     refuse('`prompt` must be a string, an array of strings, or (arrays of) token ids.', 'prompt');
   }
-  if (prompt.every((p) => typeof p === 'string')) return prompt.map((p: string) => encodeText(p));
-  if (prompt.every((p) => typeof p === 'number')) return [tokenPrompt(prompt)];
-  if (prompt.every((p) => Array.isArray(p))) return prompt.map((p: unknown[]) => tokenPrompt(p));
-  return refuse('`prompt` mixes strings, token ids and token arrays.', 'prompt');
+  const prompts: number[][] = [];
+  if (prompt.every((p) => typeof p === 'string')) {
+    for (const p of prompt) prompts.push(await text(p));
+  } else if (prompt.every((p) => typeof p === 'number')) {
+    prompts.push(withinWindow(tokenPrompt(prompt)));
+  } else if (prompt.every((p) => Array.isArray(p))) {
+    for (const p of prompt) prompts.push(withinWindow(tokenPrompt(p)));
+  } else {
+    refuse('`prompt` mixes strings, token ids and token arrays.', 'prompt');
+  }
+  return prompts;
 }
 
 function logitBias(bias: Record<string, number> | undefined): Map<number, number> {
@@ -80,11 +136,12 @@ function stopList(stop: unknown): string[] {
   return list.filter((s): s is string => typeof s === 'string' && s !== '');
 }
 
-export function normalizeRequest(
+export async function normalizeRequest(
   req: WireCompletionRequest,
   modelId: string,
   streaming: boolean,
-): EngineRequest {
+  options: NormalizeOptions,
+): Promise<EngineRequest> {
   if (req.model !== modelId) {
     throw new UpstreamRequestError(
       `The model \`${req.model}\` does not exist or you do not have access to it.`,
@@ -110,23 +167,21 @@ export function normalizeRequest(
       'best_of',
     );
   }
-  const maxTokens = Math.trunc(clamp(finiteOr(req.max_tokens, DEFAULT_MAX_TOKENS), 0, CONTEXT_LIMIT));
-  const prompts = promptTokens(req.prompt);
-  for (const prompt of prompts) {
-    if (prompt.length + maxTokens > CONTEXT_LIMIT) {
-      refuse(
-        `This model's maximum context length is ${CONTEXT_LIMIT} tokens, however you requested ` +
-          `${prompt.length + maxTokens} tokens (${prompt.length} in your prompt; ${maxTokens} for the ` +
-          'completion). Please reduce your prompt; or completion length.',
-        'max_tokens',
-        'context_length_exceeded',
-      );
-    }
+  // Counted from the request's shape, so an oversized request costs no tokenizing at all.
+  const prompts = promptCount(req.prompt);
+  const perPrompt = Math.max(n, bestOf);
+  if (prompts * perPrompt > options.maxChoices) {
+    refuse(
+      `This request asks for ${prompts * perPrompt} completions (${prompts} prompt(s) × ${perPrompt}); ` +
+        `this server's local engine generates at most ${options.maxChoices} per request.`,
+      prompts > options.maxChoices ? 'prompt' : bestOf > n ? 'best_of' : 'n',
+    );
   }
+  const maxTokens = Math.trunc(clamp(finiteOr(req.max_tokens, DEFAULT_MAX_TOKENS), 0, CONTEXT_LIMIT));
   const logprobs = req.logprobs === undefined || req.logprobs === null ? null : req.logprobs;
   const topLogprobs = logprobs === null ? -1 : Math.trunc(clamp(finiteOr(logprobs, 0), 0, MAX_LOGPROBS));
   return {
-    prompts,
+    prompts: await promptTokens(req.prompt, maxTokens, options),
     n,
     bestOf,
     seed: typeof req.seed === 'number' && Number.isFinite(req.seed) ? req.seed : undefined,

@@ -6,6 +6,8 @@
 import bpeRanks from 'gpt-tokenizer/bpeRanks/cl100k_base';
 import { EndOfText, encode } from 'gpt-tokenizer/encoding/cl100k_base';
 
+export { EndOfText };
+
 export const ENCODING_NAME = 'cl100k_base';
 /** `<|endoftext|>`: separates documents in training and ends a completion when sampled. */
 export const EOT = 100257;
@@ -20,15 +22,43 @@ export function isVocabToken(id: number): boolean {
   return Number.isInteger(id) && ((id >= 0 && id < REGULAR_TOKENS) || id === EOT);
 }
 
-const ALLOW_EOT = new Set([EndOfText]);
-const NO_SPECIALS_DISALLOWED = new Set<string>();
+/** The longest token, in UTF-8 bytes (a run of spaces): a text of b bytes has at least b / 128 tokens. */
+export const MAX_TOKEN_BYTES = 128;
+/** The most non-ASCII bytes in one token (16 em dashes): bounds the tokens of non-Latin text. */
+export const MAX_TOKEN_NON_ASCII_BYTES = 48;
 
 /**
- * Prompt text to tokens. `<|endoftext|>` in the text is the separator token, as OpenAI treats it;
- * other special-token spellings are plain text (no throw on user input).
+ * A lower bound of the tokens in `text` from its length alone, so an oversized prompt is refused
+ * without tokenizing it. UTF-8 bytes minus UTF-16 units counts at most the text's non-ASCII bytes.
+ */
+export function minTokens(text: string): number {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  return Math.max(
+    Math.ceil(bytes / MAX_TOKEN_BYTES),
+    Math.ceil((bytes - text.length) / MAX_TOKEN_NON_ASCII_BYTES),
+  );
+}
+
+/** Special-token spellings are plain text: no throw on user input. */
+const PLAIN_TEXT = { allowedSpecial: new Set<string>(), disallowedSpecial: new Set<string>() };
+
+/** Text that holds no `<|endoftext|>` to tokens: gpt-tokenizer's cl100k_base, unchanged. */
+export function encodePlain(text: string): number[] {
+  return encode(text, PLAIN_TEXT);
+}
+
+/**
+ * Text to tokens, all at once (the corpus at build time; prompts go through `encodePrompt`).
+ * Every `<|endoftext|>` is the separator token, as tiktoken and OpenAI treat it: gpt-tokenizer
+ * itself only finds one at the start of the text, so the text is split here.
  */
 export function encodeText(text: string): number[] {
-  return encode(text, { allowedSpecial: ALLOW_EOT, disallowedSpecial: NO_SPECIALS_DISALLOWED });
+  const out: number[] = [];
+  for (const [i, segment] of text.split(EndOfText).entries()) {
+    if (i > 0) out.push(EOT);
+    if (segment !== '') for (const id of encodePlain(segment)) out.push(id);
+  }
+  return out;
 }
 
 const textEncoder = new TextEncoder();

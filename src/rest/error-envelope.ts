@@ -4,6 +4,8 @@
  */
 
 import { ClientRateLimitError } from '../completions/client-limits.js';
+import { CostLimitError } from '../completions/operation-limits.js';
+import { InvalidRequestError } from '../completions/validation.js';
 import { LimiterUnavailableError } from '../limits/index.js';
 import {
   UpstreamAbortedError,
@@ -35,6 +37,14 @@ const CLIENT_STATUSES = new Set([400, 404, 409, 413, 422]);
 export function mapError(err: unknown): MappedError {
   if (err instanceof BadRequest) {
     return envelope(err.status, err.message, 'invalid_request_error', err.param, err.code);
+  }
+  if (err instanceof InvalidRequestError) {
+    const { param, problem } = err.violation;
+    return envelope(400, `${param} ${problem}`, 'invalid_request_error', param, null);
+  }
+  if (err instanceof CostLimitError) {
+    // The same ceiling as a GraphQL operation's; `max_tokens` is what a caller can lower.
+    return envelope(400, err.message, 'invalid_request_error', 'max_tokens', 'cost_limit_exceeded');
   }
   if (err instanceof ClientRateLimitError) {
     const mapped: MappedError = envelope(429, err.message, err.limit, null, 'rate_limit_exceeded');

@@ -4,18 +4,25 @@
  * server: the handler answers `false` for any other URL so the caller can pass the request on.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CallOptions, CompletionsProvider } from '../upstream/provider.js';
-import type { WireCompletionRequest, WireCompletionResponse } from '../upstream/wire.js';
+import type { PreparedCompletion } from '../completions/prepare.js';
+import type { CompletionsService } from '../completions/service.js';
+import type { CallOptions } from '../upstream/provider.js';
+import type { WireCompletionRequest, WireCompletionResponse, WireModel } from '../upstream/wire.js';
 import { mapError } from './error-envelope.js';
 import { BadRequest, parseCompletionRequest, readJsonBody } from './request-body.js';
 
 export interface OpenAiCompatDeps {
-  provider: CompletionsProvider;
-  /** Range checks shared with the GraphQL side; a returned violation becomes a 400. */
-  validate?: (req: WireCompletionRequest) => { param: string; message: string } | undefined;
+  /** The same use case as GraphQL: client budgets, ledger, breaker. */
+  completions: CompletionsService;
+  listModels: () => Promise<WireModel[]>;
+  /**
+   * Checks and prices a parsed request as one operation (the rules, the default max_tokens and the
+   * per-operation ceiling GraphQL uses); throws the same typed errors.
+   */
+  prepare: (request: WireCompletionRequest) => PreparedCompletion;
   /** Largest accepted request body; default 1 MiB. */
   maxBodyBytes?: number;
-  /** Who calls: options for the provider call (client identity, pass-through key), or null for 401. */
+  /** Who calls: options for the call (client identity, pass-through key), or null for 401. */
   identify?: (req: IncomingMessage) => Omit<CallOptions, 'signal'> | null;
 }
 
@@ -108,16 +115,14 @@ async function handleCompletion(
   res: ServerResponse,
 ): Promise<void> {
   const body = await readJsonBody(req, deps.maxBodyBytes ?? 1024 * 1024);
-  const request = parseCompletionRequest(body);
-  const violation = deps.validate?.(request);
-  if (violation !== undefined) throw new BadRequest(violation.message, violation.param);
+  const call = deps.prepare(parseCompletionRequest(body));
   const signal = disconnectSignal(res);
-  if (request.stream === true) {
-    const chunks = deps.provider.stream(request, { ...caller, signal })[Symbol.asyncIterator]();
+  if (call.wire.stream === true) {
+    const chunks = deps.completions.streamChunks(call, { ...caller, signal })[Symbol.asyncIterator]();
     await streamCompletion(res, chunks, signal);
     return;
   }
-  const { response, requestId } = await deps.provider.complete(request, { ...caller, signal });
+  const { response, requestId } = await deps.completions.complete(call, { ...caller, signal });
   sendJson(res, 200, response, requestId ? { 'x-request-id': requestId } : {});
 }
 
@@ -126,7 +131,7 @@ async function handleModel(
   id: string | undefined,
   res: ServerResponse,
 ): Promise<void> {
-  const models = await deps.provider.listModels();
+  const models = await deps.listModels();
   if (id === undefined) {
     sendJson(res, 200, { object: 'list', data: models });
     return;

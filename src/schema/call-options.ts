@@ -1,5 +1,23 @@
+import type { GraphQLResolveInfo } from 'graphql';
+import type { PreparedCompletion } from '../completions/prepare.js';
 import type { CompletionCallOptions } from '../completions/service.js';
-import type { GraphQLContext } from '../context.js';
+import type { GraphQLContext, Warning } from '../context.js';
+import { errorCodes } from '../errors.js';
+import { CompletionIdConflictError } from '../storage/index.js';
+
+function storeWarning(error: unknown): Warning {
+  if (error instanceof CompletionIdConflictError) {
+    return {
+      code: errorCodes.storeConflict,
+      message:
+        'The completion was created but not stored: this client already stored one with the same id (the first one is kept); it is returned all the same.',
+    };
+  }
+  return {
+    code: errorCodes.storeFailed,
+    message: 'The completion was created but could not be stored; it is returned all the same.',
+  };
+}
 
 /** How a completion resolver calls the service on behalf of the operation's caller. */
 export function completionCallOptions(context: GraphQLContext): CompletionCallOptions {
@@ -7,10 +25,22 @@ export function completionCallOptions(context: GraphQLContext): CompletionCallOp
     signal: context.signal,
     client: context.client.name,
     ...(context.upstreamApiKey === undefined ? {} : { apiKey: context.upstreamApiKey }),
-    onStoreFailure: () =>
-      context.warnings.push({
-        code: 'STORE_FAILED',
-        message: 'The completion was created but could not be stored; it is returned all the same.',
-      }),
+    onStoreFailure: (error) => context.warnings.push(storeWarning(error)),
+    onWarning: (warning) => context.warnings.push(warning),
   };
+}
+
+/** A paid call that the preflight did not prepare: a path around it, refused rather than run unpriced. */
+export class UnplannedCallError extends Error {
+  constructor(field: string) {
+    super(`The paid field "${field}" was not priced before execution; refusing to run it.`);
+    this.name = 'UnplannedCallError';
+  }
+}
+
+/** The call the preflight prepared for this field (by its response key), never one made here. */
+export function plannedCall(context: GraphQLContext, info: GraphQLResolveInfo): PreparedCompletion {
+  const call = context.paidCalls?.get(String(info.path.key));
+  if (call === undefined) throw new UnplannedCallError(String(info.path.key));
+  return call;
 }

@@ -9,7 +9,7 @@ import type {
 } from '../completions/model.js';
 import { finishReasons } from '../completions/model.js';
 import { builder } from './builder.js';
-import { completionCallOptions } from './call-options.js';
+import { completionCallOptions, plannedCall } from './call-options.js';
 import { completionInputArg } from './inputs.js';
 
 /** The response side of a completion and the mutation that creates one. */
@@ -219,7 +219,8 @@ builder.mutationField('createCompletion', (t) =>
     // Priced for gateways' demand control: one upstream LLM call outweighs any read by far.
     cost: completionFieldCost,
     args: { input: t.arg(completionInputArg) },
-    resolve: async (_root, { input }, context) =>
-      (await context.completions.create(input, completionCallOptions(context))).completion,
+    resolve: async (_root, _args, context, info) =>
+      (await context.completions.create(plannedCall(context, info), completionCallOptions(context)))
+        .completion,
   }),
 );

@@ -4,7 +4,9 @@ import { CreateCompletionResponseRef } from './completion.js';
 
 /**
  * Stored completions: readable by id here and, as a federation entity, from any other subgraph
- * (a `Document.generatedBy` can point at one). Reads come from storage only, never the upstream.
+ * (a `Document.generatedBy` can point at one). Reads come from storage only, never the upstream,
+ * and only from the calling client's records (`context.storedCompletion`): an id another client
+ * stored answers null exactly as an unknown one does, so ids cannot be probed for existence.
  */
 
 const PromptRef = builder.objectRef<PromptInput>('Prompt').implement({
@@ -91,7 +93,8 @@ builder.objectFields(CreateCompletionResponseRef, (t) => ({
   storedAt: t.field({
     type: 'DateTime',
     nullable: true,
-    description: 'When the completion was stored; null when it was not (input.store was not true).',
+    description:
+      'When the completion was stored; null when it was not (input.store was not true, or extensions.warnings says why).',
     resolve: (completion) => completion.storedAt ?? null,
   }),
   parameters: t.field({
@@ -111,7 +114,8 @@ builder.queryField('completion', (t) =>
   t.field({
     type: CreateCompletionResponseRef,
     nullable: true,
-    description: 'A stored completion by id (created with input.store: true), or null when there is none.',
+    description:
+      'A stored completion of the calling client, by id (created with input.store: true), or null when this client stored none with that id.',
     args: { id: t.arg.id({ required: true, description: 'The completion id (cmpl-...).' }) },
     resolve: (_root, { id }, context) => context.storedCompletion(String(id)),
   }),

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Completion, CompletionRequestInput } from '../completions/model.js';
-import { StorageError, toStorageError } from './errors.js';
+import { StorageError, type StorageOperation, toStorageError } from './errors.js';
 import { type CompletionsTable, type Database, toNumber } from './schema.js';
 import type { CompletionStore, StoredCompletion } from './types.js';
 
@@ -14,10 +14,12 @@ type Row = Pick<
 >;
 
 export function createCompletionStore(db: Kysely<Database>, secrets: readonly string[]): CompletionStore {
-  const selectRows = (ids: readonly string[]) =>
+  // Every read names the client: the (client_name, id) key is also the only access rule.
+  const selectRows = (clientName: string, ids: readonly string[]) =>
     db
       .selectFrom('completions')
       .select(['id', 'client_name', 'stored_at', 'completion_json', 'request_json'])
+      .where('client_name', '=', clientName)
       .where('id', 'in', ids)
       .execute();
 
@@ -26,22 +28,26 @@ export function createCompletionStore(db: Kysely<Database>, secrets: readonly st
       const values = toRow(record);
       try {
         // First write wins (see CompletionStore.save): a repeated id is a retry, not an update.
-        await db
+        const result = await db
           .insertInto('completions')
           .values(values)
-          .onConflict((oc) => oc.column('id').doNothing())
-          .execute();
+          .onConflict((oc) => oc.columns(['client_name', 'id']).doNothing())
+          .executeTakeFirst();
+        // Both drivers count a row skipped by DO NOTHING as 0 rows.
+        return result.numInsertedOrUpdatedRows === 1n;
       } catch (error) {
         throw toStorageError('completions.save', error, secrets);
       }
     },
 
-    async get(id) {
+    async get(clientName, id) {
+      assertClientName(clientName, 'completions.get');
       let row: Row | undefined;
       try {
         row = await db
           .selectFrom('completions')
           .select(['client_name', 'stored_at', 'completion_json', 'request_json'])
+          .where('client_name', '=', clientName)
           .where('id', '=', id)
           .executeTakeFirst();
       } catch (error) {
@@ -50,13 +56,15 @@ export function createCompletionStore(db: Kysely<Database>, secrets: readonly st
       return row === undefined ? null : fromRow(row, 'completions.get');
     },
 
-    async getMany(ids) {
+    async getMany(clientName, ids) {
+      assertClientName(clientName, 'completions.getMany');
       const unique = [...new Set(ids)];
       if (unique.length === 0) return [];
       const byId = new Map<string, StoredCompletion>();
       try {
         for (let start = 0; start < unique.length; start += MAX_IDS_PER_QUERY) {
-          for (const row of await selectRows(unique.slice(start, start + MAX_IDS_PER_QUERY))) {
+          const batch = unique.slice(start, start + MAX_IDS_PER_QUERY);
+          for (const row of await selectRows(clientName, batch)) {
             byId.set(row.id, fromRow(row, 'completions.getMany'));
           }
         }
@@ -68,8 +76,19 @@ export function createCompletionStore(db: Kysely<Database>, secrets: readonly st
   };
 }
 
+/**
+ * An empty or missing name would be a namespace of its own that a caller reaches by forgetting
+ * to say who it acts for; refusing it keeps every record owned by a real client.
+ */
+function assertClientName(clientName: unknown, operation: StorageOperation): asserts clientName is string {
+  if (typeof clientName !== 'string' || clientName === '') {
+    throw new StorageError(operation, 'clientName must be a non-empty string');
+  }
+}
+
 function toRow(record: StoredCompletion) {
   const { completion, request } = record;
+  assertClientName(record.clientName, 'completions.save');
   if (typeof completion.id !== 'string' || completion.id === '') {
     throw new StorageError('completions.save', 'completion.id must be a non-empty string');
   }

@@ -1,4 +1,4 @@
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 
 /**
  * Migrations live in code (not files read at runtime) so the bundle and tests carry them, and they
@@ -54,7 +54,62 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('usage_ledger').ifExists().execute();
     },
   },
+  '0003_completions_keyed_by_client': {
+    // Completion ids are the upstream's, and some compatible servers issue short guessable ones
+    // (Ollama: `cmpl-<n>`), so `id` alone let one client shadow or read another's record. The key
+    // becomes (client_name, id). SQLite cannot alter a primary key, so on both dialects the new
+    // table is built, every row copied, the old table dropped and the new one renamed.
+    async up(db: Kysely<unknown>) {
+      await inOneTransaction(db, async (trx) => {
+        await trx.schema
+          .createTable('completions_by_client')
+          .addColumn('client_name', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('model', 'text', (c) => c.notNull())
+          .addColumn('created', 'bigint', (c) => c.notNull())
+          .addColumn('stored_at', 'bigint', (c) => c.notNull())
+          .addColumn('prompt_tokens', 'bigint')
+          .addColumn('completion_tokens', 'bigint')
+          .addColumn('total_tokens', 'bigint')
+          .addColumn('completion_json', 'text', (c) => c.notNull())
+          .addColumn('request_json', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('completions_client_id_pk', ['client_name', 'id'])
+          .execute();
+        // A null owner was written by a caller without a client, which is how the open service
+        // runs: such rows belong to the anonymous client. The name is spelled out, not imported,
+        // so this migration stays what it was when it shipped.
+        await sql`
+          insert into completions_by_client
+            (client_name, id, model, created, stored_at, prompt_tokens, completion_tokens,
+             total_tokens, completion_json, request_json)
+          select coalesce(client_name, ${'anonymous'}), id, model, created, stored_at, prompt_tokens,
+             completion_tokens, total_tokens, completion_json, request_json
+          from completions`.execute(trx);
+        await trx.schema.dropTable('completions').execute();
+        await trx.schema.alterTable('completions_by_client').renameTo('completions').execute();
+        await trx.schema
+          .createIndex('completions_client_stored_at')
+          .on('completions')
+          .columns(['client_name', 'stored_at'])
+          .execute();
+      });
+    },
+    // No `down`: two clients may now hold the same id, which the old key cannot represent.
+  },
 };
+
+/**
+ * PostgreSQL runs each migration inside the migrator's transaction; SQLite (no transactional DDL
+ * as far as Kysely knows) does not, and a crash between the drop and the rename would lose the
+ * table. SQLite does support DDL in a transaction, so such a migration opens its own.
+ */
+async function inOneTransaction(
+  db: Kysely<unknown>,
+  fn: (trx: Kysely<unknown>) => Promise<void>,
+): Promise<void> {
+  if (db.isTransaction) return fn(db);
+  await db.transaction().execute(fn);
+}
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

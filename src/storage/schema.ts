@@ -13,7 +13,8 @@ export interface CompletionsTable {
   model: string;
   /** Unix seconds, as in the completion. */
   created: Int64;
-  client_name: string | null;
+  /** The owning client; with `id`, the primary key (migration 0003). */
+  client_name: string;
   /** Epoch milliseconds. */
   stored_at: Int64;
   prompt_tokens: NullableInt64;

@@ -6,24 +6,30 @@ export interface StoredCompletion {
   completion: Completion;
   /** The request parameters that produced it. */
   request: CompletionRequestInput;
-  /** Which API client stored it; null when the service runs open (no client auth). */
-  clientName: string | null;
+  /**
+   * Which API client stored it: the namespace the record lives in and the only client that can
+   * read it. The open service stores and reads as the anonymous client (`anonymous`).
+   */
+  clientName: string;
   storedAt: Date;
 }
 
 export interface CompletionStore {
   /**
-   * Idempotent on `completion.id`: the FIRST save wins and later saves of the same id are ignored
-   * (no error). Completions are immutable once generated, so a repeat is a retry; overwriting would
-   * also let one client replace another client's record by reusing an id.
+   * Keyed by (client, `completion.id`): upstream ids are short and guessable on some compatible
+   * servers (Ollama's `cmpl-<n>`), so the same id from two clients is two records. Within one
+   * client the FIRST save wins (completions are immutable; a repeat is a retry or a collision),
+   * and the answer says whether this call inserted the record (false: one was already there).
    */
-  save(record: StoredCompletion): Promise<void>;
-  get(id: string): Promise<StoredCompletion | null>;
+  save(record: StoredCompletion): Promise<boolean>;
+  /** The client's record with that id; another client's record is null, exactly like a missing one. */
+  get(clientName: string, id: string): Promise<StoredCompletion | null>;
   /**
-   * One query for the whole batch (federation `_entities`); the result is in the order of `ids`,
-   * with null for unknown ids and the same record repeated for repeated ids.
+   * The client's records, in one query for the whole batch (federation `_entities`); the result
+   * is in the order of `ids`, with null for unknown (or other clients') ids and the same record
+   * repeated for repeated ids.
    */
-  getMany(ids: readonly string[]): Promise<(StoredCompletion | null)[]>;
+  getMany(clientName: string, ids: readonly string[]): Promise<(StoredCompletion | null)[]>;
 }
 
 export interface UsageEntry {

@@ -1,4 +1,4 @@
-import { UpstreamError, UpstreamRequestError, UpstreamUnavailableError } from './errors.js';
+import { UpstreamBadResponseError, UpstreamTimeoutError, UpstreamUnavailableError } from './errors.js';
 import type { CallOptions, CompletionsProvider } from './provider.js';
 import type { WireCompletionRequest, WireCompletionResponse } from './wire.js';
 
@@ -6,6 +6,9 @@ import type { WireCompletionRequest, WireCompletionResponse } from './wire.js';
  * A circuit breaker in front of a provider: when most recent calls failed on the upstream's side,
  * calls are refused at once (no upstream hit, no client waiting out a deadline) until a cool-down
  * has passed; then one probe call decides whether to close the circuit again.
+ *
+ * The breaker is shared by every client, so it weighs only the upstream's own health: one client's
+ * bad requests, refused pass-through key or spent quota must not shut the service for the others.
  */
 
 export interface CircuitBreakerOptions {
@@ -28,19 +31,37 @@ export const defaultBreakerOptions: CircuitBreakerOptions = {
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
-/** Failures that say the upstream is unwell; a client's bad request or a cancelled call says nothing. */
-function countsAsFailure(error: unknown): boolean {
+/**
+ * Failures that say the upstream is unwell: 5xx, refused or reset connections, timeouts, malformed
+ * or oversized answers. Everything else is about the caller (its request, its key, its quota: a 429
+ * is handled by retries and `retryAfter`), about our own configuration, or a cancelled call.
+ */
+export function isUpstreamHealthFailure(error: unknown): boolean {
   return (
-    error instanceof UpstreamError &&
-    !(error instanceof UpstreamRequestError) &&
-    error.name !== 'UpstreamAbortedError'
+    error instanceof UpstreamUnavailableError ||
+    error instanceof UpstreamTimeoutError ||
+    error instanceof UpstreamBadResponseError
   );
+}
+
+/**
+ * One call's right to go out. Settling it is idempotent: only the first of `succeed`, `fail` and
+ * `abandon` counts, and `answered` only decides a probe.
+ */
+export interface BreakerPermit {
+  /** The upstream answered (a stream's first chunk): a probe is decided a success, nothing recorded yet. */
+  answered(): void;
+  succeed(): void;
+  fail(): void;
+  /** The call ended without telling anything about the upstream (cancelled, refused as invalid). */
+  abandon(): void;
 }
 
 export class CircuitBreaker {
   private outcomes: boolean[] = [];
   private openedAt: number | undefined;
-  private probing = false;
+  /** The permit of the one probe allowed in half-open state, while it is undecided. */
+  private probe: object | undefined;
   private readonly options: CircuitBreakerOptions;
 
   constructor(options: Partial<CircuitBreakerOptions> = {}) {
@@ -56,24 +77,50 @@ export class CircuitBreaker {
     return this.now() - this.openedAt >= this.options.coolDownMs ? 'half-open' : 'open';
   }
 
-  /** Whether a call may go out now; in half-open state, only one probe at a time. */
-  tryAcquire(): boolean {
+  /** A permit when a call may go out now; in half-open state, only one undecided probe at a time. */
+  tryAcquire(): BreakerPermit | undefined {
     const state = this.state;
-    if (state === 'closed') return true;
-    if (state === 'open' || this.probing) return false;
-    this.probing = true;
-    return true;
+    if (state === 'open' || (state === 'half-open' && this.probe !== undefined)) return undefined;
+    const token = {};
+    if (state === 'half-open') this.probe = token;
+    let settled = false;
+    const settle = (action: () => void) => {
+      if (settled) return;
+      settled = true;
+      action();
+    };
+    return {
+      answered: () => {
+        if (!settled && this.probe === token) this.close();
+      },
+      succeed: () =>
+        settle(() => {
+          if (this.probe === token) this.close();
+          this.recordOutcome(true);
+        }),
+      fail: () =>
+        settle(() => {
+          if (this.probe === token) {
+            this.probe = undefined;
+            this.openedAt = this.now();
+          } else this.recordOutcome(false);
+        }),
+      abandon: () =>
+        settle(() => {
+          if (this.probe === token) this.probe = undefined;
+        }),
+    };
   }
 
-  record(success: boolean): void {
-    if (this.openedAt !== undefined) {
-      this.probing = false;
-      if (success) {
-        this.openedAt = undefined;
-        this.outcomes = [];
-      } else this.openedAt = this.now();
-      return;
-    }
+  private close(): void {
+    this.probe = undefined;
+    this.openedAt = undefined;
+    this.outcomes = [];
+  }
+
+  /** Outcomes count while the circuit is closed; late ones from calls begun before it opened do not. */
+  private recordOutcome(success: boolean): void {
+    if (this.openedAt !== undefined) return;
     this.outcomes.push(success);
     if (this.outcomes.length > this.options.windowSize) this.outcomes.shift();
     const failures = this.outcomes.filter((ok) => !ok).length;
@@ -85,20 +132,21 @@ export class CircuitBreaker {
     }
   }
 
-  /** A call that ended without telling anything about the upstream (cancelled, refused as invalid). */
-  abandon(): void {
-    this.probing = false;
+  /** Settles the permit from how the call ended. */
+  settle(permit: BreakerPermit, error: unknown): void {
+    if (isUpstreamHealthFailure(error)) permit.fail();
+    else permit.abandon();
   }
 
   async run<T>(call: () => Promise<T>): Promise<T> {
-    if (!this.tryAcquire()) throw openError();
+    const permit = this.tryAcquire();
+    if (permit === undefined) throw openError();
     try {
       const result = await call();
-      this.record(true);
+      permit.succeed();
       return result;
     } catch (error) {
-      if (countsAsFailure(error)) this.record(false);
-      else this.abandon();
+      this.settle(permit, error);
       throw error;
     }
   }
@@ -127,25 +175,32 @@ export function withCircuitBreaker(
   };
 }
 
+/**
+ * A stream's probe is decided when the upstream answers (its first chunk), not when the caller has
+ * read it all: a caller that stops reading (suspended at `yield`) or leaves must never keep the probe
+ * slot. The stream's own outcome still enters the window when it ends, so a stream cut, malformed
+ * or gone silent after it started counts as a failure.
+ */
 async function* breakerStream(
   provider: CompletionsProvider,
   breaker: CircuitBreaker,
   request: WireCompletionRequest,
   options: CallOptions | undefined,
 ): AsyncGenerator<WireCompletionResponse> {
-  if (!breaker.tryAcquire()) throw openError();
-  let settled = false;
+  const permit = breaker.tryAcquire();
+  if (permit === undefined) throw openError();
   try {
-    for await (const chunk of provider.stream(request, options)) yield chunk;
-    breaker.record(true);
-    settled = true;
+    for await (const chunk of provider.stream(request, options)) {
+      permit.answered();
+      yield chunk;
+    }
+    permit.succeed();
   } catch (error) {
-    if (countsAsFailure(error)) breaker.record(false);
-    else breaker.abandon();
-    settled = true;
+    breaker.settle(permit, error);
     throw error;
   } finally {
-    // The consumer stopped early (unsubscribe): the upstream was fine as far as we know.
-    if (!settled) breaker.abandon();
+    // The caller stopped early (unsubscribe): the upstream was fine as far as we know. A no-op
+    // when the permit is already settled.
+    permit.abandon();
   }
 }

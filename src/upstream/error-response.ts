@@ -1,6 +1,7 @@
 import { redactSecrets } from '../redact.js';
 import {
   UpstreamBadResponseError,
+  UpstreamCallerKeyError,
   UpstreamConfigurationError,
   type UpstreamError,
   UpstreamRateLimitError,
@@ -57,6 +58,8 @@ export interface ErrorResponseContext {
   retryAfterMs: number | undefined;
   /** Secrets to scrub from any upstream text that is kept. */
   secrets: readonly (string | undefined)[];
+  /** The call carried the caller's own key (pass-through), not this service's. */
+  callerKey?: boolean;
 }
 
 export function errorFromResponse(context: ErrorResponseContext): UpstreamError {
@@ -67,6 +70,13 @@ export function errorFromResponse(context: ErrorResponseContext): UpstreamError 
   const message =
     envelope?.message === undefined ? undefined : redactSecrets(envelope.message, context.secrets);
 
+  if ((status === 401 || status === 403) && context.callerKey === true) {
+    // The caller's key, not ours: their problem to fix, told with the upstream's (scrubbed) reason.
+    return new UpstreamCallerKeyError(
+      `The upstream refused the key sent in X-Upstream-Api-Key (HTTP ${status})${message === undefined ? '.' : `: ${message}`}`,
+      details,
+    );
+  }
   if (status === 401 || status === 403) {
     // The upstream's text names (part of) our key: it is never forwarded.
     return new UpstreamConfigurationError('The upstream refused this service’s credentials.', details);

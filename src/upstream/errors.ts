@@ -43,6 +43,12 @@ export class UpstreamRequestError extends UpstreamError {
  */
 export class UpstreamConfigurationError extends UpstreamError {}
 
+/**
+ * The upstream refused the caller's own key (401, 403 in pass-through mode): the caller must fix
+ * their `X-Upstream-Api-Key`; nothing is wrong with this service or with the upstream.
+ */
+export class UpstreamCallerKeyError extends UpstreamError {}
+
 /** 429 from the upstream, after retries ran out. */
 export class UpstreamRateLimitError extends UpstreamError {
   /** Whole seconds the upstream asked us to wait, when it said. */

@@ -4,7 +4,7 @@ import { UpstreamBadResponseError, UpstreamError, UpstreamUnavailableError } fro
 import type { CallOptions } from './provider.js';
 import { discardBody, type ReleasableBody, releaseBody } from './read-body.js';
 import { checkCompletion, ShapeError } from './response-check.js';
-import { readSseData } from './sse.js';
+import { readSseData, SseLimitError } from './sse.js';
 import type { WireCompletionRequest, WireCompletionResponse } from './wire.js';
 
 /** A streamed completion over HTTP: the SSE body, checked chunk by chunk, under three timeouts. */
@@ -24,6 +24,9 @@ export const defaultStreamTimeouts: StreamTimeouts = {
   totalMs: 600_000,
 };
 
+/** A chunk is one token's worth of JSON; a megabyte line is a server that lost its way. */
+export const defaultMaxSseLineBytes = 1024 * 1024;
+
 interface OpenedStream {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -35,6 +38,9 @@ export interface StreamCompletionArgs {
   wire: WireCompletionRequest;
   callOptions: CallOptions;
   timeouts: Partial<StreamTimeouts> | undefined;
+  /** The whole body, in bytes as received; past it the stream is refused and its connection closed. */
+  maxBytes?: number;
+  maxLineBytes?: number;
   open: (body: string, deadline: CallDeadline) => Promise<OpenedStream>;
   secrets: readonly (string | undefined)[];
 }
@@ -73,22 +79,30 @@ export async function* streamCompletion(args: StreamCompletionArgs): AsyncGenera
     // stream); leaving the loop at [DONE] must not destroy the body: see releaseBody.
     opened.body.setEncoding('utf8');
     const body = opened.body.iterator({ destroyOnReturn: false });
-    for await (const data of readSseData(touching(body, resetIdle))) {
+    const metered = touching(body, resetIdle, args.maxBytes ?? Number.POSITIVE_INFINITY, requestId);
+    const readOptions = args.maxLineBytes === undefined ? {} : { maxLineBytes: args.maxLineBytes };
+    for await (const data of readSseData(metered, readOptions)) {
       if (data.trim() === '[DONE]') {
         done = true;
         break;
       }
-      const chunk = parseChunk(data, requestId, args.secrets);
+      const chunk = parseChunk(data, requestId, args.secrets, args.callOptions.apiKey !== undefined);
       for (const choice of chunk.choices) {
         finished.set(choice.index, finished.get(choice.index) === true || choice.finish_reason !== null);
       }
+      // While the caller holds a chunk the upstream is not the one being slow: the idle clock
+      // stops, so a slow reader is never reported as an upstream timeout.
+      cancelIdle();
       yield chunk;
+      resetIdle();
     }
     if (!done) throw new UpstreamBadResponseError('The upstream stream ended without [DONE].', { requestId });
     if ([...finished.values()].some((ended) => !ended)) {
       throw new UpstreamBadResponseError('The upstream stream ended without a finish reason.', { requestId });
     }
   } catch (error) {
+    if (error instanceof SseLimitError)
+      throw new UpstreamBadResponseError(error.message, { requestId: opened?.requestId });
     if (error instanceof UpstreamError && !deadline.signal.aborted) throw error;
     deadline.throwIfAborted(error);
     throw new UpstreamUnavailableError('The upstream stream failed.', {
@@ -104,9 +118,22 @@ export async function* streamCompletion(args: StreamCompletionArgs): AsyncGenera
   }
 }
 
-async function* touching<T>(source: AsyncIterable<T>, onData: () => void): AsyncGenerator<T> {
+/** Resets the idle clock on every piece and refuses a body past `maxBytes`. */
+async function* touching(
+  source: AsyncIterable<string | Buffer>,
+  onData: () => void,
+  maxBytes: number,
+  requestId: string | undefined,
+): AsyncGenerator<string | Buffer> {
+  let size = 0;
   for await (const piece of source) {
     onData();
+    size += typeof piece === 'string' ? Buffer.byteLength(piece, 'utf8') : piece.length;
+    if (size > maxBytes) {
+      throw new UpstreamBadResponseError(`The upstream stream is larger than ${maxBytes} bytes.`, {
+        requestId,
+      });
+    }
     yield piece;
   }
 }
@@ -115,6 +142,7 @@ function parseChunk(
   data: string,
   requestId: string | undefined,
   secrets: readonly (string | undefined)[],
+  callerKey: boolean,
 ): WireCompletionResponse {
   let payload: unknown;
   try {
@@ -126,7 +154,14 @@ function parseChunk(
     const envelope = parseErrorEnvelope(data);
     const numeric = Number(envelope?.code);
     const status = numeric >= 400 && numeric < 600 ? numeric : /invalid_request/.test(data) ? 400 : 502;
-    throw errorFromResponse({ status, bodyText: data, requestId, retryAfterMs: undefined, secrets });
+    throw errorFromResponse({
+      status,
+      bodyText: data,
+      requestId,
+      retryAfterMs: undefined,
+      secrets,
+      callerKey,
+    });
   }
   try {
     return checkCompletion(payload);

@@ -4,7 +4,7 @@ import { headerText } from '../http-headers.js';
 import { CallDeadline } from './deadline.js';
 import { errorFromResponse, isRetryableRateLimit } from './error-response.js';
 import { UpstreamBadResponseError, type UpstreamError, UpstreamUnavailableError } from './errors.js';
-import { type StreamTimeouts, streamCompletion } from './http-stream.js';
+import { defaultMaxSseLineBytes, type StreamTimeouts, streamCompletion } from './http-stream.js';
 import type { CallOptions, CompletionsProvider, ProviderCompletion } from './provider.js';
 import { discardBody, readBodyText } from './read-body.js';
 import { checkCompletion, checkModelList, ShapeError } from './response-check.js';
@@ -28,7 +28,10 @@ export interface HttpProviderOptions {
   /** Deadline for a whole non-streamed call, retries and backoff included. */
   timeoutMs: number;
   maxRetries: number;
+  /** Also bounds a whole stream, counted as it arrives. */
   maxResponseBytes: number;
+  /** The longest SSE line (or event) of a stream; at most `maxResponseBytes`. */
+  maxSseLineBytes?: number;
   backoff?: Partial<BackoffPolicy>;
   stream?: Partial<StreamTimeouts>;
   /** Injected in tests; by default a keep-alive pool owned (and closed) by the provider. */
@@ -123,6 +126,7 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
           requestId,
           retryAfterMs,
           secrets: callSecrets,
+          callerKey: callOptions.apiKey !== undefined,
         });
       const retryable =
         isRetryableStatus(response.statusCode) &&
@@ -217,6 +221,8 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
         wire,
         callOptions,
         timeouts: options.stream,
+        maxBytes: options.maxResponseBytes,
+        maxLineBytes: Math.min(options.maxSseLineBytes ?? defaultMaxSseLineBytes, options.maxResponseBytes),
         open: (body, deadline) =>
           send('POST', '/completions', body, deadline, callOptions, 'text/event-stream'),
         secrets: callOptions.apiKey === undefined ? secrets : [...secrets, callOptions.apiKey],

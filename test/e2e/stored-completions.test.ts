@@ -1,17 +1,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ClientAuthenticator, hashToken } from '../../src/auth/client-keys.js';
 import { createStorage, type Storage } from '../../src/storage/index.js';
 import { sseClient } from '../helpers/clients.js';
 import { completionStream, createCompletion } from '../helpers/operations.js';
 import { recorded } from '../helpers/recorded.js';
 import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { createPgSchema, type PgSchema } from '../storage/pg-schema.js';
 
 /**
  * input.store, Query.completion and the CreateCompletionResponse entity, on SQLite and (with
- * TEST_DATABASE_URL, as .ci/run sets) on PostgreSQL. Reading a stored completion never calls the upstream.
+ * TEST_DATABASE_URL, as .ci/run sets) on PostgreSQL, in a schema of this run's own. Reading a
+ * stored completion never calls the upstream, and a client reads only what it stored itself.
  */
 
 const dir = mkdtempSync(join(tmpdir(), 'completions-store-'));
@@ -19,6 +22,10 @@ let stub: StubUpstream;
 
 beforeAll(async () => {
   stub = await startStubUpstream();
+});
+
+// Tests that script other answers need not restore this one.
+beforeEach(() => {
   stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
 });
 
@@ -27,12 +34,48 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+interface Location {
+  sqlitePath: string;
+  databaseUrl?: string;
+}
+
 const databaseUrl = process.env.TEST_DATABASE_URL;
-const dialects: [string, () => { sqlitePath: string; databaseUrl?: string }][] = [
-  ['SQLite', () => ({ sqlitePath: join(dir, `store-${Date.now()}.sqlite`) })],
+const schemas: PgSchema[] = [];
+afterAll(() => Promise.all(schemas.map((schema) => schema.drop())));
+
+const dialects: [string, () => Promise<Location>][] = [
+  ['SQLite', async () => ({ sqlitePath: join(dir, 'store.sqlite') })],
 ];
 if (databaseUrl)
-  dialects.push(['PostgreSQL', () => ({ sqlitePath: join(dir, 'unused.sqlite'), databaseUrl })]);
+  dialects.push([
+    'PostgreSQL',
+    async () => {
+      const schema = await createPgSchema(databaseUrl, 'stored_e2e');
+      schemas.push(schema);
+      return { sqlitePath: join(dir, 'unused.sqlite'), databaseUrl: schema.url };
+    },
+  ]);
+
+const aliceToken = 'ck-alice-stored-completions';
+const bobToken = 'ck-bob-stored-completions';
+const authenticator = new ClientAuthenticator([
+  { name: 'alice', sha256: hashToken(aliceToken) },
+  { name: 'bob', sha256: hashToken(bobToken) },
+]);
+const alice = { authorization: `Bearer ${aliceToken}` };
+const bob = { authorization: `Bearer ${bobToken}` };
+
+/** The recorded upstream answer with another id and text: what a compatible server might send. */
+function upstreamBody(id: string, text = '\n\nThe Toronto Raptors won the 2019 NBA Finals.') {
+  const body = JSON.parse(recorded('openai-nonstream-basic.json')) as { choices: { text: string }[] };
+  return { ...body, id, choices: [{ ...body.choices[0], text }] };
+}
+
+const createStored = createCompletion.replace('usage {', 'storedAt usage {');
+const entities = `query ($r: [_Any!]!) { _entities(representations: $r) { ... on CreateCompletionResponse { id storedAt choices { text } } } }`;
+const references = (...ids: string[]) => ({
+  r: ids.map((id) => ({ __typename: 'CreateCompletionResponse', id })),
+});
 
 const readBack = `query ($id: ID!) { completion(id: $id) { id model storedAt choices { text finishReason } usage { totalTokens } parameters { model maxTokens temperature prompt { text texts } } } }`;
 const input = {
@@ -45,17 +88,99 @@ const input = {
 describe.each(dialects)('%s', (_name, options) => {
   let storage: Storage;
   let app: TestApp;
-  let location: { sqlitePath: string; databaseUrl?: string };
+  /** The same storage behind a service with client keys. */
+  let keyed: TestApp;
+  let location: Location;
 
   beforeAll(async () => {
-    location = options();
+    location = await options();
     storage = await createStorage(location);
     app = await startTestApp({ upstream: { baseUrl: stub.baseUrl }, app: { storage } });
+    keyed = await startTestApp({ upstream: { baseUrl: stub.baseUrl }, app: { storage, authenticator } });
   });
 
   afterAll(async () => {
+    await keyed.close();
     await app.close();
     await storage.close();
+  });
+
+  it('two clients storing the same upstream id (Ollama-style cmpl-7) each keep and read their own', async () => {
+    stub.on(
+      'POST',
+      '/completions',
+      reply.json(200, upstreamBody('cmpl-7', "Alice's answer")),
+      reply.json(200, upstreamBody('cmpl-7', "Bob's answer")),
+    );
+    const a = await keyed.post(createStored, { input: { ...input, store: true } }, alice);
+    const b = await keyed.post(createStored, { input: { ...input, store: true } }, bob);
+    for (const created of [a, b]) {
+      expect(created.json.errors).toBeUndefined();
+      expect(created.json.extensions?.warnings).toBeUndefined();
+      expect(created.json.data.createCompletion).toMatchObject({
+        id: 'cmpl-7',
+        storedAt: expect.any(String),
+      });
+    }
+    const read = async (who: Record<string, string>) =>
+      (await keyed.post(readBack, { id: 'cmpl-7' }, who)).json.data.completion.choices[0].text;
+    expect(await read(alice)).toBe("Alice's answer");
+    expect(await read(bob)).toBe("Bob's answer");
+    const viaEntities = await keyed.post(entities, references('cmpl-7'), bob);
+    expect(viaEntities.json.data._entities).toEqual([
+      { id: 'cmpl-7', storedAt: b.json.data.createCompletion.storedAt, choices: [{ text: "Bob's answer" }] },
+    ]);
+    // The open service is the anonymous client: neither keyed client's record is its own.
+    expect((await app.post(readBack, { id: 'cmpl-7' })).json.data.completion).toBeNull();
+  });
+
+  it("answers another client's id with null through completion(id) and _entities, as for an unknown id", async () => {
+    stub.on('POST', '/completions', reply.json(200, upstreamBody('cmpl-alice-only', 'private')));
+    await keyed.post(createCompletion, { input: { ...input, store: true } }, alice);
+    const before = stub.hits();
+    const foreign = await keyed.post(readBack, { id: 'cmpl-alice-only' }, bob);
+    const unknown = await keyed.post(readBack, { id: 'cmpl-no-such-id' }, bob);
+    expect(foreign.json).toEqual({ data: { completion: null } });
+    // No existence oracle: the same answer, byte for byte, whether the id exists for someone else.
+    expect(foreign.text).toBe(unknown.text);
+    const batch = await keyed.post(entities, references('cmpl-alice-only', 'cmpl-no-such-id'), bob);
+    expect(batch.json).toEqual({ data: { _entities: [null, null] } });
+    const own = await keyed.post(entities, references('cmpl-alice-only', 'cmpl-no-such-id'), alice);
+    expect(own.json.data._entities.map((e: { id: string } | null) => e?.id ?? null)).toEqual([
+      'cmpl-alice-only',
+      null,
+    ]);
+    expect(stub.hits() - before).toBe(0);
+  });
+
+  it('a client repeating an id gets the completion with storedAt null and a STORE_CONFLICT warning; the first record stays', async () => {
+    stub.on(
+      'POST',
+      '/completions',
+      reply.json(200, upstreamBody('cmpl-repeat', 'first')),
+      reply.json(200, upstreamBody('cmpl-repeat', 'second')),
+    );
+    const first = await keyed.post(createStored, { input: { ...input, store: true } }, alice);
+    expect(first.json.extensions?.warnings).toBeUndefined();
+    const second = await keyed.post(createStored, { input: { ...input, store: true } }, alice);
+    expect(second.json.errors).toBeUndefined();
+    expect(second.json.data.createCompletion).toMatchObject({
+      id: 'cmpl-repeat',
+      storedAt: null,
+      choices: [{ text: 'second' }],
+    });
+    expect(second.json.extensions.warnings).toEqual([
+      { code: 'STORE_CONFLICT', message: expect.stringContaining('not stored') },
+    ]);
+    const { json } = await keyed.post(readBack, { id: 'cmpl-repeat' }, alice);
+    expect(json.data.completion).toMatchObject({
+      storedAt: first.json.data.createCompletion.storedAt,
+      choices: [{ text: 'first' }],
+    });
+    // Another client with the same id is no conflict.
+    const other = await keyed.post(createStored, { input: { ...input, store: true } }, bob);
+    expect(other.json.data.createCompletion.storedAt).toEqual(expect.any(String));
+    expect(other.json.extensions?.warnings).toBeUndefined();
   });
 
   it('stores with store: true and reads back by id, with parameters, without calling the upstream', async () => {

@@ -160,6 +160,8 @@ describe('accepted at the boundary', () => {
     expect(stub.requests.at(-1)?.json).toEqual({
       model: 'gpt-3.5-turbo-instruct',
       prompt: [[1, 2], [3]],
+      // No maxTokens given: the server's default is sent, so the price and the call agree.
+      max_tokens: 16,
       logit_bias: { '50256': -100 },
       seed: 42,
       user: 'u-1',

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kind, parse, print } from 'graphql';
+import type { ClientAuthenticator } from '../../src/auth/client-keys.js';
 import { createStorage, type Storage } from '../../src/storage/index.js';
 import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -31,13 +32,19 @@ export interface CompletionsSubgraph {
   close(): Promise<void>;
 }
 
-export async function startCompletionsSubgraph(): Promise<CompletionsSubgraph> {
+/** With an authenticator, every request (the gateway's included) needs a client key. */
+export async function startCompletionsSubgraph(
+  options: { authenticator?: ClientAuthenticator } = {},
+): Promise<CompletionsSubgraph> {
   const dir = await mkdtemp(join(tmpdir(), 'federation-'));
   const storage = await createStorage({ sqlitePath: join(dir, 'completions.sqlite') });
   const stub = await startStubUpstream();
   stub.on('GET', '/models', reply.json(200, upstreamModels));
   stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
-  const app = await startTestApp({ upstream: { baseUrl: stub.baseUrl }, app: { storage } });
+  const app = await startTestApp({
+    upstream: { baseUrl: stub.baseUrl },
+    app: { storage, ...(options.authenticator ? { authenticator: options.authenticator } : {}) },
+  });
   return {
     stub,
     app,

@@ -3,19 +3,34 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClientBudget } from '../../src/completions/client-limits.js';
+import { assertWithinCeilings } from '../../src/completions/operation-limits.js';
+import { prepareFromWire } from '../../src/completions/prepare.js';
+import { createCompletionsService } from '../../src/completions/service.js';
+import { createMemoryRateLimiter } from '../../src/limits/index.js';
 import { createOpenAiCompatHandler } from '../../src/rest/openai-compat.js';
 import { UpstreamRateLimitError, UpstreamTimeoutError } from '../../src/upstream/errors.js';
 import type { CompletionsProvider } from '../../src/upstream/provider.js';
 import type { WireCompletionResponse } from '../../src/upstream/wire.js';
 import { localProvider } from '../local/shared-provider.js';
 
+/** The REST handler over the real use case (budgets, preparation, ceilings), without the rest of the app. */
 async function serve(provider: CompletionsProvider): Promise<{ server: Server; base: string }> {
-  const handler = createOpenAiCompatHandler({
+  const completions = createCompletionsService({
     provider,
-    validate: (req) =>
-      req.temperature !== undefined && req.temperature > 2
-        ? { param: 'temperature', message: 'temperature must be at most 2' }
-        : undefined,
+    budget: createClientBudget({
+      limiter: createMemoryRateLimiter(),
+      policy: { requestsPerMinute: 0, tokensPerMinute: 0 },
+    }),
+  });
+  const handler = createOpenAiCompatHandler({
+    completions,
+    listModels: () => provider.listModels(),
+    prepare: (request) => {
+      const call = prepareFromWire(request);
+      assertWithinCeilings([call], { maxCompletions: 1, maxEstimatedTokens: 16_384 });
+      return call;
+    },
   });
   const server = createServer((req, res) => {
     void handler(req, res).then((handled) => {
@@ -134,9 +149,9 @@ describe('OpenAI-compatible REST face (fetch)', () => {
     expect(String(json.error.message)).not.toMatch(/\n\s+at /);
   });
 
-  it('refuses a non-JSON content type', async () => {
+  it('refuses a non-JSON content type: 415, as a browser sends it cross-site without a preflight', async () => {
     const res = await post(base, 'model=x', { 'content-type': 'application/x-www-form-urlencoded' });
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(415);
   });
 });
 

@@ -39,28 +39,26 @@ describe('storage errors', () => {
     await new Promise((resolve) => silent.close(resolve));
   });
 
-  it('fails fast on a closed port with a StorageError that hides the password', async () => {
+  it('fails on a closed port with a StorageError that hides the password', async () => {
     const probe = createServer();
     const port = await listen(probe);
     await new Promise((resolve) => probe.close(resolve));
     const url = `postgres://user:${PASSWORD}@127.0.0.1:${port}/db`;
-    const started = performance.now();
     const error = await failure(createStorage({ databaseUrl: url, sqlitePath: 'unused.db' }));
-    expect(performance.now() - started).toBeLessThan(2_500);
+    // The refusal itself is reported (not a timeout that merely followed it).
     expect(error.operation).toBe('connect');
     expect(error.code).toBe('ECONNREFUSED');
     expect(error.message).toContain('ECONNREFUSED');
     expect(printable(error)).not.toContain(PASSWORD);
   });
 
-  it('gives up on a server that never answers within the 2 s connect timeout', async () => {
+  it('gives up on a server that accepts the connection and never answers (connect timeout)', async () => {
     const port = await listen(silent);
     const url = `postgresql://user:${PASSWORD}@127.0.0.1:${port}/db`;
-    const started = performance.now();
+    // Without a connect timeout pg waits forever and this test runs into vitest's own timeout.
     const error = await failure(createStorage({ databaseUrl: url, sqlitePath: 'unused.db' }));
-    const elapsed = performance.now() - started;
-    expect(elapsed).toBeGreaterThan(1_500);
-    expect(elapsed).toBeLessThan(4_000);
+    expect(sockets.length).toBeGreaterThan(0);
+    expect(error.operation).toBe('connect');
     expect(error.message).toMatch(/timeout/i);
     expect(printable(error)).not.toContain(PASSWORD);
   });

@@ -1,72 +1,73 @@
-import { randomUUID } from 'node:crypto';
+import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStorage, StorageError } from '../../src/storage/index.js';
+import { migrationSuite } from './migration-suite.js';
+import { createPgSchema, describePgSchema, type PgSchema } from './pg-schema.js';
 import { storageSuite } from './storage-suite.js';
 
-const baseUrl = process.env.TEST_DATABASE_URL;
+const baseUrl = process.env.TEST_DATABASE_URL ?? '';
+
+/** What every migrated schema holds: the shape the storage code relies on. */
+const migratedShape = {
+  tables: expect.arrayContaining(['completions', 'kysely_migration', 'usage_ledger']),
+  primaryKeys: expect.objectContaining({
+    completions: ['client_name', 'id'],
+    usage_ledger: ['client_name', 'model'],
+  }),
+  notNull: expect.arrayContaining(['completions.client_name', 'completions.id', 'usage_ledger.client_name']),
+  indexes: expect.arrayContaining(['completions_client_id_pk', 'completions_client_stored_at']),
+  migrations: ['0001_completions', '0002_usage_ledger', '0003_completions_keyed_by_client'],
+};
 
 describe.skipIf(!baseUrl)('storage on PostgreSQL', () => {
   // Each run migrates a fresh schema (selected through search_path) and drops it afterwards, so
   // migrations are tested from zero and runs against a shared database never collide.
-  const schema = `storage_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-  const url = () => {
-    const u = new URL(baseUrl ?? '');
-    u.searchParams.set('options', `-c search_path=${schema}`);
-    return u.toString();
-  };
-  const admin = async (statement: string) => {
-    const client = new pg.Client({ connectionString: baseUrl, connectionTimeoutMillis: 2_000 });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
+  let schema: PgSchema;
 
-  beforeAll(() => admin(`create schema ${schema}`));
-  afterAll(() => admin(`drop schema if exists ${schema} cascade`));
+  beforeAll(async () => {
+    schema = await createPgSchema(baseUrl, 'storage_test');
+  });
+  afterAll(() => schema?.drop());
 
   storageSuite('postgres', (extra) =>
-    createStorage({ databaseUrl: url(), sqlitePath: 'unused.db', ...extra }),
+    createStorage({ databaseUrl: schema.url, sqlitePath: 'unused.db', ...extra }),
   );
 
-  it('migrated into the test schema', async () => {
-    const storage = await createStorage({ databaseUrl: url(), sqlitePath: 'unused.db' });
-    await storage.close();
-    const client = new pg.Client({ connectionString: baseUrl });
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ table_name: string }>(
-        'select table_name from information_schema.tables where table_schema = $1 order by table_name',
-        [schema],
-      );
-      expect(rows.map((r) => r.table_name)).toEqual(
-        expect.arrayContaining(['completions', 'kysely_migration', 'usage_ledger']),
-      );
-    } finally {
-      await client.end();
-    }
+  migrationSuite(async () => {
+    const fresh = await createPgSchema(baseUrl, 'migration_test');
+    return {
+      legacy: () =>
+        new Kysely({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: fresh.url }) }) }),
+      migrationTableSchema: fresh.name,
+      open: () => createStorage({ databaseUrl: fresh.url, sqlitePath: 'unused.db' }),
+      shape: () => describePgSchema(baseUrl, fresh.name),
+      dispose: () => fresh.drop(),
+    };
   });
 
-  it('lets several replicas migrate a fresh schema at the same time', async () => {
-    const fresh = `${schema}_fresh`;
-    await admin(`create schema ${fresh}`);
+  it('migrated into the test schema, with the keys and indexes the store relies on', async () => {
+    const storage = await createStorage({ databaseUrl: schema.url, sqlitePath: 'unused.db' });
+    await storage.close();
+    expect(await describePgSchema(baseUrl, schema.name)).toEqual(expect.objectContaining(migratedShape));
+  });
+
+  it('lets several replicas migrate a fresh schema at the same time, each migration once', async () => {
+    const fresh = await createPgSchema(baseUrl, 'storage_fresh');
     try {
-      const u = new URL(baseUrl ?? '');
-      u.searchParams.set('options', `-c search_path=${fresh}`);
       const opened = await Promise.all(
-        [1, 2, 3].map(() => createStorage({ databaseUrl: u.toString(), sqlitePath: 'unused.db' })),
+        [1, 2, 3].map(() => createStorage({ databaseUrl: fresh.url, sqlitePath: 'unused.db' })),
       );
       await Promise.all(opened.map((s) => s.close()));
+      // The advisory lock serialised them: one set of tables, every migration recorded once.
+      expect(await describePgSchema(baseUrl, fresh.name)).toEqual(expect.objectContaining(migratedShape));
     } finally {
-      await admin(`drop schema if exists ${fresh} cascade`);
+      await fresh.drop();
     }
   });
 
   it('fails with a StorageError that hides a wrong password', async () => {
-    const wrong = new URL(baseUrl ?? '');
+    const wrong = new URL(baseUrl);
     const password = 'Wr0ng-Pa55word-xyz';
     wrong.password = password;
     const error = await createStorage({ databaseUrl: wrong.toString(), sqlitePath: 'unused.db' }).catch(

@@ -25,7 +25,7 @@ export function storageSuite(dialect: Storage['dialect'], open: OpenStorage): vo
       await s.completions.save(stored(id));
     });
     const again = await Promise.all([open(), open()]);
-    for (const s of again) expect(await s.completions.get(id)).not.toBeNull();
+    for (const s of again) expect(await s.completions.get('client-a', id)).not.toBeNull();
     await Promise.all(again.map((s) => s.close()));
   });
 
@@ -35,11 +35,11 @@ export function storageSuite(dialect: Storage['dialect'], open: OpenStorage): vo
       const record = {
         completion: richCompletion(id),
         request: richRequest(),
-        clientName: null,
+        clientName: 'client-rich',
         storedAt: new Date(),
       };
-      await s.completions.save(record);
-      const got = await s.completions.get(id);
+      expect(await s.completions.save(record)).toBe(true);
+      const got = await s.completions.get('client-rich', id);
       expect(got).toEqual(record);
       expect(got?.storedAt).toBeInstanceOf(Date);
       expect(got?.storedAt.getTime()).toBe(record.storedAt.getTime());
@@ -47,8 +47,8 @@ export function storageSuite(dialect: Storage['dialect'], open: OpenStorage): vo
 
       const bare = stored(`cmpl-${runId()}-bare`);
       await s.completions.save(bare);
-      expect(await s.completions.get(bare.completion.id)).toEqual(bare);
-      expect(await s.completions.get(`cmpl-${runId()}-missing`)).toBeNull();
+      expect(await s.completions.get('client-a', bare.completion.id)).toEqual(bare);
+      expect(await s.completions.get('client-a', `cmpl-${runId()}-missing`)).toBeNull();
     }));
 
   it('getMany answers in one query, in order, with null for unknown ids and repeats for duplicates', async () => {
@@ -63,29 +63,52 @@ export function storageSuite(dialect: Storage['dialect'], open: OpenStorage): vo
       queries.length = 0;
       const [a, b, c] = ids as [string, string, string];
       const unknown = `cmpl-${prefix}-unknown`;
-      const got = await s.completions.getMany([c, unknown, a, c, b]);
+      const got = await s.completions.getMany('client-a', [c, unknown, a, c, b]);
       expect(got.map((r) => r?.completion.id ?? null)).toEqual([c, null, a, c, b]);
       expect(queries).toHaveLength(1);
-      expect(await s.completions.getMany([])).toEqual([]);
+      expect(await s.completions.getMany('client-a', [])).toEqual([]);
       expect(queries).toHaveLength(1);
-      expect(await s.completions.getMany([unknown])).toEqual([null]);
+      expect(await s.completions.getMany('client-a', [unknown])).toEqual([null]);
     } finally {
       await s.close();
     }
   });
 
-  it('keeps the first record when the same id is saved again', () =>
+  it('keeps a client’s first record when it saves the same id again, and says it did not insert', () =>
     withStorage(async (s) => {
       const id = `cmpl-${runId()}-dup`;
-      const first = stored(id, { clientName: 'first' });
-      await s.completions.save(first);
-      await expect(
-        s.completions.save(stored(id, { clientName: 'second', storedAt: new Date(0) })),
-      ).resolves.toBeUndefined();
-      expect(await s.completions.get(id)).toEqual(first);
-      const [one, two] = await s.completions.getMany([id, id]);
+      const first = stored(id);
+      expect(await s.completions.save(first)).toBe(true);
+      const second = stored(id, { storedAt: new Date(0), request: richRequest() });
+      expect(await s.completions.save(second)).toBe(false);
+      expect(await s.completions.get('client-a', id)).toEqual(first);
+      const [one, two] = await s.completions.getMany('client-a', [id, id]);
       expect(one).toEqual(first);
       expect(two).toEqual(first);
+    }));
+
+  it('keeps clients apart: the same id is one record per client, and no client reads another’s', () =>
+    withStorage(async (s) => {
+      // Ollama-style ids: short, sequential, bound to repeat across clients.
+      const id = `cmpl-7-${runId()}`;
+      const onlyB = `cmpl-8-${runId()}`;
+      const a = stored(id, { clientName: 'alice' });
+      const b = stored(id, { clientName: 'bob', storedAt: new Date(0), request: richRequest() });
+      expect(await s.completions.save(a)).toBe(true);
+      expect(await s.completions.save(b)).toBe(true);
+      expect(await s.completions.save(stored(onlyB, { clientName: 'bob' }))).toBe(true);
+      expect(await s.completions.get('alice', id)).toEqual(a);
+      expect(await s.completions.get('bob', id)).toEqual(b);
+      expect(await s.completions.get('carol', id)).toBeNull();
+      expect(await s.completions.get('alice', onlyB)).toBeNull();
+      expect(await s.completions.getMany('alice', [onlyB, id, onlyB])).toEqual([null, a, null]);
+      expect(await s.completions.getMany('bob', [onlyB, id])).toEqual([
+        stored(onlyB, { clientName: 'bob' }),
+        b,
+      ]);
+      // Owner names compare exactly: no case folding, no prefix match.
+      expect(await s.completions.get('Alice', id)).toBeNull();
+      expect(await s.completions.get('alic', id)).toBeNull();
     }));
 
   it('persists across close and reopen', async () => {
@@ -96,7 +119,7 @@ export function storageSuite(dialect: Storage['dialect'], open: OpenStorage): vo
       await s.usage.record({ clientName: client, model: 'm', promptTokens: 3, completionTokens: 4 });
     });
     await withStorage(async (s) => {
-      expect(await s.completions.get(id)).toEqual(stored(id));
+      expect(await s.completions.get('client-a', id)).toEqual(stored(id));
       expect(await s.usage.forClient(client)).toMatchObject([{ requests: 1, promptTokens: 3 }]);
     });
   });
@@ -156,9 +179,15 @@ export function storageSuite(dialect: Storage['dialect'], open: OpenStorage): vo
       s.usage.record({ clientName: 'c', model: 'm', promptTokens: -1, completionTokens: 0 }),
     ).rejects.toBeInstanceOf(StorageError);
     await expect(s.completions.save(stored(''))).rejects.toBeInstanceOf(StorageError);
+    // A record always has an owner: no empty namespace to fall into by forgetting the client.
+    await expect(s.completions.save(stored('cmpl-x', { clientName: '' }))).rejects.toBeInstanceOf(
+      StorageError,
+    );
+    await expect(s.completions.get('', 'cmpl-x')).rejects.toMatchObject({ operation: 'completions.get' });
+    await expect(s.completions.getMany('', ['cmpl-x'])).rejects.toBeInstanceOf(StorageError);
     await s.close();
     await s.close();
-    await expect(s.completions.get('x')).rejects.toBeInstanceOf(StorageError);
+    await expect(s.completions.get('c', 'x')).rejects.toBeInstanceOf(StorageError);
     await expect(s.usage.forClient('x')).rejects.toMatchObject({ operation: 'usage.forClient' });
   });
 }

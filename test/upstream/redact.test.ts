@@ -25,4 +25,43 @@ describe('redactSecrets', () => {
     expect(redactSecrets('Authorization: Bearer abc.def-ghi', [])).toBe('Authorization: Bearer [redacted]');
     expect(redactSecrets('The model `x` does not exist', [key])).toBe('The model `x` does not exist');
   });
+
+  it('removes every non-space run holding a mask, and only those', () => {
+    expect(redactSecrets('key ab****cd, again x***y; and a*b**c stays', [])).toBe(
+      'key [redacted] again [redacted] and a*b**c stays',
+    );
+    expect(redactSecrets('tab\tk***y\nnext', [])).toBe('tab\t[redacted]\nnext');
+  });
+});
+
+describe('redactSecrets on 1 MB inputs of the shapes that backtrack', () => {
+  // Each of these took quadratic time with `\S*\*{3,}\S*` (~10^12 steps: it never finished).
+  const mb = 1024 * 1024;
+
+  it('a long run of non-space without a mask is left alone', () => {
+    const text = 'a'.repeat(mb);
+    expect(redactSecrets(text, [])).toBe(text);
+  });
+
+  it('a long run of non-space with a mask at its end goes whole', () => {
+    expect(redactSecrets(`${'a'.repeat(mb)}***`, [])).toBe('[redacted]');
+  });
+
+  it('stars in pairs (never three) over a long run are left alone', () => {
+    const text = 'a**'.repeat(mb / 3);
+    expect(redactSecrets(text, [])).toBe(text);
+  });
+
+  it('many masked words, key-shaped words and bearer tokens', () => {
+    const times = Math.floor(mb / 51);
+    const text = 'sk-abc****wxyz Bearer abc.def sk-live-123456 plain '.repeat(times);
+    const out = redactSecrets(text, []);
+    expect(out).not.toMatch(/\*\*\*|sk-|abc\.def/);
+    expect(out.split('plain')).toHaveLength(times + 1);
+  });
+
+  it('"Bearer" followed by a long run of spaces', () => {
+    const text = `Bearer${' '.repeat(mb)}!`;
+    expect(redactSecrets(text, [])).toBe(text);
+  });
 });
