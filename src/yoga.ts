@@ -125,7 +125,6 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         blockFieldSuggestion: { enabled: deps.production },
       }),
       useEntitiesCap(limits.maxEntityRepresentations),
-      useEntitiesCap(limits.maxEntityRepresentations),
       useCompletionPreflight({
         maxCompletions: limits.maxCompletionsPerOperation,
         maxEstimatedTokens: limits.maxEstimatedTokensPerOperation,
