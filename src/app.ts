@@ -56,7 +56,10 @@ export interface App {
   server: Server;
   yoga: CompletionsYoga;
   breaker: CircuitBreaker;
-  /** Stops accepting connections, lets in-flight requests finish for `graceMs`, then cuts the rest. */
+  /**
+   * Stops accepting connections, lets in-flight requests finish for `graceMs`, then cuts the rest;
+   * resolves once the writes of calls already paid for (ledger, settlements) are done.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -156,8 +159,8 @@ export function createApp(deps: AppDeps): App {
     server,
     yoga,
     breaker,
-    close: (graceMs = 10_000) =>
-      new Promise<void>((resolve) => {
+    async close(graceMs = 10_000) {
+      await new Promise<void>((resolve) => {
         void webSocket.close();
         const force = setTimeout(() => server.closeAllConnections(), graceMs);
         force.unref();
@@ -166,6 +169,9 @@ export function createApp(deps: AppDeps): App {
           resolve();
         });
         server.closeIdleConnections();
-      }),
+      });
+      // Ledger entries and settlements of calls already paid for, before storage and Redis close.
+      await budget.pending.drain();
+    },
   };
 }

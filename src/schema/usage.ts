@@ -12,7 +12,9 @@ const ModelUsageRef = builder.objectRef<UsageEntry>('ModelUsage').implement({
   description: 'Tokens a client used with one model, since the ledger began.',
   fields: (t) => ({
     model: t.exposeString('model', { description: 'The model as the upstream named it in its answers.' }),
-    requests: t.exposeInt('requests', { description: 'Completions that reported usage.' }),
+    requests: t.exposeInt('requests', {
+      description: 'Billed calls, those that ended in an error after the upstream may have billed included.',
+    }),
     promptTokens: t.exposeInt('promptTokens', { description: 'Tokens in (prompts).' }),
     completionTokens: t.exposeInt('completionTokens', { description: 'Tokens out (generated).' }),
     totalTokens: t.int({
