@@ -39,6 +39,10 @@ export function parseClientKeys(text: string): ClientKeyEntry[] {
         'client keys must be "name:sha256hex" entries (a name of letters, digits, . _ @ -)',
       );
     }
+    // Open mode's caller owns what was stored without keys: no key may take its name and read that.
+    if (match[1].toLowerCase() === anonymousClient.name) {
+      throw new ClientKeyError(`the client name "${anonymousClient.name}" is reserved for open mode`);
+    }
     entries.push({ name: match[1], sha256: match[2].toLowerCase() });
   }
   return entries;
