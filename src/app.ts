@@ -8,7 +8,7 @@ import { assertWithinCeilings } from './completions/operation-limits.js';
 import { prepareFromWire } from './completions/prepare.js';
 import { createCompletionsService } from './completions/service.js';
 import { configDefaults, type OperationLimits } from './config.js';
-import { createCorsPolicy } from './http/cors.js';
+import { createCorsPolicy, hostAllowed } from './http/cors.js';
 import { headerText } from './http-headers.js';
 import { createMemoryRateLimiter, type LimitPolicy, type RateLimiter } from './limits/index.js';
 import { createContextFactory, upstreamKeyHeader } from './request-context.js';
@@ -46,6 +46,8 @@ export interface AppDeps {
   routes?: RouteHandler[];
   /** Browser origins besides this server's own (`*`: any, without credentials); none by default. */
   corsOrigins?: readonly string[];
+  /** Host names the server answers to (loopback names when bound to loopback); any when unset. */
+  allowedHosts?: readonly string[];
   /** A WebSocket that sends no connection_init within this is closed (4408). */
   wsInitTimeoutMs?: number;
   /** Operations running at once on one WebSocket. */
@@ -61,6 +63,17 @@ export interface App {
    * resolves once the writes of calls already paid for (ledger, settlements) are done.
    */
   close(graceMs?: number): Promise<void>;
+}
+
+/** A Host this server does not answer to (DNS rebinding, or a wrong name): nothing runs. */
+function sendMisdirected(res: ServerResponse): void {
+  const body =
+    '{"errors":[{"message":"This server does not answer to that Host name.","extensions":{"code":"MISDIRECTED_REQUEST"}}]}';
+  res.writeHead(421, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
 }
 
 export function createApp(deps: AppDeps): App {
@@ -91,7 +104,7 @@ export function createApp(deps: AppDeps): App {
   });
   // One masking function for yoga and for the SSE route, so a stream's errors read as yoga's.
   const maskError = createErrorMasker(deps.logger, deps.production);
-  const cors = createCorsPolicy(deps.corsOrigins);
+  const cors = createCorsPolicy(deps.corsOrigins, deps.allowedHosts);
   const yoga = createYogaApp({
     cors,
     maskError,
@@ -133,6 +146,7 @@ export function createApp(deps: AppDeps): App {
 
   const server = createServer(async (req, res) => {
     try {
+      if (!hostAllowed(cors, req)) return sendMisdirected(res);
       for (const route of routes) if (await route(req, res)) return;
       const cap = await enforceBodyCap(req, limits.maxRequestBytes);
       if (cap === 'too-large') return sendPayloadTooLarge(res, limits.maxRequestBytes);

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { ClientAuthenticator } from './auth/client-keys.js';
 import { ConfigError, loadConfig, resolveRateLimit } from './config.js';
+import { isLoopback, loopbackHosts } from './http/cors.js';
 import { createRateLimiter } from './limits/index.js';
 import { createLogger } from './logger.js';
 import { createProvider } from './provider-factory.js';
@@ -34,6 +35,8 @@ async function main(): Promise<void> {
     limiter,
     rateLimit: resolveRateLimit(config),
     corsOrigins: config.corsOrigins,
+    // Bound to loopback, only the developer's own names may reach it (no DNS rebinding).
+    ...(isLoopback(config.host) ? { allowedHosts: loopbackHosts } : {}),
     wsInitTimeoutMs: config.wsInitTimeoutMs,
   });
 

@@ -13,6 +13,37 @@ export interface CorsPolicy {
   readonly origins: ReadonlySet<string>;
   /** `*` was listed: every origin, but never with credentials. */
   readonly anyOrigin: boolean;
+  /**
+   * Host names the server answers to, when it knows them (bound to loopback): a page on another
+   * name whose DNS was pointed at 127.0.0.1 (DNS rebinding) is "same-origin" with itself, so only
+   * the Host header can tell it from the developer's own pages. Undefined: any host.
+   */
+  readonly hosts?: ReadonlySet<string>;
+}
+
+/** The names a server bound to loopback is reached by. */
+export const loopbackHosts: readonly string[] = ['localhost', '127.0.0.1', '[::1]'];
+
+/** Whether a listen address is loopback only (the default `127.0.0.1`). */
+export function isLoopback(address: string): boolean {
+  return (
+    address === 'localhost' || address === '::1' || address === '[::1]' || /^127(\.\d{1,3}){3}$/.test(address)
+  );
+}
+
+/** Whether the request's Host header names this server (always, when the policy knows no names). */
+export function hostAllowed(policy: CorsPolicy, req: IncomingMessage): boolean {
+  if (policy.hosts === undefined) return true;
+  const host = headerText(req.headers.host);
+  if (host === undefined) return false;
+  try {
+    const { hostname } = new URL(`http://${host}`);
+    return (
+      policy.hosts.has(hostname) || hostname.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(hostname)
+    );
+  } catch {
+    return false;
+  }
 }
 
 export class CorsOriginError extends Error {}
@@ -32,11 +63,12 @@ export function normaliseOrigin(text: string): string {
   return url.origin;
 }
 
-export function createCorsPolicy(origins: readonly string[] = []): CorsPolicy {
+export function createCorsPolicy(origins: readonly string[] = [], hosts?: readonly string[]): CorsPolicy {
   const anyOrigin = origins.includes('*');
   return {
     anyOrigin,
     origins: new Set(origins.filter((origin) => origin !== '*').map(normaliseOrigin)),
+    ...(hosts === undefined ? {} : { hosts: new Set(hosts.map((host) => host.toLowerCase())) }),
   };
 }
 
@@ -89,6 +121,7 @@ export function isSameOrigin(origin: string, host: string | undefined): boolean 
  * is made here, before any frame is read. No `Origin`: not a browser; client keys still apply.
  */
 export function mayUpgrade(policy: CorsPolicy, req: IncomingMessage): boolean {
+  if (!hostAllowed(policy, req)) return false;
   const origin = headerText(req.headers.origin);
   if (origin === undefined) return true;
   return isSameOrigin(origin, req.headers.host) || grant(policy, origin) !== null;

@@ -1,5 +1,8 @@
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { loadConfig } from '../../src/config.js';
+import { loopbackHosts } from '../../src/http/cors.js';
 import { createCompletion } from '../helpers/operations.js';
 import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -129,6 +132,54 @@ describe('configuration', () => {
     expect(loadConfig({ WS_INIT_TIMEOUT_MS: '500' }).wsInitTimeoutMs).toBe(500);
     for (const bad of ['app.example', 'https://app.example/path', 'https://app.example?x=1']) {
       expect(() => loadConfig({ CORS_ORIGINS: bad })).toThrow(/CORS_ORIGINS/);
+    }
+  });
+});
+
+describe('DNS rebinding: a server on loopback answers only to loopback names', () => {
+  let bound: TestApp;
+  beforeAll(async () => {
+    bound = await startTestApp({ upstream: { baseUrl: stub.baseUrl }, app: { allowedHosts: loopbackHosts } });
+  });
+  afterAll(async () => {
+    await bound.close();
+  });
+
+  /** node's fetch will not send a forged Host; a raw request does, as a rebinding browser would. */
+  function withHost(host: string, path = '/graphql', body?: string) {
+    return request(`${bound.origin}${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { host, 'content-type': 'application/json', origin: `http://${host}` },
+      ...(body === undefined ? {} : { body }),
+    });
+  }
+
+  it('refuses a page on another name pointed at 127.0.0.1: 421, nothing runs', async () => {
+    const before = stub.hits('/completions');
+    const port = new URL(bound.origin).port;
+    const body = JSON.stringify({ query: createCompletion, variables: { input } });
+    const refused = await withHost(`rebind.evil.example:${port}`, '/graphql', body);
+    expect(refused.statusCode).toBe(421);
+    expect(await refused.body.json()).toMatchObject({
+      errors: [{ extensions: { code: 'MISDIRECTED_REQUEST' } }],
+    });
+    expect((await withHost(`rebind.evil.example:${port}`, '/v1/models')).statusCode).toBe(421);
+    expect(stub.hits('/completions') - before).toBe(0);
+    const upgrade = new WebSocket(bound.graphqlUrl.replace(/^http/, 'ws'), 'graphql-transport-ws', {
+      headers: { host: `rebind.evil.example:${port}` },
+    });
+    const status = await new Promise((resolve) =>
+      upgrade.once('unexpected-response', (_req, res) => resolve(res.statusCode)),
+    );
+    expect(status).toBe(403);
+  });
+
+  it('answers its own names', async () => {
+    const port = new URL(bound.origin).port;
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) {
+      const response = await withHost(host, '/healthz');
+      expect(response.statusCode, host).toBe(200);
+      await response.body.dump();
     }
   });
 });
