@@ -44,3 +44,41 @@ export function plannedCall(context: GraphQLContext, info: GraphQLResolveInfo): 
   if (call === undefined) throw new UnplannedCallError(String(info.path.key));
   return call;
 }
+
+/**
+ * A subscription's events, cancellable at once: transports stop a subscription with the iterator's
+ * `return()`, which an async generator only runs after its pending `next()` settles, so a quiet
+ * upstream would hold the connection until its own timeouts. Here `return()` first aborts the call.
+ */
+export function cancellableStream<T>(
+  context: GraphQLContext,
+  start: (signal: AbortSignal) => AsyncIterable<T>,
+): AsyncIterable<T> {
+  const controller = new AbortController();
+  const parent = context.signal;
+  const onAbort = () => controller.abort(parent.reason);
+  if (parent.aborted) controller.abort(parent.reason);
+  else parent.addEventListener('abort', onAbort, { once: true });
+  const inner = start(controller.signal)[Symbol.asyncIterator]();
+  const done = () => parent.removeEventListener('abort', onAbort);
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: async () => {
+        const result = await inner.next();
+        if (result.done) done();
+        return result;
+      },
+      return: async () => {
+        done();
+        controller.abort(new Error('unsubscribed'));
+        return (await inner.return?.()) ?? { done: true, value: undefined };
+      },
+      throw: async (error?: unknown) => {
+        done();
+        controller.abort(error);
+        if (inner.throw) return inner.throw(error);
+        throw error;
+      },
+    }),
+  };
+}

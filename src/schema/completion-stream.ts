@@ -1,5 +1,5 @@
 import { builder } from './builder.js';
-import { completionCallOptions, plannedCall } from './call-options.js';
+import { cancellableStream, completionCallOptions, plannedCall } from './call-options.js';
 import { CreateCompletionResponseRef, completionFieldCost } from './completion.js';
 import { completionInputArg } from './inputs.js';
 
@@ -12,8 +12,12 @@ builder.subscriptionField('completionStream', (t) =>
       'With streamOptions.includeUsage, a last event with no choices carries the usage. bestOf above 1 cannot be streamed.',
     cost: completionFieldCost,
     args: { input: t.arg(completionInputArg) },
-    subscribe: (_root, _args, context, info) =>
-      context.completions.stream(plannedCall(context, info), completionCallOptions(context)),
+    subscribe: (_root, _args, context, info) => {
+      const call = plannedCall(context, info);
+      return cancellableStream(context, (signal) =>
+        context.completions.stream(call, { ...completionCallOptions(context), signal }),
+      );
+    },
     resolve: (chunk) => chunk,
   }),
 );

@@ -309,20 +309,11 @@ describe('cancellation', () => {
       res.write(`${first}\n\n${first}\n\n${first}\n\n`);
     });
 
-  it.each(Object.entries(patientTransports).filter(([name]) => !name.includes('single connection')))(
+  it.each(Object.entries(patientTransports))(
     '%s: unsubscribing closes the upstream connection of a stream that has gone quiet',
     async (_name, makeClient) => {
       silentAfterThree();
       await unsubscribeAtThirdEvent(makeClient);
     },
   );
-
-  // Known gap: graphql-sse's single-connection mode cancels through the operation's iterator
-  // return(), which waits for the pending upstream read, so a quiet upstream is held open until its
-  // own timeouts. When this starts passing, drop `.fails` and the filter above.
-  it.fails('SSE (graphql-sse, single connection): unsubscribing closes a quiet upstream stream', async () => {
-    silentAfterThree();
-    // Nothing else can close that connection here, so a short wait cannot make this pass by chance.
-    await unsubscribeAtThirdEvent(patientTransports['SSE (graphql-sse, single connection)'], 1_000);
-  });
 });
