@@ -26,6 +26,8 @@ export interface Config {
   /** Streamed completions: until the first byte, the longest silence, the whole stream. */
   streamTimeouts: { firstByteMs: number; idleMs: number; totalMs: number };
   localModelCacheDir: string;
+  /** Local engine: prompts × max(n, best_of) one request may ask for, checked before any work. */
+  localMaxChoices: number;
   limits: OperationLimits;
   /** Hashed client keys; empty means the service runs open. */
   clientKeys: ClientKeyEntry[];
@@ -76,6 +78,7 @@ export const configDefaults = {
   upstreamMaxConnections: 2048,
   streamTimeouts: { firstByteMs: 10_000, idleMs: 30_000, totalMs: 600_000 },
   localModelCacheDir: `${projectRoot}.cache/local-model`,
+  localMaxChoices: 128,
   sqlitePath: `${projectRoot}.data/completions.sqlite`,
   wsInitTimeoutMs: 3_000,
   rateLimit: { requestsPerMinute: 120, tokensPerMinute: 200_000 },
@@ -169,6 +172,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       totalMs: readInt(env, 'STREAM_TOTAL_TIMEOUT_MS', configDefaults.streamTimeouts.totalMs, 1, 86_400_000),
     },
     localModelCacheDir: readString(env, 'LOCAL_MODEL_CACHE_DIR', configDefaults.localModelCacheDir),
+    localMaxChoices: readInt(env, 'LOCAL_MAX_CHOICES', configDefaults.localMaxChoices, 1, 65_536),
     limits: readLimits(env),
     clientKeys: readClientKeys(env),
     upstreamKeyPassthrough: readBoolean(env, 'UPSTREAM_KEY_PASSTHROUGH', false),

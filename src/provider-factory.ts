@@ -33,6 +33,7 @@ export async function createProvider(config: Config, logger: Logger): Promise<Pr
   const { createLocalProvider } = await import('./local/provider.js');
   const provider = await createLocalProvider({
     cacheDir: config.localModelCacheDir,
+    maxChoices: config.localMaxChoices,
     log: (message: string) => logger.info(message),
   });
   return {

@@ -5,41 +5,8 @@
  * the adjacent pair of lowest rank, leftmost first, until none is in the vocabulary — with a heap,
  * so the result is the same tokens, and it offers the event loop a turn as it goes.
  */
-import bpeRanks from 'gpt-tokenizer/bpeRanks/cl100k_base';
-import { type WorkMeter, Yielder } from './yielder.js';
-
-/** Token bytes as a latin1 string (one char per byte) -> rank: byte fragments need a key too. */
-export type RankTable = ReadonlyMap<string, number>;
-
-let table: Promise<RankTable> | undefined;
-
-/**
- * Built on first use (~0.2 s of work, ~10 MB), in slices of its own, so no request owns it: an
- * aborted request does not fail the build for the others. Most prompts never need it.
- */
-export function rankTable(): Promise<RankTable> {
-  table ??= buildRankTable();
-  return table;
-}
-
-async function buildRankTable(): Promise<RankTable> {
-  const map = new Map<string, number>();
-  const yielder = new Yielder(3);
-  for (let rank = 0; rank < bpeRanks.length; rank++) {
-    const entry = bpeRanks[rank];
-    if (entry === undefined) continue;
-    // ASCII tokens are most of the vocabulary and are their own latin1 key.
-    const key =
-      typeof entry !== 'string'
-        ? Buffer.from(entry).toString('latin1')
-        : /[\u0080-\uffff]/.test(entry)
-          ? Buffer.from(entry, 'utf8').toString('latin1')
-          : entry;
-    map.set(key, rank);
-    if ((rank & 1023) === 0 && yielder.due()) await yielder.yieldNow();
-  }
-  return map;
-}
+import type { ByteRanks } from './byte-ranks.js';
+import type { WorkMeter } from './yielder.js';
 
 /** A binary min-heap of numbers (rank * SPAN + start: rank first, then the leftmost start). */
 class MinHeap {
@@ -93,7 +60,7 @@ const SPAN = 2 ** 24;
  * holds every current adjacent pair keyed by (rank, start), plus stale keys, which are skipped:
  * a key is current when its start is alive and the pair starting there still has that rank.
  */
-export async function mergeBytes(bytes: Buffer, ranks: RankTable, meter: WorkMeter): Promise<number[]> {
+export async function mergeBytes(bytes: Uint8Array, ranks: ByteRanks, meter: WorkMeter): Promise<number[]> {
   const n = bytes.length;
   if (n >= SPAN) throw new RangeError(`a pre-token of ${n} bytes is too long to merge`);
   const next = new Int32Array(n);
@@ -102,7 +69,7 @@ export async function mergeBytes(bytes: Buffer, ranks: RankTable, meter: WorkMet
   // Rank of the pair starting at each part, -1 when it is not in the vocabulary (or there is none).
   const pairRank = new Int32Array(n).fill(-1);
   const heap = new MinHeap(2 * n);
-  const rankOf = (from: number, to: number) => ranks.get(bytes.toString('latin1', from, to)) ?? -1;
+  const rankOf = (from: number, to: number) => ranks.rank(bytes, from, to);
   const setPair = (start: number) => {
     const second = next[start] as number;
     const rank = second < n ? rankOf(start, next[second] as number) : -1;

@@ -16,7 +16,8 @@
  * is bounded first (`minTokens`), so at most ~100 K non-ASCII bytes are ever scanned.
  */
 import { CL100K_TOKEN_SPLIT_REGEX } from 'gpt-tokenizer/encodingParams/constants';
-import { mergeBytes, rankTable } from './bpe-merge.js';
+import { mergeBytes } from './bpe-merge.js';
+import { byteRanks } from './byte-ranks.js';
 import { EndOfText, EOT, encodePlain, minTokens } from './tokenizer.js';
 import { type Pacer, WorkMeter } from './yielder.js';
 
@@ -43,6 +44,20 @@ export async function encodePrompt(text: string, options: EncodePromptOptions): 
   const meter = new WorkMeter(options.pacer, UNITS_PER_CHECK, options.onSlice);
   // A private copy: `lastIndex` is state, and the library's own instance must stay untouched.
   const splitter = new RegExp(CL100K_TOKEN_SPLIT_REGEX.source, CL100K_TOKEN_SPLIT_REGEX.flags);
+  try {
+    return await encodePieces(text, splitter, meter, maxTokens, shortPiece);
+  } finally {
+    meter.finish();
+  }
+}
+
+async function encodePieces(
+  text: string,
+  splitter: RegExp,
+  meter: WorkMeter,
+  maxTokens: number,
+  shortPiece: number,
+): Promise<number[] | null> {
   const tokens: number[] = [];
   let from = 0;
   for (;;) {
@@ -55,16 +70,15 @@ export async function encodePrompt(text: string, options: EncodePromptOptions): 
         for (const id of encodePlain(piece)) tokens.push(id);
       } else {
         if (tokens.length + minTokens(piece) > maxTokens) return null;
-        const ranks = await rankTable();
+        const ranks = await byteRanks();
         for (const id of await mergeBytes(Buffer.from(piece, 'utf8'), ranks, meter)) tokens.push(id);
       }
-      if (tokens.length > maxTokens) return null;
       if (meter.add(piece.length)) await meter.checkpoint();
+      if (tokens.length > maxTokens) return null;
     }
     if (special < 0) break;
     tokens.push(EOT);
     from = special + EndOfText.length;
   }
-  meter.finish();
   return tokens.length > maxTokens ? null : tokens;
 }
