@@ -61,7 +61,10 @@ beforeAll(async () => {
     }
     res.end();
   });
-  app = await startTestApp({ upstream: { baseUrl: stub.baseUrl, stream: { idleMs: 10_000 } } });
+  // The stream's byte cap is set far above what the test pulls, so only backpressure can stop it.
+  app = await startTestApp({
+    upstream: { baseUrl: stub.baseUrl, stream: { idleMs: 10_000 }, maxResponseBytes: 1024 * 1024 * 1024 },
+  });
 });
 
 afterAll(async () => {
