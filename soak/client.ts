@@ -1,13 +1,25 @@
 /**
  * One soak request of each kind over real HTTP, and the verdict on how it ended: `ok`, `error`
  * (GraphQL errors, every one with `extensions.code`) or `lost` (network error, client timeout,
- * 5xx, a body that is not JSON, an error without a code, a stream that never completes).
+ * 5xx, a body that is not JSON, an error without a code, a stream that never completes, a read of
+ * the client's own stored completion that does not find it).
  */
 import { subscribe } from 'node:diagnostics_channel';
 import { type Dispatcher, request } from 'undici';
 import { client, deadlines } from './config.js';
 
-export type OperationKind = 'mutation' | 'stream' | 'models';
+export type OperationKind = 'mutation' | 'stream' | 'models' | 'read';
+
+/** What one honest request does, as which client. */
+export interface HonestOp {
+  kind: OperationKind;
+  /** `Authorization` header value. */
+  authorization: string;
+  /** A mutation with `store: true`. */
+  store?: boolean;
+  /** The stored completion a `read` asks for (one of this client's own). */
+  readId?: string;
+}
 
 export interface Outcome {
   kind: OperationKind;
@@ -29,6 +41,8 @@ export interface Outcome {
   serviceAtMs?: number | undefined;
   /** The stub's answers to this request's upstream attempts and when (ms after `sentAt`), for the examples. */
   upstreamAnswers?: { answer: string; atMs: number | undefined }[];
+  /** A `store: true` mutation's completion id, when the answer says it was stored. */
+  storedId?: string | undefined;
 }
 
 /** Tag → `Date.now()` when undici wrote the request's headers (its own diagnostics channel). */
@@ -42,12 +56,33 @@ const model = 'gpt-3.5-turbo-instruct';
 const fields = 'id model created choices { index text finishReason } usage { promptTokens totalTokens }';
 const mutation = `mutation Create($input: CreateCompletionInput!) { createCompletion(input: $input) { ${fields} } }`;
 const subscription = `subscription Stream($input: CreateCompletionInput!) { completionStream(input: $input) { ${fields} } }`;
+const storingMutation = `mutation Create($input: CreateCompletionInput!) { createCompletion(input: $input) { ${fields} storedAt } }`;
 const modelsQuery = '{ models { id } }';
+const readQuery = 'query Read($id: ID!) { completion(id: $id) { id choices { text } } }';
 
-function body(query: string, tag: number): string {
-  const input = { model, prompt: { text: `Who won the 2019 NBA Finals? #soak-${tag}` }, maxTokens: 16 };
+function body(query: string, tag: number, store: boolean): string {
+  const input = {
+    model,
+    prompt: { text: `Who won the 2019 NBA Finals? #soak-${tag}` },
+    maxTokens: 16,
+    ...(store ? { store: true } : {}),
+  };
   return JSON.stringify({ query, variables: { input } });
 }
+
+function requestBody(op: HonestOp, tag: number): string {
+  if (op.kind === 'models') return JSON.stringify({ query: modelsQuery });
+  if (op.kind === 'read') return JSON.stringify({ query: readQuery, variables: { id: op.readId } });
+  if (op.kind === 'stream') return body(subscription, tag, false);
+  return body(op.store === true ? storingMutation : mutation, tag, op.store === true);
+}
+
+const rootField: Record<OperationKind, string> = {
+  mutation: 'createCompletion',
+  stream: 'completionStream',
+  models: 'models',
+  read: 'completion',
+};
 
 interface GraphQLResult {
   data?: Record<string, unknown> | null;
@@ -86,12 +121,22 @@ const lost = (reason: string, detail: string): Verdict => ({
 });
 
 /** The verdict on a whole (non-event-stream) HTTP answer. */
-function judgeResponse(status: number, text: string, field: string) {
+function judgeResponse(status: number, text: string, op: HonestOp): Verdict {
   if (status >= 500) return lost(`HTTP ${status}`, text);
   const result = parseJson(text);
   if (result === undefined) return lost('non-JSON body', `HTTP ${status}: ${text}`);
-  const verdict = judge(result, field);
-  return verdict.verdict === 'lost' ? { ...verdict, detail: text.slice(0, 400) } : verdict;
+  const verdict = judge(result, rootField[op.kind]);
+  if (verdict.verdict === 'lost') return { ...verdict, detail: text.slice(0, 400) };
+  const data = result.data?.[rootField[op.kind]] as { id?: unknown; storedAt?: unknown } | undefined;
+  // The client paid for it and stored it: reading it back must find it.
+  if (op.kind === 'read' && verdict.verdict === 'ok' && data?.id !== op.readId) {
+    return lost('own stored completion read back wrong', text);
+  }
+  const warned = (result as { extensions?: { warnings?: unknown[] } }).extensions?.warnings?.length ?? 0;
+  if (op.store === true && verdict.verdict === 'ok' && data?.storedAt != null && warned === 0) {
+    return { ...verdict, storedId: String(data.id) };
+  }
+  return verdict;
 }
 
 function networkFailure(error: unknown, signal: AbortSignal) {
@@ -100,18 +145,17 @@ function networkFailure(error: unknown, signal: AbortSignal) {
   return lost('network error', cause);
 }
 
-/** Sends one operation of `kind` to the service's `/graphql` and reads the answer to its end. */
+/** Sends one operation to the service's `/graphql` and reads the answer to its end. */
 export async function runOne(
-  kind: OperationKind,
+  op: HonestOp,
   tag: number,
   endpoint: URL,
   dispatcher: Dispatcher,
 ): Promise<Outcome> {
+  const { kind } = op;
   const started = performance.now();
   const sentAt = Date.now();
   const signal = AbortSignal.timeout(client.timeoutMs);
-  const query = kind === 'mutation' ? mutation : kind === 'stream' ? subscription : modelsQuery;
-  const field = kind === 'mutation' ? 'createCompletion' : kind === 'stream' ? 'completionStream' : 'models';
   let partial: Omit<Outcome, 'kind' | 'tag' | 'latencyMs' | 'sentAt'>;
   try {
     const response = await request(endpoint, {
@@ -119,10 +163,11 @@ export async function runOne(
       headers: {
         'content-type': 'application/json',
         'x-soak-tag': String(tag),
+        authorization: op.authorization,
         accept:
           kind === 'stream' ? 'text/event-stream' : 'application/graphql-response+json, application/json',
       },
-      body: kind === 'models' ? JSON.stringify({ query }) : body(query, tag),
+      body: requestBody(op, tag),
       dispatcher,
       signal,
     });
@@ -130,7 +175,7 @@ export async function runOne(
     if (kind === 'stream' && response.statusCode === 200 && type.startsWith('text/event-stream')) {
       partial = await readStream(response.body, started);
     } else {
-      const verdict = judgeResponse(response.statusCode, await response.body.text(), field);
+      const verdict = judgeResponse(response.statusCode, await response.body.text(), op);
       const late = verdict.verdict === 'error' && performance.now() - started > deadlines.mutationMs;
       partial = { ...verdict, late };
     }

@@ -17,6 +17,10 @@ export const soak = {
   seconds: readNumber('SOAK_SECONDS', 60, 1, 24 * 3600),
   clients: Math.round(readNumber('SOAK_CLIENTS', 50, 1, 10_000)),
   faultRate: readNumber('SOAK_FAULT_RATE', 0.2, 0, 1),
+  /** Hostile client loops beside the honest ones (0: the plain fault soak). */
+  hostileClients: Math.round(readNumber('SOAK_HOSTILE_CLIENTS', 5, 0, 1_000)),
+  /** Pause between one hostile loop's attacks, so that they probe the service rather than drown it. */
+  hostilePauseMs: readNumber('SOAK_HOSTILE_PAUSE_MS', 20, 0, 60_000),
   /** Extra time a coded error may take past the service's own deadline (event loop under load). */
   deadlineSlackMs: readNumber('SOAK_DEADLINE_SLACK_MS', 1_000, 0, 60_000),
 };
@@ -45,6 +49,10 @@ export const client = {
   /** Share of each operation kind; the rest are `createCompletion` mutations. */
   streamShare: 0.25,
   modelsShare: 0.05,
+  /** Honest reads of one of the client's own stored completions, by id. */
+  readShare: 0.05,
+  /** Share of the mutations sent with `store: true`. */
+  storeShare: 0.1,
   /** Requests sent (by `warmupLoops` loops) before the clock starts, not counted. */
   warmupRequests: 200,
   warmupLoops: 10,
@@ -54,6 +62,15 @@ export const client = {
   /** Wait after a forced GC before reading RSS. */
   settleMs: 1_000,
 };
+
+/**
+ * Per-client limits the service runs with: far above what the honest loops send (a few hundred
+ * requests/s each), so that every refusal the hostile client meets comes from the preflight.
+ */
+export const rateLimit = { requestsPerMinute: 1_000_000, tokensPerMinute: 1_000_000_000 };
+
+/** The longest event-loop delay the service may show while the clock runs. */
+export const loopDelayLimitMs = 100;
 
 /** The longest a request may take to fail: the service's deadline plus the slack. */
 export const deadlines = {

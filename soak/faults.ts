@@ -88,9 +88,18 @@ function holdOpen(res: ServerResponse): void {
 
 const half = (body: Buffer) => body.subarray(0, Math.floor(body.length / 2));
 
+/**
+ * The recorded completion under a fresh id each time: stored completions are keyed by id, and the
+ * cross-client reads need each honest record to be a distinct one.
+ */
+const completionText = completionBody.toString('utf8');
+const recordedId = (JSON.parse(completionText) as { id: string }).id;
+let answered = 0;
+const freshCompletion = () => completionText.replace(recordedId, `cmpl-soak${++answered}`);
+
 /** The healthy answer for each kind of request. */
 export const healthy: Record<RequestKind, Answer> = {
-  json: (_req, res) => send(res, 200, completionBody),
+  json: (_req, res) => send(res, 200, freshCompletion()),
   models: (_req, res) => send(res, 200, modelsBody),
   stream: (_req, res) => writeEvents(res, sseEvents, () => res.end()),
 };

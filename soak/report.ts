@@ -1,9 +1,11 @@
 /** The soak's verdict: the targets table, the figures behind it, and `soak/last-run.md`. */
 import { writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { client, deadlines, serviceLimits, soak } from './config.js';
+import { client, deadlines, loopDelayLimitMs, rateLimit, serviceLimits, soak } from './config.js';
+import type { HostileTally } from './hostile-report.js';
+import type { LoopDelayWindow } from './loop-delay.js';
 import type { Memory, TimelinePoint } from './memory.js';
-import { type endingsByFault, kinds, percentile, type Tally } from './tally.js';
+import { type endingsByFault, kinds, lostPaid, percentile, refusedByLimits, type Tally } from './tally.js';
 
 export interface SoakResult {
   startedAt: Date;
@@ -29,6 +31,15 @@ export interface SoakResult {
     openSockets: number;
   };
   faultGroups: ReturnType<typeof endingsByFault>;
+  /** The service's event loop over the measured run, the soak's forced GCs left out. */
+  loopWindow: LoopDelayWindow;
+  hostile: HostileTally;
+  /** Upstream calls with a hostile marker no hostile move sent (counted as leaks). */
+  unknownMarkers: number;
+  /** Completion ids the honest clients stored (the newest kept for the reads). */
+  storedIds: number;
+  /** The machine's 1-minute load average: the cores are shared, and delays follow the load. */
+  load: { start: number; end: number };
 }
 
 const MB = 1024 * 1024;
@@ -45,8 +56,18 @@ function table(header: string[], rows: string[][]): string[] {
 export function renderReport(result: SoakResult): { markdown: string; passed: boolean } {
   const { tally, rss, crashes } = result;
   const growth = rss.baseline === undefined ? undefined : rss.end.rss - rss.baseline.rss;
+  const honestRefused = refusedByLimits(tally);
+  const paidLost = lostPaid(result.faultGroups);
+  const loop = result.loopWindow;
   const targets: [string, string, string, boolean][] = [
     ['lost responses', int(tally.lost), '0', tally.lost === 0],
+    [
+      'lost paid completions (upstream answered, client got neither it nor a code)',
+      int(paidLost),
+      '0',
+      paidLost === 0,
+    ],
+    ['honest requests refused by the service’s limits', int(honestRefused), '0', honestRefused === 0],
     [
       'unhandled rejections (service)',
       int(crashes.unhandledRejections),
@@ -62,6 +83,13 @@ export function renderReport(result: SoakResult): { markdown: string; passed: bo
       `≤ ${mb(client.rssGrowthLimitBytes)}`,
       growth !== undefined && growth <= client.rssGrowthLimitBytes,
     ],
+    [
+      'longest event-loop delay, service (the soak’s forced GCs left out)',
+      ms(loop.maxMs),
+      `≤ ${loopDelayLimitMs} ms`,
+      loop.maxMs <= loopDelayLimitMs,
+    ],
+    ...result.hostile.targets(result.unknownMarkers),
   ];
   const passed = targets.every(([, , , pass]) => pass);
   const figures: [string, string][] = [
@@ -70,15 +98,13 @@ export function renderReport(result: SoakResult): { markdown: string; passed: bo
       `${int(result.warmup.requests)} requests, ${int(result.warmup.lost)} lost, ${int(result.warmup.late)} late`,
     ],
     ['requests', int(tally.total)],
-    ['  mutations / streams / models', kinds.map((kind) => int(tally.requests[kind])).join(' / ')],
+    [`  ${kinds.join(' / ')}`, kinds.map((kind) => int(tally.requests[kind])).join(' / ')],
+    ['completion ids stored by the honest clients', int(result.storedIds)],
     ['successes', int(tally.ok)],
     ['coded errors', int(tally.errors)],
     ['requests/s', (tally.total / result.elapsedSeconds).toFixed(1)],
     ['latency p50 / p99', `${ms(percentile(tally.latencies, 50))} / ${ms(percentile(tally.latencies, 99))}`],
-    [
-      'slowest error: mutation / stream / models',
-      kinds.map((kind) => ms(tally.slowestError[kind])).join(' / '),
-    ],
+    [`slowest error: ${kinds.join(' / ')}`, kinds.map((kind) => ms(tally.slowestError[kind])).join(' / ')],
     [
       `RSS after first ${int(client.rssBaselineAfter)} requests`,
       rss.baseline === undefined ? '–' : memory(rss.baseline),
@@ -92,6 +118,14 @@ export function renderReport(result: SoakResult): { markdown: string; passed: bo
     [
       'longest event-loop delay: service / soak client',
       `${ms(Math.max(0, ...rss.timeline.map((p) => p.loopDelayMs)))} / ${ms(result.clientLoopDelayMs)}`,
+    ],
+    [
+      'service event loop over the run: p50 / p99 / p99.9 / max (forced GCs left out)',
+      [loop.p50Ms, loop.p99Ms, loop.p999Ms, loop.maxMs].map(ms).join(' / '),
+    ],
+    [
+      'service GC pauses: count, over 50 ms, longest; the soak’s forced GCs',
+      `${int(loop.gc.count)}, ${int(loop.gc.over50Ms)}, ${ms(loop.gc.longestMs)}; ${int(loop.forcedGc.count)}, longest ${ms(loop.forcedGc.longestMs)}`,
     ],
     ['upstream requests (stub)', `${int(result.stub.requests)} (${JSON.stringify(result.stub.byKind)})`],
     [
@@ -109,12 +143,13 @@ export function renderReport(result: SoakResult): { markdown: string; passed: bo
   const lines = [
     '# Soak test: last run',
     '',
-    `- date: ${result.startedAt.toISOString()}, node ${process.version}, ${cpus().length} CPUs`,
-    `- command: \`SOAK_SECONDS=${soak.seconds} SOAK_CLIENTS=${soak.clients} SOAK_FAULT_RATE=${soak.faultRate} npx tsx soak/index.ts\``,
-    `- ran ${result.elapsedSeconds.toFixed(1)} s with ${soak.clients} client loops; ${soak.faultRate * 100} % of upstream answers are faults`,
+    `- date: ${result.startedAt.toISOString()}, node ${process.version}, ${cpus().length} CPUs, load average ${result.load.start.toFixed(1)} at start and ${result.load.end.toFixed(1)} at end`,
+    `- command: \`SOAK_SECONDS=${soak.seconds} SOAK_CLIENTS=${soak.clients} SOAK_FAULT_RATE=${soak.faultRate} SOAK_HOSTILE_CLIENTS=${soak.hostileClients} npx tsx soak/index.ts\``,
+    `- ran ${result.elapsedSeconds.toFixed(1)} s with ${soak.clients} honest client loops (two API clients, alternating) and ${soak.hostileClients} hostile loops (a third key, ${soak.hostilePauseMs} ms between attacks); ${soak.faultRate * 100} % of upstream answers are faults`,
     `- service: production mode, upstream deadline ${serviceLimits.upstreamTimeoutMs} ms (retries included, max ${serviceLimits.maxRetries}),` +
       ` streams first byte ${serviceLimits.stream.firstByteMs} ms / idle ${serviceLimits.stream.idleMs} ms / total ${serviceLimits.stream.totalMs} ms,` +
-      ` maxResponseBytes ${serviceLimits.maxResponseBytes / 1024} KiB, rate limits off,` +
+      ` maxResponseBytes ${serviceLimits.maxResponseBytes / 1024} KiB, three client keys (CLIENT_KEYS), SQLite storage,` +
+      ` per-client limits ${int(rateLimit.requestsPerMinute)} requests and ${int(rateLimit.tokensPerMinute)} tokens a minute, default operation limits,` +
       ' circuit breaker never opens (minimumCalls = MAX_SAFE_INTEGER) so every fault reaches a request',
     `- deadline checked on each error: mutation/models ≤ ${deadlines.mutationMs} ms; stream silence before the error ≤ ${deadlines.streamSilenceMs} ms and whole stream ≤ ${deadlines.streamTotalMs} ms (service deadline + ${soak.deadlineSlackMs} ms slack)`,
     `- RSS read after a forced GC${rss.gc ? '' : ' (**unavailable**: no --expose-gc)'} and a ${client.settleMs} ms settle; service log: ${result.log.file}`,
@@ -130,6 +165,7 @@ export function renderReport(result: SoakResult): { markdown: string; passed: bo
     '',
     ...table(['figure', 'value'], figures),
     '',
+    ...result.hostile.section(table),
     '## Service memory and event loop over time',
     '',
     'Memory read without a forced GC; loop delay: the longest in the 10 s before.',

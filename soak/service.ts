@@ -1,18 +1,23 @@
 /**
  * The service under soak, run as its own process so its RSS is its own: `createApp` with the HTTP
  * provider in front of the stub at `UPSTREAM_ORIGIN`, production mode, the short deadlines of
- * `serviceLimits`, no rate limits, and a circuit breaker that never opens (every fault reaches a
- * request instead of being turned into "circuit open"). Logs at `warn` to `SOAK_LOG_FILE`, counted
- * by level. Counts `unhandledRejection` / `uncaughtException` instead of crashing.
+ * `serviceLimits`, the client keys of `CLIENT_KEYS` (as the deployed service reads them), SQLite
+ * storage at `SOAK_SQLITE_PATH`, per-client limits far above the honest load, the default operation
+ * limits, and a circuit breaker that never opens (every fault reaches a request instead of being
+ * turned into "circuit open"). Logs at `warn` to `SOAK_LOG_FILE`, counted by level. Counts
+ * `unhandledRejection` / `uncaughtException` instead of crashing.
  */
 import { createWriteStream } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { serveParent } from '../bench/children.js';
 import { createApp } from '../src/app.js';
+import { ClientAuthenticator, parseClientKeys } from '../src/auth/client-keys.js';
 import { createLogger } from '../src/logger.js';
+import { createStorage } from '../src/storage/index.js';
 import { createHttpProvider } from '../src/upstream/http.js';
-import { serviceLimits } from './config.js';
+import { rateLimit, serviceLimits } from './config.js';
+import { watchLoopDelay } from './loop-delay.js';
 
 const origin = process.env.UPSTREAM_ORIGIN ?? 'http://127.0.0.1:9';
 const logFile = createWriteStream(process.env.SOAK_LOG_FILE ?? '/dev/null', { flags: 'w' });
@@ -67,12 +72,14 @@ const provider = createHttpProvider({
   stream: serviceLimits.stream,
 });
 
+const storage = await createStorage({ sqlitePath: process.env.SOAK_SQLITE_PATH ?? ':memory:' });
 const app = createApp({
   provider,
   logger,
   production: true,
-  // One anonymous client making thousands of calls: per-client limits (0 = none) would refuse most.
-  rateLimit: { requestsPerMinute: 0, tokensPerMinute: 0 },
+  authenticator: new ClientAuthenticator(parseClientKeys(process.env.CLIENT_KEYS ?? '')),
+  storage,
+  rateLimit,
   // Never opens: each injected fault must show up on the request that met it.
   breaker: { minimumCalls: Number.MAX_SAFE_INTEGER },
 });
@@ -89,6 +96,8 @@ app.server.prependListener('request', (req) => {
 
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
+/** The same over the measured window, percentiles and forced GCs apart. */
+const delayWindow = watchLoopDelay();
 
 app.server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () => {
   serveParent((app.server.address() as AddressInfo).port, {
@@ -99,10 +108,13 @@ app.server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () => {
       loopDelay.reset();
       return max;
     },
+    /** Event-loop delay and GC pauses since the last call; the first call opens the window. */
+    loopDelayWindow: () => delayWindow.take(),
     /** Needs `--expose-gc`; says whether it ran. */
     gc: () => {
-      globalThis.gc?.();
-      return globalThis.gc !== undefined;
+      const gc = globalThis.gc;
+      if (gc !== undefined) delayWindow.forceGc(() => gc());
+      return gc !== undefined;
     },
     crashes: () => crashes,
     /** When the requests with the given tags reached the server. */

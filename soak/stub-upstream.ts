@@ -4,7 +4,8 @@
  * recorded bodies, and on `SOAK_FAULT_RATE` of requests answers with a fault drawn at random from
  * those that fit the request (see `faults.ts`). The prompt of each soak request carries a tag
  * (`#soak-<n>`); the answers given to each tag are kept so that a bad outcome can be traced back
- * to what the upstream did (`attempts`).
+ * to what the upstream did (`attempts`). Every hostile prompt carries a marker (`HOSTILE-<n>`): the
+ * calls that reached the upstream with one are counted by marker (`hostile`), and must be none.
  */
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -29,6 +30,13 @@ const stats = {
 const attempts = new Map<number, string[]>();
 /** Tag → when each attempt arrived (`Date.now()`), to trace slow requests. */
 const arrivals = new Map<number, number[]>();
+/** Hostile marker → upstream calls whose body carried it. */
+const hostile = new Map<number, number>();
+
+function countHostile(body: string): void {
+  const markers = new Set([...body.matchAll(/HOSTILE-(\d+)/g)].map((match) => Number(match[1])));
+  for (const marker of markers) hostile.set(marker, (hostile.get(marker) ?? 0) + 1);
+}
 
 function choose(kind: RequestKind): { name: string; answer: Answer } {
   const options = choices[kind];
@@ -52,13 +60,15 @@ const server = createServer((req, res) => {
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => {
     const path = (req.url ?? '/').split('?')[0];
+    const text = Buffer.concat(chunks).toString('utf8');
+    countHostile(text);
     let kind: RequestKind;
     let tag: number | undefined;
     if (req.method === 'GET' && path === '/v1/models') kind = 'models';
     else if (req.method === 'POST' && path === '/v1/completions') {
       let body: { stream?: boolean; prompt?: unknown };
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
+        body = JSON.parse(text) as typeof body;
       } catch {
         return refuse(res, 400);
       }
@@ -96,6 +106,8 @@ server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () => {
     stats: () => ({ ...stats, openSockets: sockets.size }),
     /** Every tagged request's attempts, as `[tag, answers][]`. */
     attempts: () => [...attempts.entries()],
+    /** Upstream calls that carried a hostile marker, as `[marker, calls][]`. */
+    hostile: () => [...hostile.entries()],
     /** When the attempts of the given tags arrived. */
     arrivals: (tags) => (tags as number[]).map((tag) => arrivals.get(tag) ?? []),
   });

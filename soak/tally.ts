@@ -1,10 +1,10 @@
 /** The running count of outcomes: verdicts, codes, lost reasons, latencies and a few examples. */
 import type { OperationKind, Outcome } from './client.js';
 
-export const kinds: readonly OperationKind[] = ['mutation', 'stream', 'models'];
+export const kinds: readonly OperationKind[] = ['mutation', 'stream', 'models', 'read'];
 
 type PerKind = Record<OperationKind, number>;
-const perKind = (): PerKind => ({ mutation: 0, stream: 0, models: 0 });
+const perKind = (): PerKind => ({ mutation: 0, stream: 0, models: 0, read: 0 });
 
 export class Tally {
   total = 0;
@@ -89,4 +89,31 @@ export function endingsByFault(
     groups.set(key, group);
   }
   return groups;
+}
+
+/** Codes of the service's own limits: an honest request must never meet one. */
+const refusalCodes = new Set([
+  'RATE_LIMITED',
+  'COST_LIMIT_EXCEEDED',
+  'MAX_COMPLETIONS_EXCEEDED',
+  'UNAUTHENTICATED',
+  'BAD_USER_INPUT',
+  'GRAPHQL_VALIDATION_FAILED',
+  'PAYLOAD_TOO_LARGE',
+]);
+
+export function refusedByLimits(tally: Tally): number {
+  let total = 0;
+  for (const [code, counts] of tally.codes) {
+    if (refusalCodes.has(code)) total += Object.values(counts).reduce((a, b) => a + b, 0);
+  }
+  return total;
+}
+
+/** Requests whose upstream call was answered (and billed) but whose client got neither it nor a code. */
+export function lostPaid(groups: ReturnType<typeof endingsByFault>): number {
+  let total = 0;
+  for (const [ending, count] of groups.get('ok')?.endings ?? [])
+    if (ending.startsWith('lost')) total += count;
+  return total;
 }
