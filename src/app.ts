@@ -13,7 +13,7 @@ import { headerText } from './http-headers.js';
 import { createMemoryRateLimiter, type LimitPolicy, type RateLimiter } from './limits/index.js';
 import { createContextFactory, upstreamKeyHeader } from './request-context.js';
 import { createOpenAiCompatHandler } from './rest/openai-compat.js';
-import type { Storage } from './storage/index.js';
+import { createBatchedLedger, type Storage } from './storage/index.js';
 import { createSseSubscriptionRoute } from './transports/sse.js';
 import { attachWebSocket } from './transports/websocket.js';
 import {
@@ -82,12 +82,16 @@ export function createApp(deps: AppDeps): App {
   const breaker = new CircuitBreaker(deps.breaker);
   const limiter = deps.limiter ?? createMemoryRateLimiter();
   const guarded = withCircuitBreaker(deps.provider, breaker);
+  const reportAfterPayment = (message: string, details: Record<string, unknown>) =>
+    deps.logger.error(details, message);
+  // Usage is summed in memory and written in batches, off the request path.
+  const ledger = deps.storage && createBatchedLedger(deps.storage.usage, { onError: reportAfterPayment });
   // Client budgets outside the breaker: a call the open circuit refuses gives its reservation back.
   const budget = createClientBudget({
     limiter,
     policy: deps.rateLimit ?? configDefaults.rateLimit,
-    ...(deps.storage ? { ledger: deps.storage.usage } : {}),
-    onError: (message, details) => deps.logger.error(details, message),
+    ...(ledger ? { ledger } : {}),
+    onError: reportAfterPayment,
   });
   const completions = createCompletionsService({
     provider: guarded,
@@ -100,7 +104,8 @@ export function createApp(deps: AppDeps): App {
     models,
     authenticator,
     upstreamKeyPassthrough: deps.upstreamKeyPassthrough ?? false,
-    ...(deps.storage ? { store: deps.storage.completions, usage: deps.storage.usage } : {}),
+    ...(deps.storage ? { store: deps.storage.completions } : {}),
+    ...(ledger ? { usage: ledger } : {}),
   });
   // One masking function for yoga and for the SSE route, so a stream's errors read as yoga's.
   const maskError = createErrorMasker(deps.logger, deps.production);
@@ -186,6 +191,7 @@ export function createApp(deps: AppDeps): App {
       });
       // Ledger entries and settlements of calls already paid for, before storage and Redis close.
       await budget.pending.drain();
+      await ledger?.close();
     },
   };
 }

@@ -47,12 +47,16 @@ export interface UsageRecord {
   model: string;
   promptTokens: number;
   completionTokens: number;
-  /** When the request happened; defaults to now. */
+  /** When the request happened (the last one, for a batch); defaults to now. */
   at?: Date;
+  /** Requests this entry stands for (a batch of several); defaults to 1. */
+  requests?: number;
+  /** When the first request of a batch happened; defaults to `at`. */
+  firstAt?: Date;
 }
 
 export interface UsageLedger {
-  /** Adds one request atomically (a single upsert), so concurrent records never lose counts. */
+  /** Adds the entry's requests atomically (a single upsert), so concurrent records never lose counts. */
   record(entry: UsageRecord): Promise<void>;
   /** Every model the client used, sorted by model. */
   forClient(clientName: string): Promise<UsageEntry[]>;

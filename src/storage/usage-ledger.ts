@@ -7,10 +7,15 @@ export function createUsageLedger(db: Kysely<Database>, secrets: readonly string
   return {
     async record(entry) {
       const at = (entry.at ?? new Date()).getTime();
-      if (Number.isNaN(at)) throw new StorageError('usage.record', 'at is an invalid Date');
+      const firstAt = entry.firstAt?.getTime() ?? at;
+      if (Number.isNaN(at) || Number.isNaN(firstAt)) {
+        throw new StorageError('usage.record', 'at and firstAt must be valid Dates');
+      }
+      const requests = entry.requests ?? 1;
       for (const [name, value] of [
         ['promptTokens', entry.promptTokens],
         ['completionTokens', entry.completionTokens],
+        ['requests', requests],
       ] as const) {
         if (!Number.isSafeInteger(value) || value < 0) {
           throw new StorageError('usage.record', `${name} must be a non-negative integer`);
@@ -24,10 +29,10 @@ export function createUsageLedger(db: Kysely<Database>, secrets: readonly string
           .values({
             client_name: entry.clientName,
             model: entry.model,
-            requests: 1,
+            requests,
             prompt_tokens: entry.promptTokens,
             completion_tokens: entry.completionTokens,
-            first_at: at,
+            first_at: firstAt,
             last_at: at,
           })
           .onConflict((oc) =>
