@@ -102,7 +102,6 @@ export function createApp(deps: AppDeps): App {
   const createContext = createContextFactory({
     completions,
     models,
-    authenticator,
     upstreamKeyPassthrough: deps.upstreamKeyPassthrough ?? false,
     ...(deps.storage ? { store: deps.storage.completions } : {}),
     ...(ledger ? { usage: ledger } : {}),

@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
-import { anonymousClient, type ClientAuthenticator } from './auth/client-keys.js';
+import { createGraphQLError } from 'graphql-yoga';
+import type { Client } from './auth/client-keys.js';
 import type { Completion } from './completions/model.js';
 import type { ModelCatalog } from './completions/model-catalog.js';
 import type { CompletionsService } from './completions/service.js';
@@ -11,17 +12,17 @@ import type { CompletionStore, StoredCompletion, UsageLedger } from './storage/i
 export interface ContextDeps {
   completions: CompletionsService;
   models: ModelCatalog;
-  authenticator: ClientAuthenticator;
   /** Forward the caller's X-Upstream-Api-Key instead of the server's key. */
   upstreamKeyPassthrough: boolean;
   store?: CompletionStore;
   usage?: UsageLedger;
 }
 
-/** The caller as a transport sees it: HTTP headers, or a WebSocket's connection parameters. */
+/** The caller as its transport authenticated it (once): HTTP headers, or a WebSocket's connection. */
 export interface Caller {
   signal: AbortSignal;
-  authorization: string | null | undefined;
+  /** Undefined: the transport did not admit the caller; nothing is run for it. */
+  client: Client | undefined;
   upstreamApiKey: string | null | undefined;
 }
 
@@ -34,16 +35,19 @@ function toCompletion(stored: StoredCompletion | null): Completion | null {
 
 export function createContextFactory(deps: ContextDeps): (caller: Caller) => GraphQLContext {
   return (caller) => {
-    const auth = deps.authenticator.authenticate(caller.authorization);
-    // Transports refuse unauthenticated callers before a context is built; this is the fallback.
-    const client = auth.ok ? auth.client : anonymousClient;
+    const client = caller.client;
+    // Transports refuse unauthenticated callers before a context is built: this never runs for one.
+    if (client === undefined) {
+      throw createGraphQLError('This API needs a client key: send Authorization: Bearer <key>.', {
+        extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+      });
+    }
     const store = deps.store;
     // Built on first use: most operations (every completion) never read stored completions.
     // It reads only the caller's records: another client's id answers null, as an unknown one does.
     let loader: DataLoader<string, Completion | null> | undefined;
     const loadStored = (id: string): Promise<Completion | null> => {
-      // An unauthenticated caller that slipped past its transport must not read as `anonymous`.
-      if (store === undefined || !auth.ok) return Promise.resolve(null);
+      if (store === undefined) return Promise.resolve(null);
       loader ??= new DataLoader(async (ids) => (await store.getMany(client.name, ids)).map(toCompletion), {
         maxBatchSize: 500,
       });

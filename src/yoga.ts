@@ -9,7 +9,7 @@ import { configDefaults, type OperationLimits } from './config.js';
 import type { GraphQLContext } from './context.js';
 import { originalError, toClientError } from './errors.js';
 import { type CorsPolicy, sameOriginOnly, yogaCorsOptions } from './http/cors.js';
-import { useClientAuth } from './plugins/client-auth.js';
+import { authenticatedClient, useClientAuth } from './plugins/client-auth.js';
 import { useCompletionPreflight } from './plugins/completion-preflight.js';
 import { usePostCsrfPrevention } from './plugins/csrf.js';
 import { useEntitiesCap } from './plugins/entities-cap.js';
@@ -142,7 +142,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         caller ?? {
           // An HTTP request's signal aborts when the client disconnects.
           signal: request.signal,
-          authorization: request.headers.get('authorization'),
+          client: authenticatedClient(request),
           upstreamApiKey: request.headers.get(upstreamKeyHeader),
         },
       ),

@@ -1,5 +1,12 @@
 import type { Plugin } from 'graphql-yoga';
-import type { ClientAuthenticator } from '../auth/client-keys.js';
+import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
+
+/** Who each admitted HTTP request is, authenticated once here and read by the context factory. */
+const clients = new WeakMap<Request, Client>();
+
+export function authenticatedClient(request: Request): Client | undefined {
+  return clients.get(request);
+}
 
 /**
  * Refuses GraphQL requests without a valid client key, before anything is parsed, when keys are
@@ -9,14 +16,16 @@ import type { ClientAuthenticator } from '../auth/client-keys.js';
 export function useClientAuth(authenticator: ClientAuthenticator): Plugin {
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
-      if (!authenticator.required) return;
+      const result = authenticator.authenticate(request.headers.get('authorization'));
+      if (result.ok) {
+        clients.set(request, result.client);
+        return;
+      }
       const wantsPage =
         request.method === 'GET' &&
         !url.searchParams.has('query') &&
         (request.headers.get('accept') ?? '').includes('text/html');
       if (wantsPage) return;
-      const result = authenticator.authenticate(request.headers.get('authorization'));
-      if (result.ok) return;
       const message =
         result.reason === 'missing'
           ? 'This API needs a client key: send Authorization: Bearer <key>.'

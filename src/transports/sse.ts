@@ -50,7 +50,8 @@ export function createSseSubscriptionRoute(deps: SseRouteDeps): RouteHandler {
   const { yoga, authenticator } = deps;
   return async (req, res) => {
     if (!isPlainEventStreamPost(req, yoga.graphqlEndpoint)) return false;
-    if (!authenticator.authenticate(req.headers.authorization).ok) return false;
+    const auth = authenticator.authenticate(req.headers.authorization);
+    if (!auth.ok) return false;
     const body = await readLimitedBody(req, deps.maxBodyBytes);
     if (body === 'too-large') {
       sendPayloadTooLarge(res, deps.maxBodyBytes);
@@ -58,7 +59,10 @@ export function createSseSubscriptionRoute(deps: SseRouteDeps): RouteHandler {
     }
     const cancel = new AbortController();
     res.once('close', () => cancel.abort());
-    const stream = await subscribe(yoga, req, parseParams(body), cancel.signal);
+    const stream = await subscribe(yoga, req, parseParams(body), {
+      signal: cancel.signal,
+      client: auth.client,
+    });
     if (stream === undefined) {
       // whatwg-node reads `req.body` in place of the stream consumed above.
       (req as IncomingMessage & { body?: Buffer }).body = body;
@@ -107,14 +111,10 @@ async function subscribe(
   yoga: CompletionsYoga,
   req: IncomingMessage,
   params: Params | undefined,
-  signal: AbortSignal,
+  admitted: Pick<Caller, 'signal' | 'client'>,
 ): Promise<AsyncIterable<ExecutionResult> | undefined> {
   if (params === undefined) return undefined;
-  const caller: Caller = {
-    signal,
-    authorization: req.headers.authorization,
-    upstreamApiKey: headerText(req.headers[upstreamKeyHeader]),
-  };
+  const caller: Caller = { ...admitted, upstreamApiKey: headerText(req.headers[upstreamKeyHeader]) };
   const enveloped = yoga.getEnveloped({ req, caller, params });
   let document: DocumentNode;
   try {

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
 import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
-import type { ClientAuthenticator } from '../auth/client-keys.js';
+import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { type CorsPolicy, mayUpgrade } from '../http/cors.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga } from '../yoga.js';
@@ -39,7 +39,7 @@ const DEFAULT_MAX_OPERATIONS_PER_SOCKET = 100;
 /** A peer that answers no ping within this is gone; graphql-ws's own adapter uses the same pace. */
 const KEEP_ALIVE_MS = 12_000;
 
-type Extra = { socket: WebSocket; request: IncomingMessage; acknowledged: boolean };
+type Extra = { socket: WebSocket; request: IncomingMessage; acknowledged: boolean; client?: Client };
 
 interface EnvelopedRoot {
   execute: (args: ExecutionArgs) => unknown;
@@ -92,12 +92,14 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): WebSocketT
     connectionInitWaitTimeout: deps.initTimeoutMs,
     // With client keys configured, a connection without a valid one is closed (4403) at init.
     onConnect: (context) => {
-      const { ok } = authenticator.authenticate(
+      const auth = authenticator.authenticate(
         connectionParam(context.connectionParams, 'authorization') ??
           context.extra.request.headers.authorization,
       );
-      context.extra.acknowledged = ok;
-      return ok;
+      // Authenticated once per connection; every operation on it runs as this client.
+      if (auth.ok) context.extra.client = auth.client;
+      context.extra.acknowledged = auth.ok;
+      return auth.ok;
     },
     execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
     subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
@@ -112,9 +114,7 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): WebSocketT
       }
       const caller: Caller = {
         signal: socketSignal(context.extra.socket),
-        authorization:
-          connectionParam(context.connectionParams, 'authorization') ??
-          context.extra.request.headers.authorization,
+        client: context.extra.client,
         upstreamApiKey: connectionParam(context.connectionParams, upstreamKeyHeader),
       };
       const enveloped = yoga.getEnveloped({
