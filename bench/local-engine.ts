@@ -96,6 +96,24 @@ async function maxLoopDelay(provider: LocalProvider): Promise<number> {
   return histogram.max / 1e6;
 }
 
+/**
+ * Longest event-loop delay while the engine takes a prompt that is costly to tokenize. The
+ * histogram gets a few turns first: a block that started in the same turn would go unseen.
+ */
+async function promptLoopDelay(provider: LocalProvider, prompt: string): Promise<number> {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await provider
+    .complete({ model: provider.modelId, prompt, max_tokens: 16, seed: 3 })
+    .catch(() => undefined);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  histogram.disable();
+  return histogram.max / 1e6;
+}
+
+const CJK = '我们的文化历史悠久中国人民勤劳勇敢';
+
 export async function runLocalEngineBench(): Promise<BenchRow[]> {
   const cacheDir = await mkdtemp(join(tmpdir(), 'local-engine-bench-'));
   try {
@@ -106,6 +124,13 @@ export async function runLocalEngineBench(): Promise<BenchRow[]> {
     const greedy = await tokensPerSecond(provider, 0, 20_000);
     const sampled = await tokensPerSecond(provider, 1, 20_000);
     const nucleus = await tokensPerSecond(provider, 1, 20_000, 0.9);
+    // One unspaced run: a single pre-token, the worst case of byte-pair merging. The first is
+    // refused by its length alone; the second (1,909 tokens) is tokenized, and builds the byte table.
+    const megabyteCjk = await promptLoopDelay(provider, CJK.repeat(Math.ceil(2 ** 20 / 3 / CJK.length)));
+    const longCjkRun = await promptLoopDelay(
+      provider,
+      CJK.repeat(Math.ceil(1400 / CJK.length)).slice(0, 1400),
+    );
     const row = (metric: string, value: number, unit: string, target: string, pass: boolean): BenchRow => ({
       metric,
       value: Math.round(value * 10) / 10,
@@ -137,6 +162,20 @@ export async function runLocalEngineBench(): Promise<BenchRow[]> {
         nucleus >= 5000,
       ),
       row('local engine: max event-loop delay, 2000 tok x 4, logprobs 5', delay, 'ms', '<= 10', delay <= 10),
+      row(
+        'local engine: max event-loop delay, 1 MiB CJK prompt (refused)',
+        megabyteCjk,
+        'ms',
+        '<= 10',
+        megabyteCjk <= 10,
+      ),
+      row(
+        'local engine: max event-loop delay, 1,400-char CJK run prompt',
+        longCjkRun,
+        'ms',
+        '<= 10',
+        longCjkRun <= 10,
+      ),
     ];
   } finally {
     await rm(cacheDir, { recursive: true, force: true });

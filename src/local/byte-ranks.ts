@@ -19,24 +19,23 @@ function hash(bytes: Uint8Array, from: number, to: number): number {
 
 export class ByteRanks {
   /** Token bytes, back to back; token r is pool[start[r], start[r] + length[r]). */
-  private pool = new Uint8Array(1 << 20);
+  private pool = Buffer.alloc(1 << 20);
   private used = 0;
   private readonly start = new Int32Array(bpeRanks.length);
   private readonly length = new Int32Array(bpeRanks.length);
   private readonly slots = new Int32Array(SLOTS).fill(-1);
-  private readonly encoder = new TextEncoder();
 
   add(rank: number, entry: string | readonly number[]): void {
     // A UTF-8 character is at most 3 bytes per UTF-16 unit.
     const room = typeof entry === 'string' ? entry.length * 3 : entry.length;
     if (this.used + room > this.pool.length) {
-      const grown = new Uint8Array(Math.max(this.pool.length * 2, this.used + room));
-      grown.set(this.pool.subarray(0, this.used));
+      const grown = Buffer.alloc(Math.max(this.pool.length * 2, this.used + room));
+      this.pool.copy(grown, 0, 0, this.used);
       this.pool = grown;
     }
     let written: number;
     if (typeof entry === 'string') {
-      written = this.encoder.encodeInto(entry, this.pool.subarray(this.used)).written;
+      written = this.pool.write(entry, this.used, 'utf8');
     } else {
       this.pool.set(entry, this.used);
       written = entry.length;

@@ -8,6 +8,7 @@ import type { WireCompletionRequest, WireCompletionResponse, WireModel } from '.
 import { type EngineOptions, runCompletion, streamCompletion } from './engine.js';
 import { loadOrBuildModel } from './model-store.js';
 import type { NgramModel } from './ngram-model.js';
+import { warmPromptEncoder } from './prompt-encoder.js';
 import { DEFAULT_MAX_CHOICES } from './request.js';
 
 export const LOCAL_MODEL_ID = 'local-ngram-moby-dick';
@@ -47,6 +48,10 @@ export async function createLocalProvider(options: LocalProviderOptions): Promis
     maxChoices: options.maxChoices ?? DEFAULT_MAX_CHOICES,
     ...(options.onTokenizerSlice ? { onTokenizerSlice: options.onTokenizerSlice } : {}),
   };
+  // In the background, in slices: ready to serve no later, and done before most first requests.
+  warmPromptEncoder().catch((error: unknown) =>
+    options.log?.(`prompt encoder warm-up failed: ${String(error)}`),
+  );
   // One small request through every code path compiles the hot loops now, not during the first
   // client's request (cold, a step is many times slower and JIT work lands on the event loop).
   await runCompletion(
