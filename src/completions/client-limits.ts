@@ -1,6 +1,7 @@
 import type { LimitPolicy, RateLimiter, Reservation } from '../limits/index.js';
 import type { UsageLedger } from '../storage/index.js';
 import {
+  UpstreamCallerKeyError,
   UpstreamConfigurationError,
   UpstreamRateLimitError,
   UpstreamRequestError,
@@ -63,6 +64,7 @@ function billedNothing(error: unknown): boolean {
     error instanceof UpstreamRequestError ||
     error instanceof UpstreamRateLimitError ||
     error instanceof UpstreamConfigurationError ||
+    error instanceof UpstreamCallerKeyError ||
     (error instanceof UpstreamUnavailableError &&
       error.status === undefined &&
       error.upstreamCode === 'circuit_open')

@@ -10,6 +10,7 @@ import { LimiterUnavailableError } from '../limits/index.js';
 import {
   UpstreamAbortedError,
   UpstreamBadResponseError,
+  UpstreamCallerKeyError,
   UpstreamError,
   UpstreamRateLimitError,
   UpstreamRequestError,
@@ -59,6 +60,10 @@ export function mapError(err: unknown): MappedError {
       null,
       null,
     );
+  }
+  if (err instanceof UpstreamCallerKeyError) {
+    // The caller's own pass-through key: theirs to fix, told as OpenAI tells it.
+    return envelope(401, err.message, 'invalid_request_error', null, 'invalid_api_key');
   }
   if (err instanceof UpstreamRequestError) {
     const code = err.upstreamCode ?? null;

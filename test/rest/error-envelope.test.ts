@@ -6,6 +6,7 @@ import { BadRequest } from '../../src/rest/request-body.js';
 import {
   UpstreamAbortedError,
   UpstreamBadResponseError,
+  UpstreamCallerKeyError,
   UpstreamConfigurationError,
   UpstreamError,
   UpstreamRateLimitError,
@@ -127,6 +128,22 @@ describe('mapError', () => {
     ],
   ])('%s: %i with our own message, not the upstream’s', (_name, error, status, message, code) => {
     expect(mapError(error)).toEqual({ status, body: envelope(message, 'server_error', null, code) });
+  });
+
+  it('UpstreamCallerKeyError: 401 invalid_api_key, the caller’s own key to fix', () => {
+    expect(
+      mapError(new UpstreamCallerKeyError('The upstream refused your X-Upstream-Api-Key.', { status: 401 })),
+    ).toEqual({
+      status: 401,
+      body: {
+        error: {
+          message: 'The upstream refused your X-Upstream-Api-Key.',
+          type: 'invalid_request_error',
+          param: null,
+          code: 'invalid_api_key',
+        },
+      },
+    });
   });
 
   it('UpstreamAbortedError: 499 cancelled', () => {
