@@ -26,6 +26,8 @@ function byteBound(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
+const asText = { allowedSpecial: new Set<string>(), disallowedSpecial: new Set<string>() };
+
 /** Whitespace as the tokenizer's pre-splitting sees it, for the characters that matter in practice. */
 function isSpace(code: number): boolean {
   return (
@@ -69,7 +71,8 @@ export class PromptCounter {
   count(text: string): number {
     if (text.length > this.remaining || !hasOnlyShortRuns(text)) return byteBound(text);
     this.remaining -= text.length;
-    return countTokens(text);
+    // `<|endoftext|>` in a prompt is text to price, not a reason to throw (the library's default).
+    return countTokens(text, asText);
   }
 }
 

@@ -28,6 +28,13 @@ describe('PromptCounter', () => {
     );
   });
 
+  it('prices special-token text as text instead of throwing', () => {
+    const text = 'a <|endoftext|> b <|im_start|>';
+    expect(new PromptCounter().count(text)).toBeGreaterThanOrEqual(
+      countTokens(text, { allowedSpecial: new Set(), disallowedSpecial: new Set() }),
+    );
+  });
+
   it('prices a text with a long run (expensive to tokenize) by its bytes', () => {
     const cjk = '漢字仮名交じり文'.repeat(100);
     expect(new PromptCounter().count(cjk)).toBe(Buffer.byteLength(cjk));
