@@ -61,14 +61,23 @@ export function cancellableStream<T>(
   else parent.addEventListener('abort', onAbort, { once: true });
   const inner = start(controller.signal)[Symbol.asyncIterator]();
   const done = () => parent.removeEventListener('abort', onAbort);
+  let unsubscribed = false;
   return {
     [Symbol.asyncIterator]: () => ({
       next: async () => {
-        const result = await inner.next();
-        if (result.done) done();
-        return result;
+        try {
+          const result = await inner.next();
+          if (result.done) done();
+          return result;
+        } catch (error) {
+          // The read pending when the consumer left ends quietly: nobody is there to be told, and
+          // a rejection here would be unhandled in the transport that already moved on.
+          if (unsubscribed) return { done: true, value: undefined };
+          throw error;
+        }
       },
       return: async () => {
+        unsubscribed = true;
         done();
         controller.abort(new Error('unsubscribed'));
         return (await inner.return?.()) ?? { done: true, value: undefined };
