@@ -14,6 +14,7 @@ import { createMemoryRateLimiter, type LimitPolicy, type RateLimiter } from './l
 import { createContextFactory, upstreamKeyHeader } from './request-context.js';
 import { createOpenAiCompatHandler } from './rest/openai-compat.js';
 import { createBatchedLedger, type Storage } from './storage/index.js';
+import { createJsonRoute } from './transports/json-route.js';
 import { createSseSubscriptionRoute } from './transports/sse.js';
 import { attachWebSocket } from './transports/websocket.js';
 import {
@@ -58,6 +59,8 @@ export interface App {
   server: Server;
   yoga: CompletionsYoga;
   breaker: CircuitBreaker;
+  /** Operations answered by the fast JSON route instead of yoga's HTTP layer. */
+  readonly served: { readonly jsonRoute: number };
   /**
    * Stops accepting connections, lets in-flight requests finish for `graceMs`, then cuts the rest;
    * resolves once the writes of calls already paid for (ledger, settlements) are done.
@@ -146,7 +149,16 @@ export function createApp(deps: AppDeps): App {
     maskError,
     maxBodyBytes: limits.maxRequestBytes,
   });
-  const routes = [...(deps.routes ?? []), rest, sseSubscriptions];
+  // The common JSON POST, through yoga's envelop without its fetch-API layer.
+  const served = { jsonRoute: 0 };
+  const jsonOperations = createJsonRoute({
+    yoga,
+    authenticator,
+    maxBodyBytes: limits.maxRequestBytes,
+    cors,
+    onServed: () => served.jsonRoute++,
+  });
+  const routes = [...(deps.routes ?? []), rest, sseSubscriptions, jsonOperations];
 
   const server = createServer(async (req, res) => {
     try {
@@ -177,6 +189,7 @@ export function createApp(deps: AppDeps): App {
     server,
     yoga,
     breaker,
+    served,
     async close(graceMs = 10_000) {
       await new Promise<void>((resolve) => {
         void webSocket.close();

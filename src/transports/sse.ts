@@ -7,6 +7,7 @@ import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
 import { headerText, mediaTypes } from '../http-headers.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga, ErrorMasker } from '../yoga.js';
+import { type Params, parseParams, stringifyResult } from './graphql-params.js';
 
 /**
  * GraphQL subscriptions over SSE in yoga's own format (graphql-sse "distinct connections"),
@@ -31,13 +32,6 @@ export interface SseRouteDeps {
   maxBodyBytes: number;
   /** yoga's CORS policy, so a browser reads a stream from this route exactly when it could from yoga. */
   cors: CorsPolicy;
-}
-
-interface Params {
-  query: string;
-  variables: Record<string, unknown> | null;
-  operationName: string | null;
-  extensions?: Record<string, unknown>;
 }
 
 /** Some proxies close connections that stay silent; yoga pings at the same pace. */
@@ -81,31 +75,6 @@ function isPlainEventStreamPost(req: IncomingMessage, endpoint: string): boolean
   return contentType === 'application/json' && firstAccepted === 'text/event-stream';
 }
 
-/** A GraphQL-over-HTTP body this route can run as it is; anything odd is left to yoga's checks. */
-function parseParams(body: Buffer): Params | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const { query, variables, operationName, extensions } = value as Record<string, unknown>;
-  if (typeof query !== 'string') return undefined;
-  if (!isObjectOrAbsent(variables) || !isObjectOrAbsent(extensions)) return undefined;
-  if (operationName != null && typeof operationName !== 'string') return undefined;
-  return {
-    query,
-    variables: (variables as Record<string, unknown> | null | undefined) ?? null,
-    operationName: operationName ?? null,
-    ...(extensions == null ? {} : { extensions: extensions as Record<string, unknown> }),
-  };
-}
-
-function isObjectOrAbsent(value: unknown): boolean {
-  return value == null || (typeof value === 'object' && !Array.isArray(value));
-}
-
 /** The subscription's event stream, or undefined when yoga should answer (refusals, non-subscriptions). */
 async function subscribe(
   yoga: CompletionsYoga,
@@ -119,10 +88,11 @@ async function subscribe(
   let document: DocumentNode;
   try {
     document = enveloped.parse(params.query);
+    // GraphQL Armor's limits may throw from either step instead of returning errors.
+    if (enveloped.validate(enveloped.schema, document).length > 0) return undefined;
   } catch {
     return undefined;
   }
-  if (enveloped.validate(enveloped.schema, document).length > 0) return undefined;
   if (getOperationAST(document, params.operationName)?.operation !== 'subscription') return undefined;
   // The subscription's resolver is an async generator: nothing upstream starts before the first pull.
   const contextValue = await enveloped.contextFactory();
@@ -206,23 +176,6 @@ function drained(res: ServerResponse): Promise<boolean> {
     res.once('drain', onDrain);
     res.once('close', onClose);
   });
-}
-
-/** As yoga serialises results: the internal `http` and `unexpected` extensions stay on the server. */
-function stringifyResult(result: ExecutionResult): string {
-  if (result.errors === undefined && result.extensions?.http === undefined) return JSON.stringify(result);
-  const { http: _http, ...extensions } = result.extensions ?? {};
-  return JSON.stringify({
-    ...result,
-    errors: result.errors?.map(publicError),
-    extensions: Object.keys(extensions).length > 0 ? extensions : undefined,
-  });
-}
-
-function publicError(error: GraphQLError): object {
-  const { http: _http, unexpected: _unexpected, ...extensions } = error.extensions ?? {};
-  const json = typeof error.toJSON === 'function' ? error.toJSON() : { ...error };
-  return Object.keys(extensions).length > 0 ? { ...json, extensions } : { ...json, extensions: undefined };
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {

@@ -1,0 +1,55 @@
+import type { ExecutionResult, GraphQLError } from 'graphql';
+
+/**
+ * What the routes that run operations through yoga's envelop themselves (SSE, plain JSON POST)
+ * share: reading a GraphQL-over-HTTP body, and writing results as yoga serialises them.
+ */
+
+export interface Params {
+  query: string;
+  variables: Record<string, unknown> | null;
+  operationName: string | null;
+  extensions?: Record<string, unknown>;
+}
+
+/** A GraphQL-over-HTTP body this route can run as it is; anything odd is left to yoga's checks. */
+export function parseParams(body: Buffer): Params | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const { query, variables, operationName, extensions } = value as Record<string, unknown>;
+  if (typeof query !== 'string') return undefined;
+  if (!isObjectOrAbsent(variables) || !isObjectOrAbsent(extensions)) return undefined;
+  if (operationName != null && typeof operationName !== 'string') return undefined;
+  return {
+    query,
+    variables: (variables as Record<string, unknown> | null | undefined) ?? null,
+    operationName: operationName ?? null,
+    ...(extensions == null ? {} : { extensions: extensions as Record<string, unknown> }),
+  };
+}
+
+function isObjectOrAbsent(value: unknown): boolean {
+  return value == null || (typeof value === 'object' && !Array.isArray(value));
+}
+
+/** As yoga serialises results: the internal `http` and `unexpected` extensions stay on the server. */
+export function stringifyResult(result: ExecutionResult): string {
+  if (result.errors === undefined && result.extensions?.http === undefined) return JSON.stringify(result);
+  const { http: _http, ...extensions } = result.extensions ?? {};
+  return JSON.stringify({
+    ...result,
+    errors: result.errors?.map(publicError),
+    extensions: Object.keys(extensions).length > 0 ? extensions : undefined,
+  });
+}
+
+function publicError(error: GraphQLError): object {
+  const { http: _http, unexpected: _unexpected, ...extensions } = error.extensions ?? {};
+  const json = typeof error.toJSON === 'function' ? error.toJSON() : { ...error };
+  return Object.keys(extensions).length > 0 ? { ...json, extensions } : { ...json, extensions: undefined };
+}

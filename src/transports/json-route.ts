@@ -1,0 +1,159 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type ExecutionResult, type GraphQLError, getOperationAST } from 'graphql';
+import type { RouteHandler } from '../app.js';
+import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
+import { readLimitedBody, sendPayloadTooLarge } from '../body-limit.js';
+import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
+import { headerText } from '../http-headers.js';
+import { upstreamKeyHeader } from '../request-context.js';
+import type { CompletionsYoga } from '../yoga.js';
+import { parseParams, stringifyResult } from './graphql-params.js';
+
+/**
+ * The common request — a JSON POST of a query or mutation to /graphql — run through yoga's envelop
+ * (the same parser and validation caches, GraphQL Armor, preflight, masking, warnings) and written
+ * straight to the Node response. yoga's fetch-API layer (a WHATWG Request built from the Node one,
+ * the body as a web stream, a Response pumped back into Node, promise helpers, AbortSignals) cost
+ * more CPU per request than the GraphQL execution itself.
+ *
+ * Only the plain case is served here; anything else goes to yoga with the body already read, so
+ * its answers stay yoga's: other methods, content types or Accept headers, a gateway asking for a
+ * federated trace, a missing or bad client key, a body that is not a plain GraphQL request, a
+ * document that does not parse or validate, a subscription, and every refusal made before
+ * execution (no `data` in the result: nothing ran, so yoga running it again pays for nothing).
+ * Tests hold this route to yoga's status, headers and body for the same requests.
+ */
+
+export interface JsonRouteDeps {
+  yoga: CompletionsYoga;
+  authenticator: ClientAuthenticator;
+  maxBodyBytes: number;
+  cors: CorsPolicy;
+  /** Told of each operation answered here rather than by yoga (a count for tests and metrics). */
+  onServed?: () => void;
+}
+
+type ResponseType = 'application/json' | 'application/graphql-response+json';
+
+const jsonTypes = new Set(['application/json', 'application/graphql-response+json', '*/*', 'application/*']);
+
+/**
+ * The answer's media type as yoga picks it for a single result: the first listed type wins, and
+ * of the two JSON types, `application/json` when it matches. Undefined when the header holds
+ * anything else (other types, parameters, charsets): yoga decides those.
+ */
+export function responseType(accept: string | undefined): ResponseType | undefined {
+  if (accept === undefined || accept.trim() === '') return 'application/json';
+  let first: string | undefined;
+  for (const part of accept.split(',')) {
+    const [type = '', ...params] = part.split(';').map((piece) => piece.trim().toLowerCase());
+    if (!jsonTypes.has(type)) return undefined;
+    if (!params.every((param) => param === 'charset=utf-8' || /^q=[01](\.\d{0,3})?$/.test(param))) {
+      return undefined;
+    }
+    first ??= type;
+  }
+  return first === 'application/graphql-response+json' ? first : 'application/json';
+}
+
+function isPlainJsonPost(req: IncomingMessage, endpoint: string): boolean {
+  if (req.method !== 'POST' || req.url !== endpoint) return false;
+  const contentType = req.headers['content-type']?.replace(/\s/g, '').toLowerCase();
+  if (contentType !== 'application/json' && contentType !== 'application/json;charset=utf-8') return false;
+  // A gateway asking for a federated trace gets yoga's inline-trace plugin.
+  return req.headers['apollo-federation-include-trace'] === undefined;
+}
+
+/** yoga's status for a result that ran: an error's own HTTP status (not a spec one for legacy JSON), else 200. */
+function statusOf(result: ExecutionResult, type: ResponseType): number {
+  let status = 0;
+  for (const error of result.errors ?? []) {
+    const http = (error as GraphQLError).extensions?.http as { status?: number; spec?: boolean } | undefined;
+    if (http?.status === undefined || (type === 'application/json' && http.spec === true)) continue;
+    if (http.status > status) status = http.status;
+  }
+  return status || 200;
+}
+
+/** An AbortSignal that fires when the client goes away before the response is complete. */
+function disconnectSignal(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+  });
+  return controller.signal;
+}
+
+export function createJsonRoute(deps: JsonRouteDeps): RouteHandler {
+  const { yoga, authenticator } = deps;
+  return async (req, res) => {
+    if (!isPlainJsonPost(req, yoga.graphqlEndpoint)) return false;
+    const type = responseType(headerText(req.headers.accept));
+    if (type === undefined) return false;
+    const auth = authenticator.authenticate(req.headers.authorization);
+    if (!auth.ok) return false;
+    const body = await readLimitedBody(req, deps.maxBodyBytes);
+    if (body === 'too-large') {
+      sendPayloadTooLarge(res, deps.maxBodyBytes);
+      return true;
+    }
+    const result = await run(deps, req, res, body, auth.client);
+    if (result === undefined || !('data' in result)) {
+      // whatwg-node reads `req.body` in place of the stream consumed above.
+      (req as IncomingMessage & { body?: Buffer }).body = body;
+      await yoga(req, res);
+      return true;
+    }
+    const text = stringifyResult(result);
+    res.writeHead(statusOf(result, type), {
+      'content-type': `${type}; charset=utf-8`,
+      'content-length': Buffer.byteLength(text),
+      ...corsResponseHeaders(deps.cors, req),
+    });
+    res.end(text);
+    deps.onServed?.();
+    return true;
+  };
+}
+
+/** The operation's result, or undefined when yoga should answer (the document, the operation type). */
+async function run(
+  { yoga }: JsonRouteDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+  client: Client,
+): Promise<ExecutionResult | undefined> {
+  const params = parseParams(body);
+  if (params === undefined) return undefined;
+  const caller = {
+    signal: disconnectSignal(res),
+    client,
+    upstreamApiKey: headerText(req.headers[upstreamKeyHeader]),
+  };
+  const enveloped = yoga.getEnveloped({ req, caller, params });
+  let document: ReturnType<typeof enveloped.parse>;
+  try {
+    document = enveloped.parse(params.query);
+    // GraphQL Armor's limits may throw from either step instead of returning errors.
+    if (enveloped.validate(enveloped.schema, document).length > 0) return undefined;
+  } catch {
+    return undefined;
+  }
+  const operation = getOperationAST(document, params.operationName)?.operation;
+  if (operation !== 'query' && operation !== 'mutation') return undefined;
+  const contextValue = await enveloped.contextFactory();
+  const result: unknown = await enveloped.execute({
+    schema: enveloped.schema,
+    document,
+    variableValues: params.variables,
+    operationName: params.operationName,
+    contextValue,
+  });
+  // Past this point the operation ran: it is answered here, never handed to yoga to run again.
+  // (The schema has no @defer/@stream, so a query or mutation gives one result.)
+  if (typeof result !== 'object' || result === null || Symbol.asyncIterator in result) {
+    throw new Error('a query or mutation gave more than one result');
+  }
+  return result as ExecutionResult;
+}
