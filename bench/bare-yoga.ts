@@ -1,23 +1,20 @@
 /**
- * A reference point for section 3, not the service: graphql-yoga with its defaults, a two-type
+ * A reference point for section 3, not the service: graphql-yoga with its defaults, a small
  * schema and a subscription resolver that is one undici request and a line-splitting loop — no
  * plugins, no checks, no limits. What yoga's own SSE costs on this machine, measured in the same
- * run as the service, so the service's figure can be read against the framework's floor.
+ * run as the service, so the service's figure can be read against the framework's floor. Section 6
+ * also calls its `createCompletion`, the peer schema's (`peer-schema.ts`), as Apollo Server's and
+ * Mercurius's are.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { Agent, request } from 'undici';
 import { serveParent } from './children.js';
+import { createCompletionResolver, type PeerInput, peerTypeDefs } from './peer-schema.js';
 
 const origin = process.env.UPSTREAM_ORIGIN ?? 'http://127.0.0.1:9';
 const agent = new Agent({ keepAliveTimeout: 30_000 });
-
-interface Input {
-  model: string;
-  prompt: { text: string };
-  maxTokens?: number;
-}
 
 interface WireChunk {
   id: string;
@@ -26,7 +23,7 @@ interface WireChunk {
   choices: { index: number; text: string; finish_reason: string | null }[];
 }
 
-async function* completionStream(input: Input) {
+async function* completionStream(input: PeerInput) {
   const response = await request(`${origin}/v1/completions`, {
     method: 'POST',
     dispatcher: agent,
@@ -56,19 +53,20 @@ async function* completionStream(input: Input) {
 }
 
 const schema = createSchema({
-  typeDefs: /* GraphQL */ `
-    input PromptInput { text: String! }
-    input CreateCompletionInput { model: String! prompt: PromptInput! maxTokens: Int }
+  typeDefs: [
+    peerTypeDefs,
+    /* GraphQL */ `
     type Choice { index: Int! text: String! finishReason: String }
     type Usage { promptTokens: Int totalTokens: Int }
     type Chunk { id: String! model: String! created: Int! choices: [Choice!]! usage: Usage }
-    type Query { ok: Boolean }
     type Subscription { completionStream(input: CreateCompletionInput!): Chunk! }
   `,
+  ],
   resolvers: {
+    Mutation: { createCompletion: createCompletionResolver(origin) },
     Subscription: {
       completionStream: {
-        subscribe: (_root: unknown, args: { input: Input }) => completionStream(args.input),
+        subscribe: (_root: unknown, args: { input: PeerInput }) => completionStream(args.input),
         resolve: (chunk: unknown) => chunk,
       },
     },
@@ -76,4 +74,6 @@ const schema = createSchema({
 });
 
 const server = createServer(createYoga({ schema, logging: false }));
-server.listen({ port: 0, host: '127.0.0.1' }, () => serveParent((server.address() as AddressInfo).port, {}));
+server.listen({ port: 0, host: '127.0.0.1' }, () =>
+  serveParent((server.address() as AddressInfo).port, { cpu: () => process.cpuUsage() }),
+);

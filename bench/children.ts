@@ -114,6 +114,25 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+/**
+ * CPU µs each child spends per call while `run` makes `count` calls, read in the children (their
+ * `cpu` command) so the load generator's own CPU is not counted.
+ */
+export async function childrenCpuPerCall(
+  children: readonly BenchChild[],
+  count: number,
+  run: () => Promise<unknown>,
+): Promise<number[]> {
+  const read = () => Promise.all(children.map((child) => child.rpc<NodeJS.CpuUsage>('cpu')));
+  const before = await read();
+  await run();
+  const after = await read();
+  return after.map((cpu, i) => {
+    const base = before[i] ?? { user: 0, system: 0 };
+    return (cpu.user - base.user + cpu.system - base.system) / count;
+  });
+}
+
 /** Stops every child still running (on the way out, crash or not). */
 export async function stopAllChildren(): Promise<void> {
   await Promise.all([...live].map(stopChild));

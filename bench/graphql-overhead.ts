@@ -4,7 +4,7 @@
  * in front of the same stub): latency one at a time, then throughput with some concurrency.
  */
 import { Agent, request } from 'undici';
-import type { BenchChild } from './children.js';
+import { type BenchChild, childrenCpuPerCall } from './children.js';
 import { log, measureThroughput, percentile, round } from './stats.js';
 import type { Row } from './table.js';
 import { createCompletionBody, graphqlHeaders, jsonHeaders, wireBody } from './workload.js';
@@ -34,18 +34,6 @@ async function postJson(agent: Agent, url: string, headers: Record<string, strin
   const text = await response.body.text();
   if (response.statusCode !== 200) throw new Error(`${url} answered ${response.statusCode}: ${text}`);
   return JSON.parse(text) as { data?: unknown; errors?: unknown; choices?: unknown };
-}
-
-/** CPU µs the child processes spend per call while `run` makes `count` calls. */
-async function childrenCpuPerCall(children: BenchChild[], count: number, run: () => Promise<unknown>) {
-  const read = () => Promise.all(children.map((child) => child.rpc<NodeJS.CpuUsage>('cpu')));
-  const before = await read();
-  await run();
-  const after = await read();
-  return after.map((cpu, i) => {
-    const base = before[i] ?? { user: 0, system: 0 };
-    return (cpu.user - base.user + cpu.system - base.system) / count;
-  });
 }
 
 export async function runGraphqlOverheadBench(stub: BenchChild, serviceChild: BenchChild): Promise<Row[]> {

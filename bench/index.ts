@@ -9,6 +9,7 @@ import { runClientCpuBench } from './client-cpu.js';
 import { runGraphqlOverheadBench } from './graphql-overhead.js';
 import { runLocalEngineBench } from './local-engine.js';
 import { runOpenStreamsBench } from './open-streams.js';
+import { runPeersBench } from './peers.js';
 import { log } from './stats.js';
 import { runStreamFirstEventBench } from './stream-first-event.js';
 import { type Row, renderTable, writeResults } from './table.js';
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(',');
   const wanted = (section: string) => only === undefined || only.includes(section);
 
-  log('starting the stub upstream, the raw proxy and the service (separate processes)');
+  log('starting the stub upstream, the raw proxy, bare yoga and the service (separate processes)');
   const stub = await startChild('stub-upstream.ts');
   const [proxy, service, bareYoga]: BenchChild[] = await Promise.all([
     startChild('raw-proxy.ts', { UPSTREAM_ORIGIN: stub.origin }),
@@ -53,7 +54,8 @@ async function main(): Promise<void> {
   await section('3', '3. stream: time to first event', () =>
     runStreamFirstEventBench(stub.origin, proxy.origin, service.origin, bareYoga.origin),
   );
-  await Promise.all([proxy.stop(), service.stop()]);
+  await section('6', '6. peers', () => runPeersBench({ stub, proxy, bareYoga, service }));
+  await Promise.all([proxy.stop(), service.stop(), bareYoga.stop()]);
   await section('4', '4. open streams', () => runOpenStreamsBench(stub));
   await stub.stop();
   await section('5', '5. local engine', async () => {

@@ -35,5 +35,5 @@ const server = createServer((req, res) => {
 
 server.keepAliveTimeout = 60_000;
 server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () =>
-  serveParent((server.address() as AddressInfo).port, {}),
+  serveParent((server.address() as AddressInfo).port, { cpu: () => process.cpuUsage() }),
 );

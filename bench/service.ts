@@ -3,17 +3,25 @@
  * the HTTP provider in front of the stub at `UPSTREAM_ORIGIN`, production settings, silent logs.
  * The provider keeps its default keep-alive pool unless `UPSTREAM_CONNECTIONS` asks for a bigger
  * one (injected as its dispatcher). Everything else is the app's defaults, rate limits aside.
+ * Section 6's "protections on" adds, through the environment: one client key (`BENCH_CLIENT_TOKEN`,
+ * sent as `Bearer`), per-client limits of `BENCH_RATE_LIMIT` requests a minute (high enough never
+ * to refuse, but counted), and the usage ledger on SQLite at `BENCH_SQLITE_PATH`.
  */
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { createApp } from '../src/app.js';
+import { ClientAuthenticator, hashToken } from '../src/auth/client-keys.js';
 import { configDefaults } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
+import { createStorage } from '../src/storage/index.js';
 import { createHttpProvider } from '../src/upstream/http.js';
 import { serveParent } from './children.js';
 
 const origin = process.env.UPSTREAM_ORIGIN ?? 'http://127.0.0.1:9';
 const connections = Number(process.env.UPSTREAM_CONNECTIONS ?? 0);
+const clientToken = process.env.BENCH_CLIENT_TOKEN;
+const sqlitePath = process.env.BENCH_SQLITE_PATH;
+const requestsPerMinute = Number(process.env.BENCH_RATE_LIMIT ?? 0);
 
 const provider = createHttpProvider({
   baseUrl: `${origin}/v1`,
@@ -25,9 +33,16 @@ const provider = createHttpProvider({
     ? { dispatcher: new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections }) }
     : {}),
 });
-// The bench is one anonymous client making thousands of calls: per-client rate limits (0 = none)
-// would refuse most of them. A plain object, spread, so the app's options may evolve around it.
-const benchOptions = { rateLimit: { requestsPerMinute: 0, tokensPerMinute: 0 } };
+// The bench is one client making thousands of calls: the default per-client rate limits would
+// refuse most of them, so none (0), or ones it never reaches. A plain object, spread, so the app's
+// options may evolve around it.
+const benchOptions = {
+  rateLimit: { requestsPerMinute, tokensPerMinute: requestsPerMinute * 1_000 },
+  ...(clientToken === undefined
+    ? {}
+    : { authenticator: new ClientAuthenticator([{ name: 'bench', sha256: hashToken(clientToken) }]) }),
+  ...(sqlitePath === undefined ? {} : { storage: await createStorage({ sqlitePath }) }),
+};
 const app = createApp({
   ...benchOptions,
   provider,
