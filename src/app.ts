@@ -11,6 +11,7 @@ import { configDefaults, type OperationLimits } from './config.js';
 import { createCorsPolicy, hostAllowed } from './http/cors.js';
 import { headerText } from './http-headers.js';
 import { createMemoryRateLimiter, type LimitPolicy, type RateLimiter } from './limits/index.js';
+import { createPersistedDocuments } from './plugins/persisted-documents.js';
 import { createContextFactory, upstreamKeyHeader } from './request-context.js';
 import { createOpenAiCompatHandler } from './rest/openai-compat.js';
 import { createBatchedLedger, type Storage } from './storage/index.js';
@@ -47,6 +48,8 @@ export interface AppDeps {
   routes?: RouteHandler[];
   /** Browser origins besides this server's own (`*`: any, without credentials); none by default. */
   corsOrigins?: readonly string[];
+  /** Trusted documents by sha256, and whether only they may run (TRUSTED_DOCUMENTS_FILE / _ONLY). */
+  trustedDocuments?: { manifest: ReadonlyMap<string, string>; only: boolean };
   /** Host names the server answers to (loopback names when bound to loopback); any when unset. */
   allowedHosts?: readonly string[];
   /** A WebSocket that sends no connection_init within this is closed (4408). */
@@ -112,7 +115,13 @@ export function createApp(deps: AppDeps): App {
   // One masking function for yoga and for the SSE route, so a stream's errors read as yoga's.
   const maskError = createErrorMasker(deps.logger, deps.production);
   const cors = createCorsPolicy(deps.corsOrigins, deps.allowedHosts);
+  // Known documents, one policy for every transport.
+  const documents = createPersistedDocuments({
+    ...(deps.trustedDocuments ? { manifest: deps.trustedDocuments.manifest } : {}),
+    trustedOnly: deps.trustedDocuments?.only ?? false,
+  });
   const yoga = createYogaApp({
+    documents,
     cors,
     maskError,
     createContext,
@@ -144,6 +153,7 @@ export function createApp(deps: AppDeps): App {
   });
   const sseSubscriptions = createSseSubscriptionRoute({
     yoga,
+    documents,
     cors,
     authenticator,
     maskError,
@@ -153,6 +163,7 @@ export function createApp(deps: AppDeps): App {
   const served = { jsonRoute: 0 };
   const jsonOperations = createJsonRoute({
     yoga,
+    documents,
     authenticator,
     maxBodyBytes: limits.maxRequestBytes,
     cors,
@@ -176,6 +187,7 @@ export function createApp(deps: AppDeps): App {
 
   const webSocket = attachWebSocket(server, {
     yoga,
+    documents,
     authenticator,
     cors,
     maxPayloadBytes: limits.maxRequestBytes,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type ClientKeyEntry, ClientKeyError, parseClientKeys } from './auth/client-keys.js';
 import { CorsOriginError, normaliseOrigin } from './http/cors.js';
+import { ManifestError, parseManifest } from './persisted-manifest.js';
 
 /**
  * The only reader of `process.env`. Everything is parsed and checked once at start, so a typo in a
@@ -47,6 +48,8 @@ export interface Config {
   corsOrigins: string[];
   /** A WebSocket that sends no connection_init within this is closed. */
   wsInitTimeoutMs: number;
+  /** Known documents (TRUSTED_DOCUMENTS_FILE) and whether only they may run. */
+  trustedDocuments: { manifest: Map<string, string>; only: boolean };
 }
 
 /** What one request may ask for; all enforced before anything executes. */
@@ -182,6 +185,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     sqlitePath: readString(env, 'SQLITE_PATH', configDefaults.sqlitePath),
     corsOrigins: readCorsOrigins(env),
     wsInitTimeoutMs: readInt(env, 'WS_INIT_TIMEOUT_MS', configDefaults.wsInitTimeoutMs, 1, 600_000),
+    trustedDocuments: readTrustedDocuments(env),
   };
   if (
     config.upstream === 'openai' &&
@@ -216,6 +220,28 @@ function readBoolean(env: Env, name: string, fallback: boolean): boolean {
   if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
   if (['0', 'false', 'no', 'off'].includes(raw)) return false;
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function readTrustedDocuments(env: Env): Config['trustedDocuments'] {
+  const file = optional(env.TRUSTED_DOCUMENTS_FILE);
+  const only = readBoolean(env, 'TRUSTED_DOCUMENTS_ONLY', false);
+  if (file === undefined) {
+    if (only) throw new ConfigError('TRUSTED_DOCUMENTS_ONLY=true needs TRUSTED_DOCUMENTS_FILE');
+    return { manifest: new Map(), only };
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new ConfigError(`TRUSTED_DOCUMENTS_FILE cannot be read: ${file}`);
+  }
+  try {
+    return { manifest: parseManifest(text), only };
+  } catch (error) {
+    throw new ConfigError(
+      `TRUSTED_DOCUMENTS_FILE ${file}: ${error instanceof ManifestError ? error.message : 'unreadable'}`,
+    );
+  }
 }
 
 /** CLIENT_KEYS inline and CLIENT_KEYS_FILE together; both hold `name:sha256hex` entries. */

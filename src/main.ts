@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     limiter,
     rateLimit: resolveRateLimit(config),
     corsOrigins: config.corsOrigins,
+    trustedDocuments: config.trustedDocuments,
     // Bound to loopback, only the developer's own names may reach it (no DNS rebinding).
     ...(isLoopback(config.host) ? { allowedHosts: loopbackHosts } : {}),
     wsInitTimeoutMs: config.wsInitTimeoutMs,

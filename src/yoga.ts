@@ -1,6 +1,5 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useApolloInlineTrace } from '@graphql-yoga/plugin-apollo-inline-trace';
-import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError as defaultMaskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
@@ -14,7 +13,13 @@ import { useCompletionPreflight } from './plugins/completion-preflight.js';
 import { usePostCsrfPrevention } from './plugins/csrf.js';
 import { useEntitiesCap } from './plugins/entities-cap.js';
 import { useErrorCodes } from './plugins/error-codes.js';
+import { useGraphqlSse } from './plugins/graphql-sse.js';
 import { useMediaTypeChecks } from './plugins/media-types.js';
+import {
+  createPersistedDocuments,
+  type PersistedDocuments,
+  usePersistedDocuments,
+} from './plugins/persisted-documents.js';
 import { useWarnings } from './plugins/warnings.js';
 import { type Caller, upstreamKeyHeader } from './request-context.js';
 import { schema } from './schema/index.js';
@@ -28,6 +33,8 @@ export interface YogaDeps {
   /** A first query for GraphiQL, naming a model this server can really serve. */
   exampleModel?: string;
   limits?: OperationLimits;
+  /** Trusted and learnt documents (APQ); the same resolver serves the other transports. */
+  documents?: PersistedDocuments;
   /** From createErrorMasker; shared with the transports that write results themselves. */
   maskError: ErrorMasker;
   /** Browser origins besides this server's own; same-origin only by default. */
@@ -83,6 +90,7 @@ export function createErrorMasker(logger: Logger, production: boolean): ErrorMas
 }
 
 export function createYogaApp(deps: YogaDeps): CompletionsYoga {
+  const documents = deps.documents ?? createPersistedDocuments();
   const { logger } = deps;
   const limits = deps.limits ?? configDefaults.limits;
   return createYoga<ServerContext, GraphQLContext>({
@@ -110,9 +118,12 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
     },
     maskedErrors: { maskError: deps.maskError },
     batching: false,
+    // The client preset's persisted-documents requests name their document in the body.
+    extraParamNames: ['documentId'],
     cors: (request) => yogaCorsOptions(deps.cors ?? sameOriginOnly, request.headers.get('origin')),
     plugins: [
       useClientAuth(deps.authenticator),
+      usePersistedDocuments(documents),
       usePostCsrfPrevention(),
       useMediaTypeChecks(),
       EnvelopArmorPlugin({
@@ -130,7 +141,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         maxEstimatedTokens: limits.maxEstimatedTokensPerOperation,
         defaultMaxTokens: limits.defaultMaxTokens,
       }),
-      useGraphQLSSE({ endpoint: graphqlSseEndpoint }),
+      useGraphqlSse(graphqlSseEndpoint, documents),
       // Federated tracing: only when a gateway asks (apollo-federation-include-trace: ftv1).
       useApolloInlineTrace(),
       useWarnings(),

@@ -1,4 +1,5 @@
 import type { ExecutionResult, GraphQLError } from 'graphql';
+import type { PersistedDocuments } from '../plugins/persisted-documents.js';
 
 /**
  * What the routes that run operations through yoga's envelop themselves (SSE, plain JSON POST)
@@ -7,6 +8,7 @@ import type { ExecutionResult, GraphQLError } from 'graphql';
 
 export interface Params {
   query: string;
+  documentId?: string;
   variables: Record<string, unknown> | null;
   operationName: string | null;
   extensions?: Record<string, unknown>;
@@ -21,16 +23,29 @@ export function parseParams(body: Buffer): Params | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const { query, variables, operationName, extensions } = value as Record<string, unknown>;
-  if (typeof query !== 'string') return undefined;
+  const { query, variables, operationName, extensions, documentId } = value as Record<string, unknown>;
+  if (query != null && typeof query !== 'string') return undefined;
+  if (documentId != null && typeof documentId !== 'string') return undefined;
   if (!isObjectOrAbsent(variables) || !isObjectOrAbsent(extensions)) return undefined;
   if (operationName != null && typeof operationName !== 'string') return undefined;
   return {
-    query,
+    query: (query as string | null | undefined) ?? '',
+    ...(documentId == null ? {} : { documentId: documentId as string }),
     variables: (variables as Record<string, unknown> | null | undefined) ?? null,
     operationName: operationName ?? null,
     ...(extensions == null ? {} : { extensions: extensions as Record<string, unknown> }),
   };
+}
+
+/**
+ * The params with their document resolved (a trusted or learnt document by id), or undefined when
+ * yoga should answer: its persisted-documents plugin gives the same refusal.
+ */
+export function withDocument(params: Params | undefined, documents: PersistedDocuments): Params | undefined {
+  if (params === undefined) return undefined;
+  const resolved = documents.resolve(params);
+  if ('error' in resolved || resolved.query === '') return undefined;
+  return resolved.query === params.query ? params : { ...params, query: resolved.query };
 }
 
 function isObjectOrAbsent(value: unknown): boolean {

@@ -5,9 +5,10 @@ import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { readLimitedBody, sendPayloadTooLarge } from '../body-limit.js';
 import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
 import { headerText } from '../http-headers.js';
+import type { PersistedDocuments } from '../plugins/persisted-documents.js';
 import { upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga } from '../yoga.js';
-import { parseParams, stringifyResult } from './graphql-params.js';
+import { parseParams, stringifyResult, withDocument } from './graphql-params.js';
 
 /**
  * The common request — a JSON POST of a query or mutation to /graphql — run through yoga's envelop
@@ -29,6 +30,7 @@ export interface JsonRouteDeps {
   authenticator: ClientAuthenticator;
   maxBodyBytes: number;
   cors: CorsPolicy;
+  documents: PersistedDocuments;
   /** Told of each operation answered here rather than by yoga (a count for tests and metrics). */
   onServed?: () => void;
 }
@@ -118,20 +120,20 @@ export function createJsonRoute(deps: JsonRouteDeps): RouteHandler {
 
 /** The operation's result, or undefined when yoga should answer (the document, the operation type). */
 async function run(
-  { yoga }: JsonRouteDeps,
+  deps: JsonRouteDeps,
   req: IncomingMessage,
   res: ServerResponse,
   body: Buffer,
   client: Client,
 ): Promise<ExecutionResult | undefined> {
-  const params = parseParams(body);
+  const params = withDocument(parseParams(body), deps.documents);
   if (params === undefined) return undefined;
   const caller = {
     signal: disconnectSignal(res),
     client,
     upstreamApiKey: headerText(req.headers[upstreamKeyHeader]),
   };
-  const enveloped = yoga.getEnveloped({ req, caller, params });
+  const enveloped = deps.yoga.getEnveloped({ req, caller, params });
   let document: ReturnType<typeof enveloped.parse>;
   try {
     document = enveloped.parse(params.query);

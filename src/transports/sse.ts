@@ -5,9 +5,10 @@ import type { ClientAuthenticator } from '../auth/client-keys.js';
 import { readLimitedBody, sendPayloadTooLarge } from '../body-limit.js';
 import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
 import { headerText, mediaTypes } from '../http-headers.js';
+import type { PersistedDocuments } from '../plugins/persisted-documents.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga, ErrorMasker } from '../yoga.js';
-import { type Params, parseParams, stringifyResult } from './graphql-params.js';
+import { type Params, parseParams, stringifyResult, withDocument } from './graphql-params.js';
 
 /**
  * GraphQL subscriptions over SSE in yoga's own format (graphql-sse "distinct connections"),
@@ -26,6 +27,7 @@ import { type Params, parseParams, stringifyResult } from './graphql-params.js';
 
 export interface SseRouteDeps {
   yoga: CompletionsYoga;
+  documents: PersistedDocuments;
   authenticator: ClientAuthenticator;
   /** yoga's own masking function, for errors that end a stream. */
   maskError: ErrorMasker;
@@ -53,7 +55,7 @@ export function createSseSubscriptionRoute(deps: SseRouteDeps): RouteHandler {
     }
     const cancel = new AbortController();
     res.once('close', () => cancel.abort());
-    const stream = await subscribe(yoga, req, parseParams(body), {
+    const stream = await subscribe(yoga, req, withDocument(parseParams(body), deps.documents), {
       signal: cancel.signal,
       client: auth.client,
     });

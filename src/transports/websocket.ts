@@ -4,6 +4,7 @@ import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { type CorsPolicy, mayUpgrade } from '../http/cors.js';
+import { type PersistedDocuments, streamRefusal } from '../plugins/persisted-documents.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga } from '../yoga.js';
 
@@ -18,6 +19,8 @@ import type { CompletionsYoga } from '../yoga.js';
 
 export interface WebSocketDeps {
   yoga: CompletionsYoga;
+  /** Trusted and learnt documents: the same rules as over HTTP. */
+  documents: PersistedDocuments;
   authenticator: ClientAuthenticator;
   /** Which pages may open a socket: browsers send `Origin` on every handshake, never a preflight. */
   cors: CorsPolicy;
@@ -112,6 +115,8 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): WebSocketT
           }),
         ];
       }
+      const resolved = deps.documents.resolve(payload);
+      if ('error' in resolved) return [streamRefusal(resolved.error)];
       const caller: Caller = {
         signal: socketSignal(context.extra.socket),
         client: context.extra.client,
@@ -125,7 +130,7 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): WebSocketT
       });
       let document: DocumentNode;
       try {
-        document = enveloped.parse(payload.query);
+        document = enveloped.parse(resolved.query);
       } catch (error) {
         // A syntax error or a GraphQL Armor refusal is the operation's error, not the socket's.
         if (error instanceof GraphQLError) return [error];

@@ -27,13 +27,20 @@ function collect(subscribe: Subscribe): Promise<StreamOutcome> {
 
 /** What the graphql-sse and graphql-ws clients have in common, which is all the tests need. */
 interface StreamingClient {
-  subscribe(payload: { query: string; variables: Record<string, unknown> }, sink: Sink): () => void;
+  subscribe(
+    payload: { query: string; variables: Record<string, unknown>; extensions?: Record<string, unknown> },
+    sink: Sink,
+  ): () => void;
   dispose(): void | Promise<void>;
 }
 
 function streaming(client: StreamingClient) {
-  const subscribe = (query: string, variables: Record<string, unknown>, sink: Sink) =>
-    client.subscribe({ query, variables }, sink);
+  const subscribe = (
+    query: string,
+    variables: Record<string, unknown>,
+    sink: Sink,
+    extra: { extensions?: Record<string, unknown> } = {},
+  ) => client.subscribe({ query, variables, ...extra }, sink);
   return {
     run: (query: string, variables: Record<string, unknown>) =>
       collect((sink) => subscribe(query, variables, sink)),
