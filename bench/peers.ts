@@ -23,9 +23,9 @@ import type { Row } from './table.js';
 import { createCompletionBody, graphqlHeaders, jsonHeaders, wireBody } from './workload.js';
 
 const WARMUP = 500;
-const ROUNDS = 3;
-const SEQUENTIAL_PER_ROUND = 200;
-const LOADED_PER_ROUND = 1_000;
+const ROUNDS = 5;
+const SEQUENTIAL_PER_ROUND = 100;
+const LOADED_PER_ROUND = 600;
 const CONCURRENCIES = [16, 64] as const;
 /** Counted by the limiter on every call, never reached. */
 const RATE_LIMIT = 10_000_000;
