@@ -8,6 +8,7 @@ import { assertWithinCeilings } from './completions/operation-limits.js';
 import { prepareFromWire } from './completions/prepare.js';
 import { createCompletionsService } from './completions/service.js';
 import { configDefaults, type OperationLimits } from './config.js';
+import { errorCodes } from './errors.js';
 import { createCorsPolicy, hostAllowed } from './http/cors.js';
 import { headerText } from './http-headers.js';
 import { createMemoryRateLimiter, type LimitPolicy, type RateLimiter } from './limits/index.js';
@@ -73,8 +74,14 @@ export interface App {
 
 /** A Host this server does not answer to (DNS rebinding, or a wrong name): nothing runs. */
 function sendMisdirected(res: ServerResponse): void {
-  const body =
-    '{"errors":[{"message":"This server does not answer to that Host name.","extensions":{"code":"MISDIRECTED_REQUEST"}}]}';
+  const body = JSON.stringify({
+    errors: [
+      {
+        message: 'This server does not answer to that Host name.',
+        extensions: { code: errorCodes.misdirectedRequest },
+      },
+    ],
+  });
   res.writeHead(421, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),

@@ -5,6 +5,7 @@ import type { Completion } from './completions/model.js';
 import type { ModelCatalog } from './completions/model-catalog.js';
 import type { CompletionsService } from './completions/service.js';
 import type { GraphQLContext } from './context.js';
+import { errorCodes } from './errors.js';
 import type { CompletionStore, StoredCompletion, UsageLedger } from './storage/index.js';
 
 /** Builds each operation's context from what the transport knows about the caller. */
@@ -39,7 +40,7 @@ export function createContextFactory(deps: ContextDeps): (caller: Caller) => Gra
     // Transports refuse unauthenticated callers before a context is built: this never runs for one.
     if (client === undefined) {
       throw createGraphQLError('This API needs a client key: send Authorization: Bearer <key>.', {
-        extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+        extensions: { code: errorCodes.unauthenticated, http: { status: 401 } },
       });
     }
     const store = deps.store;

@@ -1,4 +1,5 @@
 import { anonymousClient } from '../auth/client-keys.js';
+import { errorCodes } from '../errors.js';
 import { CompletionIdConflictError, type CompletionStore } from '../storage/index.js';
 import type { CallOptions, CompletionsProvider, ProviderCompletion } from '../upstream/provider.js';
 import type { WireCompletionResponse } from '../upstream/wire.js';
@@ -48,12 +49,12 @@ export interface CompletionsService {
 
 const budgetWarnings: Record<BudgetProblem, ServiceWarning> = {
   'settlement-failed': {
-    code: 'USAGE_NOT_SETTLED',
+    code: errorCodes.usageNotSettled,
     message:
       "The completion was created and is returned; this client's usage could not be recorded in the rate limiter right now and will be reconciled.",
   },
   'usage-implausible': {
-    code: 'UPSTREAM_USAGE_IMPLAUSIBLE',
+    code: errorCodes.upstreamUsageImplausible,
     message: 'The upstream reported usage that cannot be right; the estimate was charged instead.',
   },
 };

@@ -1,5 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
 import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
+import { errorCodes } from '../errors.js';
 
 /** Who each admitted HTTP request is, authenticated once here and read by the context factory. */
 const clients = new WeakMap<Request, Client>();
@@ -32,7 +33,7 @@ export function useClientAuth(authenticator: ClientAuthenticator): Plugin {
           : 'The client key is not valid.';
       endResponse(
         new fetchAPI.Response(
-          JSON.stringify({ errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] }),
+          JSON.stringify({ errors: [{ message, extensions: { code: errorCodes.unauthenticated } }] }),
           {
             status: 401,
             headers: {

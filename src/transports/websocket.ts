@@ -3,6 +3,7 @@ import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
 import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
+import { errorCodes } from '../errors.js';
 import { type CorsPolicy, mayUpgrade } from '../http/cors.js';
 import { type PersistedDocuments, streamRefusal } from '../plugins/persisted-documents.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
@@ -111,7 +112,7 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): WebSocketT
       if (Object.keys(context.subscriptions).length > maxOperations) {
         return [
           new GraphQLError(`At most ${maxOperations} operations can run at once on one connection.`, {
-            extensions: { code: 'TOO_MANY_OPERATIONS' },
+            extensions: { code: errorCodes.tooManyOperations },
           }),
         ];
       }
