@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ClientAuthenticator } from './auth/client-keys.js';
-import { enforceBodyCap, sendPayloadTooLarge } from './body-limit.js';
 import { createClientBudget } from './completions/client-limits.js';
 import { createModelCatalog } from './completions/model-catalog.js';
 import { assertWithinCeilings } from './completions/operation-limits.js';
@@ -9,8 +8,10 @@ import { prepareFromWire } from './completions/prepare.js';
 import { createCompletionsService } from './completions/service.js';
 import { configDefaults, type OperationLimits } from './config.js';
 import { errorCodes } from './errors.js';
+import { enforceBodyCap, sendPayloadTooLarge } from './http/body-limit.js';
 import { createCorsPolicy, hostAllowed } from './http/cors.js';
-import { headerText } from './http-headers.js';
+import { headerText } from './http/headers.js';
+import type { RouteHandler } from './http/route.js';
 import { createMemoryRateLimiter, type LimitPolicy, type RateLimiter } from './limits/index.js';
 import { createPersistedDocuments } from './plugins/persisted-documents.js';
 import { createContextFactory, upstreamKeyHeader } from './request-context.js';
@@ -27,8 +28,7 @@ import {
 import type { CompletionsProvider } from './upstream/provider.js';
 import { type CompletionsYoga, createErrorMasker, createYogaApp } from './yoga.js';
 
-/** A handler that answers some routes itself and returns false for the rest. */
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+export type { RouteHandler } from './http/route.js';
 
 export interface AppDeps {
   provider: CompletionsProvider;

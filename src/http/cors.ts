@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { CORSOptions } from 'graphql-yoga';
-import { headerText } from '../http-headers.js';
+import { headerText } from './headers.js';
 
 /**
  * Which browser pages may use this server. With no client keys any page a developer visits could

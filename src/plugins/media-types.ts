@@ -1,5 +1,5 @@
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
-import { mediaTypes } from '../http-headers.js';
+import { mediaTypes } from '../http/headers.js';
 
 /**
  * Refuses, with a coded GraphQL error instead of yoga's empty 415/406, a body in a media type this

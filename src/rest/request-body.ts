@@ -4,7 +4,7 @@
  * the injected `validate()`; this only guarantees the types the engine relies on.
  */
 import type { IncomingMessage } from 'node:http';
-import { mediaTypes } from '../http-headers.js';
+import { mediaTypes } from '../http/headers.js';
 import type { WireCompletionRequest, WirePrompt } from '../upstream/wire.js';
 
 export class BadRequest extends Error {

@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ExecutionResult, type GraphQLError, getOperationAST } from 'graphql';
-import type { RouteHandler } from '../app.js';
 import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
-import { readLimitedBody, sendPayloadTooLarge } from '../body-limit.js';
+import { readLimitedBody, sendPayloadTooLarge } from '../http/body-limit.js';
 import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
-import { headerText } from '../http-headers.js';
+import { headerText } from '../http/headers.js';
+import type { RouteHandler } from '../http/route.js';
 import type { PersistedDocuments } from '../plugins/persisted-documents.js';
 import { upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga } from '../yoga.js';

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher, request } from 'undici';
-import { headerText } from '../http-headers.js';
+import { headerText } from '../http/headers.js';
 import { CallDeadline } from './deadline.js';
 import { errorFromResponse, isRetryableRateLimit } from './error-response.js';
 import { UpstreamBadResponseError, type UpstreamError, UpstreamUnavailableError } from './errors.js';
