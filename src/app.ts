@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ClientAuthenticator } from './auth/client-keys.js';
 import { createClientBudget } from './completions/client-limits.js';
