@@ -1,4 +1,4 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ClientAuthenticator } from './auth/client-keys.js';
 import { createClientBudget } from './completions/client-limits.js';
@@ -11,6 +11,7 @@ import { errorCodes } from './errors.js';
 import { enforceBodyCap, sendPayloadTooLarge } from './http/body-limit.js';
 import { createCorsPolicy, hostAllowed } from './http/cors.js';
 import { headerText } from './http/headers.js';
+import { requestIdFrom, requestIdHeader, withRequestId } from './http/request-id.js';
 import type { RouteHandler } from './http/route.js';
 import { createMemoryRateLimiter, type LimitPolicy, type RateLimiter } from './limits/index.js';
 import { createPersistedDocuments } from './plugins/persisted-documents.js';
@@ -179,6 +180,12 @@ export function createApp(deps: AppDeps): App {
   const routes = [...(deps.routes ?? []), rest, sseSubscriptions, jsonOperations];
 
   const server = createServer(async (req, res) => {
+    const requestId = requestIdFrom(headerText(req.headers[requestIdHeader]));
+    res.setHeader(requestIdHeader, requestId);
+    await withRequestId(requestId, () => serve(req, res));
+  });
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       if (!hostAllowed(cors, req)) return sendMisdirected(res);
       for (const route of routes) if (await route(req, res)) return;
@@ -190,7 +197,7 @@ export function createApp(deps: AppDeps): App {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end('{"errors":[{"message":"Unexpected error.","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}');
     }
-  });
+  }
 
   const webSocket = attachWebSocket(server, {
     yoga,

@@ -6,6 +6,7 @@ import type { ModelCatalog } from './completions/model-catalog.js';
 import type { CompletionsService } from './completions/service.js';
 import type { GraphQLContext } from './context.js';
 import { errorCodes } from './errors.js';
+import { currentRequestId } from './http/request-id.js';
 import type { CompletionStore, StoredCompletion, UsageLedger } from './storage/index.js';
 
 /** Builds each operation's context from what the transport knows about the caller. */
@@ -64,6 +65,7 @@ export function createContextFactory(deps: ContextDeps): (caller: Caller) => Gra
       storedCompletion: loadStored,
       usage: deps.usage,
       warnings: [],
+      requestId: currentRequestId(),
     };
   };
 }

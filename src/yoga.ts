@@ -20,6 +20,7 @@ import {
   type PersistedDocuments,
   usePersistedDocuments,
 } from './plugins/persisted-documents.js';
+import { useRequestIdExtension } from './plugins/request-id.js';
 import { useWarnings } from './plugins/warnings.js';
 import { type Caller, upstreamKeyHeader } from './request-context.js';
 import { schema } from './schema/index.js';
@@ -145,6 +146,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
       // Federated tracing: only when a gateway asks (apollo-federation-include-trace: ftv1).
       useApolloInlineTrace(),
       useWarnings(),
+      useRequestIdExtension(),
       // Last, so that it labels the errors of every stage above.
       useErrorCodes(),
     ],

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PreparedCompletion } from '../completions/prepare.js';
 import type { CompletionsService } from '../completions/service.js';
+import { currentRequestId } from '../http/request-id.js';
 import type { CallOptions } from '../upstream/provider.js';
 import type { WireCompletionRequest, WireCompletionResponse, WireModel } from '../upstream/wire.js';
 import { mapError } from './error-envelope.js';
@@ -117,13 +118,21 @@ async function handleCompletion(
   const body = await readJsonBody(req, deps.maxBodyBytes ?? 1024 * 1024);
   const call = deps.prepare(parseCompletionRequest(body));
   const signal = disconnectSignal(res);
+  const requestId = currentRequestId();
+  const options = { ...caller, signal, ...(requestId === undefined ? {} : { requestId }) };
   if (call.wire.stream === true) {
-    const chunks = deps.completions.streamChunks(call, { ...caller, signal })[Symbol.asyncIterator]();
+    const chunks = deps.completions.streamChunks(call, options)[Symbol.asyncIterator]();
     await streamCompletion(res, chunks, signal);
     return;
   }
-  const { response, requestId } = await deps.completions.complete(call, { ...caller, signal });
-  sendJson(res, 200, response, requestId ? { 'x-request-id': requestId } : {});
+  const response = await deps.completions.complete(call, options);
+  // x-request-id is ours (set for every request); the upstream's own id is kept beside it.
+  sendJson(
+    res,
+    200,
+    response.response,
+    response.requestId ? { 'x-upstream-request-id': response.requestId } : {},
+  );
 }
 
 async function handleModel(

@@ -25,6 +25,7 @@ export function completionCallOptions(context: GraphQLContext): CompletionCallOp
     signal: context.signal,
     client: context.client.name,
     ...(context.upstreamApiKey === undefined ? {} : { apiKey: context.upstreamApiKey }),
+    ...(context.requestId === undefined ? {} : { requestId: context.requestId }),
     onStoreFailure: (error) => context.warnings.push(storeWarning(error)),
     onWarning: (warning) => context.warnings.push(warning),
   };

@@ -4,6 +4,7 @@ import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { readLimitedBody, sendPayloadTooLarge } from '../http/body-limit.js';
 import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
 import { headerText } from '../http/headers.js';
+import { currentRequestId } from '../http/request-id.js';
 import type { RouteHandler } from '../http/route.js';
 import type { PersistedDocuments } from '../plugins/persisted-documents.js';
 import { upstreamKeyHeader } from '../request-context.js';
@@ -106,7 +107,10 @@ export function createJsonRoute(deps: JsonRouteDeps): RouteHandler {
       await yoga(req, res);
       return true;
     }
-    const text = stringifyResult(result);
+    const requestId = currentRequestId();
+    const text = stringifyResult(
+      requestId === undefined ? result : { ...result, extensions: { ...result.extensions, requestId } },
+    );
     res.writeHead(statusOf(result, type), {
       'content-type': `${type}; charset=utf-8`,
       'content-length': Buffer.byteLength(text),

@@ -92,6 +92,7 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
     };
     // Pass-through mode: the client's own key replaces the server's, for this call only.
     if (callOptions.apiKey !== undefined) requestHeaders.authorization = `Bearer ${callOptions.apiKey}`;
+    if (callOptions.requestId !== undefined) requestHeaders['x-request-id'] = callOptions.requestId;
     const callSecrets = callOptions.apiKey === undefined ? secrets : [...secrets, callOptions.apiKey];
     for (let attempt = 0; ; attempt++) {
       let response: Dispatcher.ResponseData;

@@ -7,6 +7,8 @@ export interface CallOptions {
   client?: string;
   /** The caller's own upstream key, in pass-through mode; never logged, never echoed. */
   apiKey?: string;
+  /** Our request's id, sent to the upstream so one call can be found on both sides. */
+  requestId?: string;
 }
 
 export interface ProviderCompletion {

@@ -53,7 +53,8 @@ async function send(path: string, body: string, headers: Record<string, string>)
 
 /** The same request through the route and through yoga; and whether the route answered it. */
 async function bothWays(body: unknown, headers: Record<string, string> = {}) {
-  const all = { 'content-type': 'application/json', ...auth, ...headers };
+  // One request id for both, so that the answers can be compared byte for byte.
+  const all = { 'content-type': 'application/json', 'x-request-id': 'parity-1', ...auth, ...headers };
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   const servedBefore = app.app.served.jsonRoute;
   const hitsBefore = stub.hits('/completions');

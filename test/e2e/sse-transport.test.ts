@@ -42,7 +42,13 @@ interface RawAnswer {
 async function send(path: string, body: string, headers: Record<string, string> = {}): Promise<RawAnswer> {
   const response = await fetch(`${app.origin}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
+    // One request id for both ways, so that the answers can be compared byte for byte.
+    headers: {
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+      'x-request-id': 'parity-1',
+      ...headers,
+    },
     body,
   });
   const text = await response.text();
