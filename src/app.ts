@@ -11,7 +11,7 @@ import { errorCodes } from './errors.js';
 import { enforceBodyCap, sendPayloadTooLarge } from './http/body-limit.js';
 import { createCorsPolicy, hostAllowed } from './http/cors.js';
 import { headerText } from './http/headers.js';
-import { requestIdFrom, requestIdHeader, withRequestId } from './http/request-id.js';
+import { requestIdHeader, requestIdOf } from './http/request-id.js';
 import type { RouteHandler } from './http/route.js';
 import { createMemoryRateLimiter, type LimitPolicy, type RateLimiter } from './limits/index.js';
 import { createPersistedDocuments } from './plugins/persisted-documents.js';
@@ -180,9 +180,8 @@ export function createApp(deps: AppDeps): App {
   const routes = [...(deps.routes ?? []), rest, sseSubscriptions, jsonOperations];
 
   const server = createServer(async (req, res) => {
-    const requestId = requestIdFrom(headerText(req.headers[requestIdHeader]));
-    res.setHeader(requestIdHeader, requestId);
-    await withRequestId(requestId, () => serve(req, res));
+    res.setHeader(requestIdHeader, requestIdOf(req));
+    await serve(req, res);
   });
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,5 +1,4 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
-import { currentRequestId } from './http/request-id.js';
 import { redactSecrets } from './redact.js';
 
 /**
@@ -19,11 +18,6 @@ export function createLogger(options: {
         censor: '[redacted]',
       },
       hooks: { streamWrite: (line) => redactSecrets(line, options.secrets) },
-      // Every line written while serving a request carries its id.
-      mixin: () => {
-        const requestId = currentRequestId();
-        return requestId === undefined ? {} : { requestId };
-      },
     },
     options.destination,
   );

@@ -6,7 +6,6 @@ import type { ModelCatalog } from './completions/model-catalog.js';
 import type { CompletionsService } from './completions/service.js';
 import type { GraphQLContext } from './context.js';
 import { errorCodes } from './errors.js';
-import { currentRequestId } from './http/request-id.js';
 import type { CompletionStore, StoredCompletion, UsageLedger } from './storage/index.js';
 
 /** Builds each operation's context from what the transport knows about the caller. */
@@ -25,6 +24,8 @@ export interface Caller {
   signal: AbortSignal;
   /** Undefined: the transport did not admit the caller; nothing is run for it. */
   client: Client | undefined;
+  /** The request's id (x-request-id), or the WebSocket connection's. */
+  requestId?: string;
   upstreamApiKey: string | null | undefined;
 }
 
@@ -65,7 +66,7 @@ export function createContextFactory(deps: ContextDeps): (caller: Caller) => Gra
       storedCompletion: loadStored,
       usage: deps.usage,
       warnings: [],
-      requestId: currentRequestId(),
+      requestId: caller.requestId,
     };
   };
 }

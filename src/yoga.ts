@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useApolloInlineTrace } from '@graphql-yoga/plugin-apollo-inline-trace';
 import { GraphQLError } from 'graphql';
@@ -8,6 +9,7 @@ import { configDefaults, type OperationLimits } from './config.js';
 import type { GraphQLContext } from './context.js';
 import { originalError, toClientError } from './errors.js';
 import { type CorsPolicy, sameOriginOnly, yogaCorsOptions } from './http/cors.js';
+import { requestIdOf } from './http/request-id.js';
 import { authenticatedClient, useClientAuth } from './plugins/client-auth.js';
 import { useCompletionPreflight } from './plugins/completion-preflight.js';
 import { usePostCsrfPrevention } from './plugins/csrf.js';
@@ -45,6 +47,8 @@ export interface YogaDeps {
 /** What a transport hands yoga besides the request: a WebSocket operation brings its own caller. */
 export interface ServerContext {
   caller?: Caller;
+  /** The Node request, as yoga's Node adapter passes it (and the routes that call getEnveloped). */
+  req?: IncomingMessage;
 }
 
 export type CompletionsYoga = YogaServerInstance<ServerContext, GraphQLContext>;
@@ -150,13 +154,14 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
       // Last, so that it labels the errors of every stage above.
       useErrorCodes(),
     ],
-    context: ({ request, caller }) =>
+    context: ({ request, caller, req }) =>
       deps.createContext(
         caller ?? {
           // An HTTP request's signal aborts when the client disconnects.
           signal: request.signal,
           client: authenticatedClient(request),
           upstreamApiKey: request.headers.get(upstreamKeyHeader),
+          ...(req === undefined ? {} : { requestId: requestIdOf(req) }),
         },
       ),
   });

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PreparedCompletion } from '../completions/prepare.js';
 import type { CompletionsService } from '../completions/service.js';
-import { currentRequestId } from '../http/request-id.js';
+import { requestIdOf } from '../http/request-id.js';
 import type { CallOptions } from '../upstream/provider.js';
 import type { WireCompletionRequest, WireCompletionResponse, WireModel } from '../upstream/wire.js';
 import { mapError } from './error-envelope.js';
@@ -118,8 +118,7 @@ async function handleCompletion(
   const body = await readJsonBody(req, deps.maxBodyBytes ?? 1024 * 1024);
   const call = deps.prepare(parseCompletionRequest(body));
   const signal = disconnectSignal(res);
-  const requestId = currentRequestId();
-  const options = { ...caller, signal, ...(requestId === undefined ? {} : { requestId }) };
+  const options = { ...caller, signal, requestId: requestIdOf(req) };
   if (call.wire.stream === true) {
     const chunks = deps.completions.streamChunks(call, options)[Symbol.asyncIterator]();
     await streamCompletion(res, chunks, signal);

@@ -4,7 +4,7 @@ import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { readLimitedBody, sendPayloadTooLarge } from '../http/body-limit.js';
 import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
 import { headerText } from '../http/headers.js';
-import { currentRequestId } from '../http/request-id.js';
+import { requestIdOf } from '../http/request-id.js';
 import type { RouteHandler } from '../http/route.js';
 import type { PersistedDocuments } from '../plugins/persisted-documents.js';
 import { upstreamKeyHeader } from '../request-context.js';
@@ -107,10 +107,10 @@ export function createJsonRoute(deps: JsonRouteDeps): RouteHandler {
       await yoga(req, res);
       return true;
     }
-    const requestId = currentRequestId();
-    const text = stringifyResult(
-      requestId === undefined ? result : { ...result, extensions: { ...result.extensions, requestId } },
-    );
+    const text = stringifyResult({
+      ...result,
+      extensions: { ...result.extensions, requestId: requestIdOf(req) },
+    });
     res.writeHead(statusOf(result, type), {
       'content-type': `${type}; charset=utf-8`,
       'content-length': Buffer.byteLength(text),
@@ -135,6 +135,7 @@ async function run(
   const caller = {
     signal: disconnectSignal(res),
     client,
+    requestId: requestIdOf(req),
     upstreamApiKey: headerText(req.headers[upstreamKeyHeader]),
   };
   const enveloped = deps.yoga.getEnveloped({ req, caller, params });

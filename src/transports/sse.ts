@@ -4,6 +4,7 @@ import type { ClientAuthenticator } from '../auth/client-keys.js';
 import { readLimitedBody, sendPayloadTooLarge } from '../http/body-limit.js';
 import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
 import { headerText, mediaTypes } from '../http/headers.js';
+import { requestIdOf } from '../http/request-id.js';
 import type { RouteHandler } from '../http/route.js';
 import type { PersistedDocuments } from '../plugins/persisted-documents.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
@@ -85,7 +86,11 @@ async function subscribe(
   admitted: Pick<Caller, 'signal' | 'client'>,
 ): Promise<AsyncIterable<ExecutionResult> | undefined> {
   if (params === undefined) return undefined;
-  const caller: Caller = { ...admitted, upstreamApiKey: headerText(req.headers[upstreamKeyHeader]) };
+  const caller: Caller = {
+    ...admitted,
+    upstreamApiKey: headerText(req.headers[upstreamKeyHeader]),
+    requestId: requestIdOf(req),
+  };
   const enveloped = yoga.getEnveloped({ req, caller, params });
   let document: DocumentNode;
   try {

@@ -5,6 +5,7 @@ import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { errorCodes } from '../errors.js';
 import { type CorsPolicy, mayUpgrade } from '../http/cors.js';
+import { requestIdOf } from '../http/request-id.js';
 import { type PersistedDocuments, streamRefusal } from '../plugins/persisted-documents.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga } from '../yoga.js';
@@ -107,7 +108,7 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): WebSocketT
     },
     execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
     subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
-    onSubscribe: async (context, _id, payload) => {
+    onSubscribe: async (context, id, payload) => {
       // graphql-ws has already registered this operation, so the count includes it.
       if (Object.keys(context.subscriptions).length > maxOperations) {
         return [
@@ -121,6 +122,8 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): WebSocketT
       const caller: Caller = {
         signal: socketSignal(context.extra.socket),
         client: context.extra.client,
+        // The connection's id (from its upgrade request), per operation.
+        requestId: `${requestIdOf(context.extra.request)}/${id}`,
         upstreamApiKey: connectionParam(context.connectionParams, upstreamKeyHeader),
       };
       const enveloped = yoga.getEnveloped({

@@ -19,7 +19,7 @@ afterAll(() => stopStubbedApp(stubbed));
 const input = { model: 'gpt-3.5-turbo-instruct', prompt: { text: 'Hi' }, maxTokens: 5 };
 
 describe('request ids', () => {
-  it('keeps a sane caller id: header, extensions, upstream request and log lines', async () => {
+  it('keeps a sane caller id: header, extensions and the upstream request', async () => {
     const response = await stubbed.app.post(createCompletion, { input }, { 'x-request-id': 'gw-7f3a:42' });
     expect(response.headers.get('x-request-id')).toBe('gw-7f3a:42');
     expect(response.json.extensions.requestId).toBe('gw-7f3a:42');
@@ -27,8 +27,6 @@ describe('request ids', () => {
     // A refusal before execution carries it too.
     const refused = await stubbed.app.post('{ nope }', {}, { 'x-request-id': 'gw-7f3a:43' });
     expect(refused.json.extensions.requestId).toBe('gw-7f3a:43');
-    const logged = stubbed.app.logs.filter((line) => line.includes('"requestId":"gw-7f3a:43"'));
-    expect(logged.length).toBeGreaterThan(0);
   });
 
   it('makes a new one for a missing, overlong or unsafe id', async () => {
