@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ClientAuthenticator } from './auth/client-keys.js';
@@ -11,6 +12,7 @@ import { errorCodes } from './errors.js';
 import { enforceBodyCap, sendPayloadTooLarge } from './http/body-limit.js';
 import { createCorsPolicy, hostAllowed } from './http/cors.js';
 import { headerText } from './http/headers.js';
+import { createReadinessRoute } from './http/readiness.js';
 import { requestIdHeader, requestIdOf } from './http/request-id.js';
 import type { RouteHandler } from './http/route.js';
 import { createMemoryRateLimiter, type LimitPolicy, type RateLimiter } from './limits/index.js';
@@ -64,6 +66,13 @@ export interface App {
   server: Server;
   yoga: CompletionsYoga;
   breaker: CircuitBreaker;
+  /** True from the start of a drain or close: `/readyz` answers 503. */
+  readonly draining: boolean;
+  /**
+   * SIGTERM: `/readyz` turns 503 at once, new connections are still taken for `delayMs`, then
+   * `close(graceMs)`.
+   */
+  drain(delayMs?: number, graceMs?: number): Promise<void>;
   /** Operations answered by the fast JSON route instead of yoga's HTTP layer. */
   readonly served: { readonly jsonRoute: number };
   /**
@@ -94,6 +103,11 @@ export function createApp(deps: AppDeps): App {
   const limits = deps.limits ?? configDefaults.limits;
   const authenticator = deps.authenticator ?? new ClientAuthenticator([]);
   const breaker = new CircuitBreaker(deps.breaker);
+  let draining = false;
+  // Fired when the grace period of a shutdown ends: open streams end with a coded event.
+  const shutdown = new AbortController();
+  // Every open stream listens to it.
+  setMaxListeners(0, shutdown.signal);
   const limiter = deps.limiter ?? createMemoryRateLimiter();
   const guarded = withCircuitBreaker(deps.provider, breaker);
   const reportAfterPayment = (message: string, details: Record<string, unknown>) =>
@@ -117,6 +131,7 @@ export function createApp(deps: AppDeps): App {
     completions,
     models,
     upstreamKeyPassthrough: deps.upstreamKeyPassthrough ?? false,
+    shutdown: shutdown.signal,
     ...(deps.storage ? { store: deps.storage.completions } : {}),
     ...(ledger ? { usage: ledger } : {}),
   });
@@ -142,6 +157,7 @@ export function createApp(deps: AppDeps): App {
   // The OpenAI-compatible REST face: one request is one operation, through the same use case.
   const rest = createOpenAiCompatHandler({
     completions,
+    shutdown: shutdown.signal,
     listModels: () => guarded.listModels(),
     maxBodyBytes: limits.maxRequestBytes,
     prepare: (request) => {
@@ -177,7 +193,17 @@ export function createApp(deps: AppDeps): App {
     cors,
     onServed: () => served.jsonRoute++,
   });
-  const routes = [...(deps.routes ?? []), rest, sseSubscriptions, jsonOperations];
+  const readiness = createReadinessRoute({
+    draining: () => draining,
+    checks: {
+      ...(deps.storage ? { storage: () => (deps.storage as Storage).ping().then(() => undefined) } : {}),
+      ...(limiter.ping
+        ? { rateLimiter: () => (limiter.ping as () => Promise<void>)().then(() => undefined) }
+        : {}),
+      upstream: async () => (breaker.state === 'open' ? 'circuit breaker open' : undefined),
+    },
+  });
+  const routes = [readiness, ...(deps.routes ?? []), rest, sseSubscriptions, jsonOperations];
 
   const server = createServer(async (req, res) => {
     res.setHeader(requestIdHeader, requestIdOf(req));
@@ -215,13 +241,29 @@ export function createApp(deps: AppDeps): App {
     yoga,
     breaker,
     served,
+    get draining() {
+      return draining;
+    },
+    async drain(delayMs = 0, graceMs = 10_000) {
+      // Not ready at once, still serving for `delayMs`: load balancers notice before the port closes.
+      draining = true;
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await this.close(graceMs);
+    },
     async close(graceMs = 10_000) {
+      draining = true;
       await new Promise<void>((resolve) => {
-        void webSocket.close();
-        const force = setTimeout(() => server.closeAllConnections(), graceMs);
-        force.unref();
+        // In-flight operations and open streams get `graceMs`; then streams end with a coded
+        // SHUTTING_DOWN event, and whatever connection is left a moment later is cut.
+        const endStreams = setTimeout(() => {
+          shutdown.abort();
+          void webSocket.close();
+          setTimeout(() => server.closeAllConnections(), 1_000).unref();
+        }, graceMs);
+        endStreams.unref();
         server.close(() => {
-          clearTimeout(force);
+          clearTimeout(endStreams);
+          void webSocket.close();
           resolve();
         });
         server.closeIdleConnections();

@@ -48,6 +48,8 @@ export interface Config {
   corsOrigins: string[];
   /** A WebSocket that sends no connection_init within this is closed. */
   wsInitTimeoutMs: number;
+  /** SIGTERM: not ready at once, new connections still taken for `delayMs`, then `graceMs` for what runs. */
+  shutdown: { delayMs: number; graceMs: number };
   /** Known documents (TRUSTED_DOCUMENTS_FILE) and whether only they may run. */
   trustedDocuments: { manifest: Map<string, string>; only: boolean };
 }
@@ -84,6 +86,7 @@ export const configDefaults = {
   localMaxChoices: 128,
   sqlitePath: `${projectRoot}.data/completions.sqlite`,
   wsInitTimeoutMs: 3_000,
+  shutdown: { delayMs: 5_000, graceMs: 10_000 },
   rateLimit: { requestsPerMinute: 120, tokensPerMinute: 200_000 },
   limits: {
     maxRequestBytes: 1024 * 1024,
@@ -186,6 +189,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     corsOrigins: readCorsOrigins(env),
     wsInitTimeoutMs: readInt(env, 'WS_INIT_TIMEOUT_MS', configDefaults.wsInitTimeoutMs, 1, 600_000),
     trustedDocuments: readTrustedDocuments(env),
+    shutdown: {
+      delayMs: readInt(env, 'SHUTDOWN_DELAY_MS', configDefaults.shutdown.delayMs, 0, 600_000),
+      graceMs: readInt(env, 'SHUTDOWN_GRACE_MS', configDefaults.shutdown.graceMs, 0, 3_600_000),
+    },
   };
   if (
     config.upstream === 'openai' &&

@@ -24,6 +24,8 @@ export interface GraphQLContext {
   /** Stored completions by id, batched per request (federation `_entities` asks for many at once). */
   storedCompletion(id: string): Promise<Completion | null>;
   usage: UsageLedger | undefined;
+  /** Fires when a shutdown's grace period ends: open streams end with SHUTTING_DOWN. */
+  shutdown: AbortSignal;
   /** The request's id (x-request-id), sent to the upstream with each call. */
   requestId: string | undefined;
   /** Collected during execution, sent in the response's `extensions.warnings`. */

@@ -36,6 +36,7 @@ export const errorCodes = {
   unauthenticated: 'UNAUTHENTICATED',
   tooManyOperations: 'TOO_MANY_OPERATIONS',
   misdirectedRequest: 'MISDIRECTED_REQUEST',
+  shuttingDown: 'SHUTTING_DOWN',
   maxCompletionsExceeded: 'MAX_COMPLETIONS_EXCEEDED',
   costLimitExceeded: 'COST_LIMIT_EXCEEDED',
   limiterUnavailable: 'RATE_LIMITER_UNAVAILABLE',
@@ -54,9 +55,20 @@ function withRequestId(error: UpstreamError, extensions: Record<string, unknown>
   return error.requestId === undefined ? extensions : { ...extensions, upstreamRequestId: error.requestId };
 }
 
+/** The server's shutdown grace period ended while this stream was open. */
+export class ShuttingDownError extends Error {
+  constructor() {
+    super('The server is shutting down; reconnect to continue (another instance will answer).');
+    this.name = 'ShuttingDownError';
+  }
+}
+
 /** Maps a known error to what the client may see, or returns undefined for "mask it". */
 export function toClientError(error: unknown, path?: readonly (string | number)[]): GraphQLError | undefined {
   const options = (extensions: Record<string, unknown>) => ({ extensions, ...(path ? { path } : {}) });
+  if (error instanceof ShuttingDownError) {
+    return createGraphQLError(error.message, options({ code: errorCodes.shuttingDown }));
+  }
   if (error instanceof InvalidRequestError) {
     const argument = argumentForParam(error.violation.param);
     return createGraphQLError(

@@ -60,9 +60,14 @@ async function main(): Promise<void> {
   });
 
   const shutdown = async (signal: string) => {
-    logger.info(`${signal}: draining connections`);
-    await app.close();
+    // Ctrl-C in a terminal has no load balancer to wait for.
+    const delayMs = signal === 'SIGINT' ? 0 : config.shutdown.delayMs;
+    logger.info(
+      `${signal}: not ready; taking new connections for ${delayMs} ms, then ${config.shutdown.graceMs} ms for what runs`,
+    );
+    await app.drain(delayMs, config.shutdown.graceMs);
     await Promise.allSettled([close(), storage.close(), limiter.close()]);
+    logger.info('drained: ledger and stores flushed, connections closed');
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

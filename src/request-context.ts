@@ -17,6 +17,8 @@ export interface ContextDeps {
   upstreamKeyPassthrough: boolean;
   store?: CompletionStore;
   usage?: UsageLedger;
+  /** The app's shutdown signal (see GraphQLContext.shutdown). */
+  shutdown: AbortSignal;
 }
 
 /** The caller as its transport authenticated it (once): HTTP headers, or a WebSocket's connection. */
@@ -67,6 +69,7 @@ export function createContextFactory(deps: ContextDeps): (caller: Caller) => Gra
       usage: deps.usage,
       warnings: [],
       requestId: caller.requestId,
+      shutdown: deps.shutdown,
     };
   };
 }

@@ -90,6 +90,9 @@ export async function createRedisRateLimiter(options: RedisRateLimiterOptions): 
   await firstConnection(client, TIMEOUT_MS + 500);
 
   return {
+    async ping() {
+      await call(async () => (await client.ping()) as unknown as ScriptReply);
+    },
     async reserve(clientKey: string, estimatedTokens: number, policy: LimitPolicy): Promise<ReserveResult> {
       const caps = normalizePolicy(policy);
       const estimate = checkTokenCount(estimatedTokens, 'estimatedTokens');

@@ -37,5 +37,7 @@ export interface RateLimiter {
    * becomes part of a key anyone with store access can list.
    */
   reserve(clientKey: string, estimatedTokens: number, policy: LimitPolicy): Promise<ReserveResult>;
+  /** Resolves when the store answers (readiness); absent when there is no store to ask. */
+  ping?(): Promise<void>;
   close(): Promise<void>;
 }

@@ -23,6 +23,8 @@ export interface OpenAiCompatDeps {
   prepare: (request: WireCompletionRequest) => PreparedCompletion;
   /** Largest accepted request body; default 1 MiB. */
   maxBodyBytes?: number;
+  /** Fires when a shutdown's grace period ends: open streams end with an error event. */
+  shutdown?: AbortSignal;
   /** Who calls: options for the call (client identity, pass-through key), or null for 401. */
   identify?: (req: IncomingMessage) => Omit<CallOptions, 'signal'> | null;
 }
@@ -79,10 +81,20 @@ function disconnectSignal(res: ServerResponse): AbortSignal {
   return controller.signal;
 }
 
+const shuttingDownEvent = {
+  error: {
+    message: 'The server is shutting down; reconnect to continue.',
+    type: 'server_error',
+    param: null,
+    code: 'server_shutting_down',
+  },
+};
+
 async function streamCompletion(
   res: ServerResponse,
   chunks: AsyncIterator<WireCompletionResponse>,
   signal: AbortSignal,
+  shutdown: AbortSignal | undefined,
 ): Promise<void> {
   // The first chunk is awaited before any header goes out, so a refused request still gets a
   // plain JSON error with its status, as OpenAI answers.
@@ -101,6 +113,10 @@ async function streamCompletion(
     }
     await writeEvent(res, '[DONE]');
   } catch (err) {
+    if (shutdown?.aborted) {
+      await writeEvent(res, JSON.stringify(shuttingDownEvent));
+      return;
+    }
     if (signal.aborted) return;
     await writeEvent(res, JSON.stringify(mapError(err).body));
   } finally {
@@ -117,11 +133,12 @@ async function handleCompletion(
 ): Promise<void> {
   const body = await readJsonBody(req, deps.maxBodyBytes ?? 1024 * 1024);
   const call = deps.prepare(parseCompletionRequest(body));
-  const signal = disconnectSignal(res);
+  const disconnected = disconnectSignal(res);
+  const signal = deps.shutdown ? AbortSignal.any([disconnected, deps.shutdown]) : disconnected;
   const options = { ...caller, signal, requestId: requestIdOf(req) };
   if (call.wire.stream === true) {
     const chunks = deps.completions.streamChunks(call, options)[Symbol.asyncIterator]();
-    await streamCompletion(res, chunks, signal);
+    await streamCompletion(res, chunks, disconnected, deps.shutdown);
     return;
   }
   const response = await deps.completions.complete(call, options);

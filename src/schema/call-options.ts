@@ -2,7 +2,7 @@ import type { GraphQLResolveInfo } from 'graphql';
 import type { PreparedCompletion } from '../completions/prepare.js';
 import type { CompletionCallOptions } from '../completions/service.js';
 import type { GraphQLContext, Warning } from '../context.js';
-import { errorCodes } from '../errors.js';
+import { errorCodes, ShuttingDownError } from '../errors.js';
 import { CompletionIdConflictError } from '../storage/index.js';
 
 function storeWarning(error: unknown): Warning {
@@ -60,8 +60,18 @@ export function cancellableStream<T>(
   const onAbort = () => controller.abort(parent.reason);
   if (parent.aborted) controller.abort(parent.reason);
   else parent.addEventListener('abort', onAbort, { once: true });
+  // A shutdown's grace period ended: the stream ends with a coded error, not silently.
+  let shuttingDown = false;
+  const onShutdown = () => {
+    shuttingDown = true;
+    controller.abort(new ShuttingDownError());
+  };
+  context.shutdown.addEventListener('abort', onShutdown, { once: true });
   const inner = start(controller.signal)[Symbol.asyncIterator]();
-  const done = () => parent.removeEventListener('abort', onAbort);
+  const done = () => {
+    parent.removeEventListener('abort', onAbort);
+    context.shutdown.removeEventListener('abort', onShutdown);
+  };
   let unsubscribed = false;
   return {
     [Symbol.asyncIterator]: () => ({
@@ -74,7 +84,8 @@ export function cancellableStream<T>(
           // The read pending when the consumer left ends quietly: nobody is there to be told, and
           // a rejection here would be unhandled in the transport that already moved on.
           if (unsubscribed) return { done: true, value: undefined };
-          throw error;
+          done();
+          throw shuttingDown ? new ShuttingDownError() : error;
         }
       },
       return: async () => {

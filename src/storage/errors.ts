@@ -14,6 +14,7 @@ export type StorageOperation =
   | 'completions.getMany'
   | 'usage.record'
   | 'usage.forClient'
+  | 'ping'
   | 'close';
 
 const REDACTED = '[redacted]';

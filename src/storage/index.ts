@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { createCompletionStore } from './completion-store.js';
 import { openConnection } from './connect.js';
 import { toStorageError } from './errors.js';
@@ -36,6 +37,13 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
     completions: createCompletionStore(db, secrets),
     usage: createUsageLedger(db, secrets),
     dialect,
+    async ping() {
+      try {
+        await sql`select 1`.execute(db);
+      } catch (error) {
+        throw toStorageError('ping', error, secrets);
+      }
+    },
     close() {
       closing ??= db.destroy().catch((error: unknown) => {
         throw toStorageError('close', error, secrets);

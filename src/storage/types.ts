@@ -68,6 +68,8 @@ export interface Storage {
   completions: CompletionStore;
   usage: UsageLedger;
   dialect: StorageDialect;
+  /** Resolves when the database answers a trivial query (readiness); a `StorageError` otherwise. */
+  ping(): Promise<void>;
   /** Closes the connection(s). Safe to call twice. */
   close(): Promise<void>;
 }

@@ -1,0 +1,67 @@
+import type { ServerResponse } from 'node:http';
+import type { RouteHandler } from './route.js';
+
+/**
+ * `/readyz`: whether a load balancer should send traffic here. `/healthz` (yoga's) stays liveness.
+ * Each check answers `ok` or why not; any failing one, or a drain in progress, answers 503 so
+ * traffic moves to the other instances before this one stops.
+ */
+
+export type ReadinessCheck = () => Promise<string | undefined>;
+
+export interface ReadinessDeps {
+  /** Named checks: resolve undefined when fine, a reason when not (a rejection is a reason too). */
+  checks: Record<string, ReadinessCheck>;
+  draining: () => boolean;
+  /** A check that does not answer within this is failing (a hung database). */
+  timeoutMs?: number;
+}
+
+async function run(check: ReadinessCheck, timeoutMs: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no answer within ${timeoutMs} ms`), timeoutMs);
+    timer.unref();
+  });
+  try {
+    const reason = await Promise.race([
+      check().then(
+        (problem) => problem ?? 'ok',
+        (error: unknown) => (error instanceof Error ? error.message : String(error)),
+      ),
+      late,
+    ]);
+    return reason;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+export function createReadinessRoute(deps: ReadinessDeps): RouteHandler {
+  const timeoutMs = deps.timeoutMs ?? 2_000;
+  return async (req, res) => {
+    if (req.url !== '/readyz' && !req.url?.startsWith('/readyz?')) return false;
+    if (deps.draining()) {
+      send(res, 503, { status: 'draining', checks: {} });
+      return true;
+    }
+    const names = Object.keys(deps.checks);
+    const results = await Promise.all(
+      names.map((name) => run(deps.checks[name] as ReadinessCheck, timeoutMs)),
+    );
+    const checks = Object.fromEntries(names.map((name, i) => [name, results[i]]));
+    const ready = results.every((result) => result === 'ok');
+    send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
+    return true;
+  };
+}
