@@ -71,9 +71,31 @@ mutation Complete {
 `;
 }
 
-function isCodedClientError(value: unknown): boolean {
-  const code = value instanceof GraphQLError ? value.extensions.code : undefined;
-  return typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR';
+/**
+ * The stable code of an error yoga is about to log, as the client will see it: its own, or the one
+ * its typed cause maps to (yoga logs a resolver's error before masking gives it a code).
+ */
+function clientCode(value: unknown): string | undefined {
+  const own = value instanceof GraphQLError ? value.extensions.code : undefined;
+  if (typeof own === 'string') return own;
+  const code = toClientError(originalError(value))?.extensions.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * yoga logs every error a resolver raised. What the client was told with a stable code is routine
+ * (a bad parameter, a cancelled call: debug); an upstream failure is the operator's business but
+ * not a bug here (warn, its code alone: the document may hold a prompt); the rest stays an error.
+ */
+function logYogaError(logger: Logger, args: unknown[]): void {
+  const code = clientCode(args[0]);
+  if (code === undefined || code === 'INTERNAL_SERVER_ERROR') {
+    logger.error(args.map(String).join(' '));
+  } else if (code.startsWith('UPSTREAM_')) {
+    logger.warn({ code }, (originalError(args[0]) as Error).message ?? code);
+  } else if (logger.isLevelEnabled('debug')) {
+    logger.debug({ code }, args.map(String).join(' '));
+  }
 }
 
 export type ErrorMasker = (error: unknown, message: string, isDev?: boolean) => Error;
@@ -116,10 +138,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
       warn: (...args) => logger.warn(args.map(String).join(' ')),
       // yoga logs every error a resolver raised; one the client was told about with a stable code
       // (an upstream 503, a bad parameter) is routine, not an operator alert.
-      error: (...args) =>
-        isCodedClientError(args[0])
-          ? logger.isLevelEnabled('debug') && logger.debug(args.map(String).join(' '))
-          : logger.error(args.map(String).join(' ')),
+      error: (...args) => logYogaError(logger, args),
     },
     maskedErrors: { maskError: deps.maskError },
     batching: false,
