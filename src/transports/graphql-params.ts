@@ -1,10 +1,45 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ExecutionResult, GraphQLError } from 'graphql';
+import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
+import { readLimitedBody, sendPayloadTooLarge } from '../http/body-limit.js';
 import type { PersistedDocuments } from '../plugins/persisted-documents.js';
+import type { CompletionsYoga } from '../yoga.js';
 
 /**
  * What the routes that run operations through yoga's envelop themselves (SSE, plain JSON POST)
  * share: reading a GraphQL-over-HTTP body, and writing results as yoga serialises them.
  */
+
+/**
+ * A route's admission: a caller with a valid key and a body under the cap, or `left` (no valid key:
+ * yoga answers the 401) or `answered` (413 sent).
+ */
+export async function admit(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: { authenticator: ClientAuthenticator; maxBodyBytes: number },
+): Promise<{ client: Client; body: Buffer } | 'left' | 'answered'> {
+  const auth = deps.authenticator.authenticate(req.headers.authorization);
+  if (!auth.ok) return 'left';
+  const body = await readLimitedBody(req, deps.maxBodyBytes);
+  if (body === 'too-large') {
+    sendPayloadTooLarge(res, deps.maxBodyBytes);
+    return 'answered';
+  }
+  return { client: auth.client, body };
+}
+
+/** Lets yoga answer a request whose body a route has already read. */
+export async function handToYoga(
+  yoga: CompletionsYoga,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+): Promise<void> {
+  // whatwg-node reads `req.body` in place of the stream consumed.
+  (req as IncomingMessage & { body?: Buffer }).body = body;
+  await yoga(req, res);
+}
 
 export interface Params {
   query: string;

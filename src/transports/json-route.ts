@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ExecutionResult, type GraphQLError, getOperationAST } from 'graphql';
 import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
-import { readLimitedBody, sendPayloadTooLarge } from '../http/body-limit.js';
 import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
 import { headerText } from '../http/headers.js';
 import { requestIdOf } from '../http/request-id.js';
@@ -9,7 +8,7 @@ import type { RouteHandler } from '../http/route.js';
 import type { PersistedDocuments } from '../plugins/persisted-documents.js';
 import { upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga } from '../yoga.js';
-import { parseParams, stringifyResult, withDocument } from './graphql-params.js';
+import { admit, handToYoga, parseParams, stringifyResult, withDocument } from './graphql-params.js';
 
 /**
  * The common request — a JSON POST of a query or mutation to /graphql — run through yoga's envelop
@@ -88,23 +87,17 @@ function disconnectSignal(res: ServerResponse): AbortSignal {
 }
 
 export function createJsonRoute(deps: JsonRouteDeps): RouteHandler {
-  const { yoga, authenticator } = deps;
+  const { yoga } = deps;
   return async (req, res) => {
     if (!isPlainJsonPost(req, yoga.graphqlEndpoint)) return false;
     const type = responseType(headerText(req.headers.accept));
     if (type === undefined) return false;
-    const auth = authenticator.authenticate(req.headers.authorization);
-    if (!auth.ok) return false;
-    const body = await readLimitedBody(req, deps.maxBodyBytes);
-    if (body === 'too-large') {
-      sendPayloadTooLarge(res, deps.maxBodyBytes);
-      return true;
-    }
-    const result = await run(deps, req, res, body, auth.client);
+    const admitted = await admit(req, res, deps);
+    if (admitted === 'left') return false;
+    if (admitted === 'answered') return true;
+    const result = await run(deps, req, res, admitted.body, admitted.client);
     if (result === undefined || !('data' in result)) {
-      // whatwg-node reads `req.body` in place of the stream consumed above.
-      (req as IncomingMessage & { body?: Buffer }).body = body;
-      await yoga(req, res);
+      await handToYoga(yoga, req, res, admitted.body);
       return true;
     }
     const text = stringifyResult({

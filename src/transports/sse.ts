@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type DocumentNode, type ExecutionResult, GraphQLError, getOperationAST } from 'graphql';
 import type { ClientAuthenticator } from '../auth/client-keys.js';
-import { readLimitedBody, sendPayloadTooLarge } from '../http/body-limit.js';
 import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
 import { headerText, mediaTypes } from '../http/headers.js';
 import { requestIdOf } from '../http/request-id.js';
@@ -9,7 +8,14 @@ import type { RouteHandler } from '../http/route.js';
 import type { PersistedDocuments } from '../plugins/persisted-documents.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga, ErrorMasker } from '../yoga.js';
-import { type Params, parseParams, stringifyResult, withDocument } from './graphql-params.js';
+import {
+  admit,
+  handToYoga,
+  type Params,
+  parseParams,
+  stringifyResult,
+  withDocument,
+} from './graphql-params.js';
 
 /**
  * GraphQL subscriptions over SSE in yoga's own format (graphql-sse "distinct connections"),
@@ -44,26 +50,20 @@ const PING = ':\n\n';
 const HEADERS_DELAY_MS = 1;
 
 export function createSseSubscriptionRoute(deps: SseRouteDeps): RouteHandler {
-  const { yoga, authenticator } = deps;
+  const { yoga } = deps;
   return async (req, res) => {
     if (!isPlainEventStreamPost(req, yoga.graphqlEndpoint)) return false;
-    const auth = authenticator.authenticate(req.headers.authorization);
-    if (!auth.ok) return false;
-    const body = await readLimitedBody(req, deps.maxBodyBytes);
-    if (body === 'too-large') {
-      sendPayloadTooLarge(res, deps.maxBodyBytes);
-      return true;
-    }
+    const admitted = await admit(req, res, deps);
+    if (admitted === 'left') return false;
+    if (admitted === 'answered') return true;
     const cancel = new AbortController();
     res.once('close', () => cancel.abort());
-    const stream = await subscribe(yoga, req, withDocument(parseParams(body), deps.documents), {
+    const stream = await subscribe(yoga, req, withDocument(parseParams(admitted.body), deps.documents), {
       signal: cancel.signal,
-      client: auth.client,
+      client: admitted.client,
     });
     if (stream === undefined) {
-      // whatwg-node reads `req.body` in place of the stream consumed above.
-      (req as IncomingMessage & { body?: Buffer }).body = body;
-      await yoga(req, res);
+      await handToYoga(yoga, req, res, admitted.body);
       return true;
     }
     await writeEvents(stream, res, cancel.signal, deps);
