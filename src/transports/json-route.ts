@@ -20,9 +20,10 @@ import { admit, handToYoga, parseParams, stringifyResult, withDocument } from '.
  * Only the plain case is served here; anything else goes to yoga with the body already read, so
  * its answers stay yoga's: other methods, content types or Accept headers, a gateway asking for a
  * federated trace, a missing or bad client key, a body that is not a plain GraphQL request, a
- * document that does not parse or validate, a subscription, and every refusal made before
- * execution (no `data` in the result: nothing ran, so yoga running it again pays for nothing).
- * Tests hold this route to yoga's status, headers and body for the same requests.
+ * document that does not parse or validate, a subscription, and a refusal before execution whose
+ * errors lack a code (no `data`: nothing ran, so yoga running it again pays for nothing). Coded
+ * refusals (the preflight's, the variables') are answered here with yoga's status rules. Tests
+ * hold this route to yoga's status, headers and body for the same requests.
  */
 
 export interface JsonRouteDeps {
@@ -77,6 +78,10 @@ function statusOf(result: ExecutionResult, type: ResponseType): number {
   return status || 200;
 }
 
+function allCoded(result: ExecutionResult): boolean {
+  return (result.errors ?? []).every((error) => typeof error.extensions?.code === 'string');
+}
+
 /** An AbortSignal that fires when the client goes away before the response is complete. */
 function disconnectSignal(res: ServerResponse): AbortSignal {
   const controller = new AbortController();
@@ -96,7 +101,10 @@ export function createJsonRoute(deps: JsonRouteDeps): RouteHandler {
     if (admitted === 'left') return false;
     if (admitted === 'answered') return true;
     const result = await run(deps, req, res, admitted.body, admitted.client);
-    if (result === undefined || !('data' in result)) {
+    // A refusal made before execution is answered here too when every error carries its code (the
+    // preflight's, the variables'): handing it to yoga would parse and price the body again, which
+    // a client sending refused 500 KB prompts turns into twice the garbage. Anything else: yoga.
+    if (result === undefined || (!('data' in result) && !allCoded(result))) {
       await handToYoga(yoga, req, res, admitted.body);
       return true;
     }

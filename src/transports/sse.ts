@@ -28,8 +28,9 @@ import {
  *
  * Only the plain case is served here: POST to the GraphQL endpoint, a JSON body, Accept asking for
  * text/event-stream first, a valid client key, and an operation that parses, validates and
- * subscribes. Anything else — every refusal included — is handed to yoga with the body already
- * read (nothing has been paid for by then), so its status codes, errors and headers stay yoga's.
+ * subscribes, or is refused with a coded error before anything ran (sent as yoga sends it: one
+ * event). Anything else is handed to yoga with the body already read (nothing has been paid for by
+ * then), so its status codes, errors and headers stay yoga's.
  */
 
 export interface SseRouteDeps {
@@ -110,7 +111,17 @@ async function subscribe(
     operationName: params.operationName,
     contextValue,
   });
-  return isAsyncIterable(result) ? result : undefined;
+  if (isAsyncIterable(result)) return result;
+  // A coded refusal before execution is sent here as yoga sends it (one event), rather than having
+  // yoga parse and price the body again: refused requests are a hostile client's cheapest load.
+  const single = result as ExecutionResult;
+  if ('data' in single || !(single.errors ?? []).every((e) => typeof e.extensions?.code === 'string')) {
+    return undefined;
+  }
+  const event = { ...single, extensions: { ...single.extensions, requestId: requestIdOf(req) } };
+  return (async function* () {
+    yield event;
+  })();
 }
 
 async function writeEvents(

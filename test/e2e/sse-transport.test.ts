@@ -108,7 +108,7 @@ describe('GraphQL over SSE on /graphql', () => {
     expect(fast.events).toContain('"code":"UPSTREAM_UNAVAILABLE"');
   });
 
-  it('leaves every refusal to yoga: same status and body, and no upstream call', async () => {
+  it('answers every refusal as yoga does: same status and body, and no upstream call', async () => {
     const refusals = [
       JSON.stringify({ query: completionStream, variables: { input: { ...input, bestOf: 2 } } }),
       JSON.stringify({ query: completionStream, variables: { input: { ...input, model: 7 } } }),
