@@ -6,6 +6,7 @@ import { createClientBudget } from './completions/client-limits.js';
 import { createModelCatalog } from './completions/model-catalog.js';
 import { assertWithinCeilings } from './completions/operation-limits.js';
 import { prepareFromWire } from './completions/prepare.js';
+import type { PriceTable } from './completions/prices.js';
 import { createCompletionsService } from './completions/service.js';
 import { configDefaults, type OperationLimits } from './config.js';
 import { errorCodes } from './errors.js';
@@ -52,6 +53,8 @@ export interface AppDeps {
   routes?: RouteHandler[];
   /** Browser origins besides this server's own (`*`: any, without credentials); none by default. */
   corsOrigins?: readonly string[];
+  /** USD per million tokens by model; the built-in table of OpenAI completion models by default. */
+  prices?: PriceTable;
   /** Trusted documents by sha256, and whether only they may run (TRUSTED_DOCUMENTS_FILE / _ONLY). */
   trustedDocuments?: { manifest: ReadonlyMap<string, string>; only: boolean };
   /** Host names the server answers to (loopback names when bound to loopback); any when unset. */
@@ -124,6 +127,7 @@ export function createApp(deps: AppDeps): App {
   const completions = createCompletionsService({
     provider: guarded,
     budget,
+    ...(deps.prices ? { prices: deps.prices } : {}),
     ...(deps.storage ? { store: deps.storage.completions } : {}),
   });
   const models = createModelCatalog({ provider: guarded });

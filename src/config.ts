@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type ClientKeyEntry, ClientKeyError, parseClientKeys } from './auth/client-keys.js';
+import { type PriceTable, PriceTableError, parsePriceTable } from './completions/prices.js';
 import { CorsOriginError, normaliseOrigin } from './http/cors.js';
 import { ManifestError, parseManifest } from './persisted-manifest.js';
 
@@ -50,6 +51,8 @@ export interface Config {
   wsInitTimeoutMs: number;
   /** SIGTERM: not ready at once, new connections still taken for `delayMs`, then `graceMs` for what runs. */
   shutdown: { delayMs: number; graceMs: number };
+  /** USD per million tokens by model (PRICES_FILE), replacing the built-in table when set. */
+  prices: PriceTable | undefined;
   /** Known documents (TRUSTED_DOCUMENTS_FILE) and whether only they may run. */
   trustedDocuments: { manifest: Map<string, string>; only: boolean };
 }
@@ -189,6 +192,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     corsOrigins: readCorsOrigins(env),
     wsInitTimeoutMs: readInt(env, 'WS_INIT_TIMEOUT_MS', configDefaults.wsInitTimeoutMs, 1, 600_000),
     trustedDocuments: readTrustedDocuments(env),
+    prices: readPrices(env),
     shutdown: {
       delayMs: readInt(env, 'SHUTDOWN_DELAY_MS', configDefaults.shutdown.delayMs, 0, 600_000),
       graceMs: readInt(env, 'SHUTDOWN_GRACE_MS', configDefaults.shutdown.graceMs, 0, 3_600_000),
@@ -227,6 +231,24 @@ function readBoolean(env: Env, name: string, fallback: boolean): boolean {
   if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
   if (['0', 'false', 'no', 'off'].includes(raw)) return false;
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function readPrices(env: Env): PriceTable | undefined {
+  const file = optional(env.PRICES_FILE);
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new ConfigError(`PRICES_FILE cannot be read: ${file}`);
+  }
+  try {
+    return parsePriceTable(text);
+  } catch (error) {
+    throw new ConfigError(
+      `PRICES_FILE ${file}: ${error instanceof PriceTableError ? error.message : 'unreadable'}`,
+    );
+  }
 }
 
 function readTrustedDocuments(env: Env): Config['trustedDocuments'] {

@@ -2,7 +2,7 @@ import type { Client } from './auth/client-keys.js';
 import type { Completion } from './completions/model.js';
 import type { ModelCatalog } from './completions/model-catalog.js';
 import type { PreparedCompletion } from './completions/prepare.js';
-import type { CompletionsService } from './completions/service.js';
+import type { CallUsage, CompletionsService } from './completions/service.js';
 import type { UsageLedger } from './storage/index.js';
 
 /** A note for the client that something secondary failed while its paid result is still returned. */
@@ -30,6 +30,8 @@ export interface GraphQLContext {
   requestId: string | undefined;
   /** Collected during execution, sent in the response's `extensions.warnings`. */
   warnings: Warning[];
+  /** What each paid field used and cost, sent in the response's `extensions.usage`. */
+  usageReport: (CallUsage & { field: string })[];
   /**
    * The operation's paid calls by response key, prepared and priced by the preflight before any
    * resolver runs. A paid resolver runs only what it finds here.

@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     rateLimit: resolveRateLimit(config),
     corsOrigins: config.corsOrigins,
     trustedDocuments: config.trustedDocuments,
+    ...(config.prices ? { prices: config.prices } : {}),
     // Bound to loopback, only the developer's own names may reach it (no DNS rebinding).
     ...(isLoopback(config.host) ? { allowedHosts: loopbackHosts } : {}),
     wsInitTimeoutMs: config.wsInitTimeoutMs,

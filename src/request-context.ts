@@ -68,6 +68,7 @@ export function createContextFactory(deps: ContextDeps): (caller: Caller) => Gra
       storedCompletion: loadStored,
       usage: deps.usage,
       warnings: [],
+      usageReport: [],
       requestId: caller.requestId,
       shutdown: deps.shutdown,
     };

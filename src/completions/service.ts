@@ -7,6 +7,7 @@ import type { BudgetProblem, ClientBudget } from './client-limits.js';
 import { toCompletion } from './mapping.js';
 import type { Completion, CompletionRequestInput } from './model.js';
 import type { PreparedCompletion } from './prepare.js';
+import { costUsd, defaultPrices, type PriceTable } from './prices.js';
 import { StreamAssembly } from './stream-assembly.js';
 
 /**
@@ -33,7 +34,19 @@ export type CompletionCallOptions = CallOptions & {
   onStoreFailure?: (error: unknown) => void;
   /** Told about anything else that went wrong after the paid call (settlement, implausible usage). */
   onWarning?: (warning: ServiceWarning) => void;
+  /** Told what each call used and cost, once it ended (for `extensions.usage`). */
+  onUsage?: (usage: CallUsage) => void;
 };
+
+/** What one paid call used, as reported in `extensions.usage`. */
+export interface CallUsage {
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  /** USD from the price table; null for a model without a price. */
+  costUsd: number | null;
+  upstreamRequestId?: string;
+}
 
 export interface CompletionsService {
   /** The paid call in the upstream's own shape, for the REST face. */
@@ -60,7 +73,7 @@ const budgetWarnings: Record<BudgetProblem, ServiceWarning> = {
 };
 
 function callOptions(options: CompletionCallOptions): CallOptions {
-  const { onStoreFailure: _store, onWarning: _warning, ...call } = options;
+  const { onStoreFailure: _store, onWarning: _warning, onUsage: _usage, ...call } = options;
   return call;
 }
 
@@ -68,8 +81,25 @@ export function createCompletionsService(deps: {
   provider: CompletionsProvider;
   budget: ClientBudget;
   store?: CompletionStore;
+  prices?: PriceTable;
 }): CompletionsService {
   const { provider, budget, store } = deps;
+  const prices = deps.prices ?? defaultPrices;
+  const report = (
+    options: CompletionCallOptions,
+    model: string,
+    usage: { prompt_tokens: number; completion_tokens: number },
+    upstreamRequestId?: string,
+  ) => {
+    if (options.onUsage === undefined) return;
+    const counts = { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens };
+    options.onUsage({
+      model,
+      ...counts,
+      costUsd: costUsd(prices, model, counts),
+      ...(upstreamRequestId === undefined ? {} : { upstreamRequestId }),
+    });
+  };
   const warn = (problems: BudgetProblem[], options: CompletionCallOptions) => {
     for (const problem of problems) options.onWarning?.(budgetWarnings[problem]);
   };
@@ -104,6 +134,12 @@ export function createCompletionsService(deps: {
       throw error;
     }
     warn(await charge.settle(result.response.model, result.response.usage), options);
+    report(
+      options,
+      result.response.model,
+      result.response.usage ?? { prompt_tokens: call.estimate.promptTokens, completion_tokens: 0 },
+      result.requestId,
+    );
     return result;
   }
 
@@ -130,7 +166,14 @@ export function createCompletionsService(deps: {
       throw error;
     } finally {
       // Also when the consumer left early: what was generated so far is charged.
-      if (!failed) warn(await charge.settle(model, usage, pieces), options);
+      if (!failed) {
+        warn(await charge.settle(model, usage, pieces), options);
+        report(
+          options,
+          model,
+          usage ?? { prompt_tokens: call.estimate.promptTokens, completion_tokens: pieces },
+        );
+      }
     }
   }
 

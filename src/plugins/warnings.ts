@@ -1,14 +1,37 @@
 import type { Plugin } from 'graphql-yoga';
-import type { Warning } from '../context.js';
+import type { GraphQLContext } from '../context.js';
 
-/** Puts the warnings resolvers collected into `extensions.warnings` of the result. */
-export function useWarnings(): Plugin<{ warnings?: Warning[] }> {
+/**
+ * Puts what resolvers collected into the result's extensions: `warnings`, and `usage` (tokens, cost
+ * and upstream request id of each paid field, and the operation's cost: null when a model has no
+ * price).
+ */
+export function useWarnings(): Plugin {
   return {
     onExecute: ({ args }) => ({
       onExecuteDone: ({ result, setResult }) => {
-        const warnings = (args.contextValue as { warnings?: Warning[] }).warnings;
-        if (warnings === undefined || warnings.length === 0 || Symbol.asyncIterator in result) return;
-        setResult({ ...result, extensions: { ...result.extensions, warnings } });
+        const { warnings, usageReport } = args.contextValue as Partial<GraphQLContext>;
+        if (Symbol.asyncIterator in result) return;
+        const hasWarnings = warnings !== undefined && warnings.length > 0;
+        const hasUsage = usageReport !== undefined && usageReport.length > 0;
+        if (!hasWarnings && !hasUsage) return;
+        const costs = (usageReport ?? []).map((call) => call.costUsd);
+        const usage = hasUsage
+          ? {
+              calls: usageReport,
+              costUsd: costs.includes(null)
+                ? null
+                : costs.reduce<number>((sum, cost) => sum + (cost ?? 0), 0),
+            }
+          : undefined;
+        setResult({
+          ...result,
+          extensions: {
+            ...result.extensions,
+            ...(hasWarnings ? { warnings } : {}),
+            ...(usage ? { usage } : {}),
+          },
+        });
       },
     }),
   };

@@ -20,7 +20,7 @@ function storeWarning(error: unknown): Warning {
 }
 
 /** How a completion resolver calls the service on behalf of the operation's caller. */
-export function completionCallOptions(context: GraphQLContext): CompletionCallOptions {
+export function completionCallOptions(context: GraphQLContext, field: string): CompletionCallOptions {
   return {
     signal: context.signal,
     client: context.client.name,
@@ -28,6 +28,7 @@ export function completionCallOptions(context: GraphQLContext): CompletionCallOp
     ...(context.requestId === undefined ? {} : { requestId: context.requestId }),
     onStoreFailure: (error) => context.warnings.push(storeWarning(error)),
     onWarning: (warning) => context.warnings.push(warning),
+    onUsage: (usage) => context.usageReport.push({ field, ...usage }),
   };
 }
 

@@ -15,7 +15,10 @@ builder.subscriptionField('completionStream', (t) =>
     subscribe: (_root, _args, context, info) => {
       const call = plannedCall(context, info);
       return cancellableStream(context, (signal) =>
-        context.completions.stream(call, { ...completionCallOptions(context), signal }),
+        context.completions.stream(call, {
+          ...completionCallOptions(context, String(info.path.key)),
+          signal,
+        }),
       );
     },
     resolve: (chunk) => chunk,

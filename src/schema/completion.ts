@@ -220,7 +220,11 @@ builder.mutationField('createCompletion', (t) =>
     cost: completionFieldCost,
     args: { input: t.arg(completionInputArg) },
     resolve: async (_root, _args, context, info) =>
-      (await context.completions.create(plannedCall(context, info), completionCallOptions(context)))
-        .completion,
+      (
+        await context.completions.create(
+          plannedCall(context, info),
+          completionCallOptions(context, String(info.path.key)),
+        )
+      ).completion,
   }),
 );

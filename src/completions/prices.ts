@@ -1,0 +1,65 @@
+/**
+ * What a call cost in USD, from a price table per model (USD per million input and output tokens).
+ * The default table holds OpenAI's current text-completion models; `PRICES_FILE` replaces it. A
+ * model the table does not know costs null, never 0: an unknown price is not a free call.
+ */
+
+export interface ModelPrice {
+  /** USD per million prompt tokens. */
+  input: number;
+  /** USD per million completion tokens. */
+  output: number;
+}
+
+export type PriceTable = ReadonlyMap<string, ModelPrice>;
+
+export const defaultPrices: PriceTable = new Map([
+  ['gpt-3.5-turbo-instruct', { input: 1.5, output: 2 }],
+  ['davinci-002', { input: 2, output: 2 }],
+  ['babbage-002', { input: 0.4, output: 0.4 }],
+]);
+
+export class PriceTableError extends Error {}
+
+/** `{ "<model>": { "input": <USD per 1M>, "output": <USD per 1M> } }`, every price a finite number ≥ 0. */
+export function parsePriceTable(text: string): PriceTable {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new PriceTableError('is not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new PriceTableError('must be an object of model → { input, output }');
+  }
+  const table = new Map<string, ModelPrice>();
+  for (const [model, price] of Object.entries(value)) {
+    const { input, output } = (price ?? {}) as Record<string, unknown>;
+    for (const [name, amount] of [
+      ['input', input],
+      ['output', output],
+    ] as const) {
+      if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) {
+        throw new PriceTableError(`${model}.${name} must be a number ≥ 0 (USD per million tokens)`);
+      }
+    }
+    table.set(model, { input: input as number, output: output as number });
+  }
+  return table;
+}
+
+/**
+ * The cost of a call, or null for a model without a price. Upstreams answer with dated snapshots
+ * (`gpt-3.5-turbo-instruct:20230824-v2`): the name before `:` is tried too.
+ */
+export function costUsd(
+  prices: PriceTable,
+  model: string,
+  usage: { promptTokens: number; completionTokens: number },
+): number | null {
+  const price = prices.get(model) ?? prices.get(model.split(':')[0] ?? model);
+  if (price === undefined) return null;
+  // Rounded to a millionth of a cent: sums of many small calls stay readable.
+  const cost = (usage.promptTokens * price.input + usage.completionTokens * price.output) / 1_000_000;
+  return Math.round(cost * 1e8) / 1e8;
+}
