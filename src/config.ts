@@ -1,5 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import {
+  ConfigError,
+  type Env,
+  optional,
+  readBoolean,
+  readFileVariable,
+  readInt,
+  readString,
+} from './config-values.js';
+
+export { ConfigError };
+
 import { type ClientKeyEntry, ClientKeyError, parseClientKeys } from './auth/client-keys.js';
 import { type PriceTable, PriceTableError, parsePriceTable } from './completions/prices.js';
 import { CorsOriginError, normaliseOrigin } from './http/cors.js';
@@ -104,25 +115,6 @@ export const configDefaults = {
   },
 } as const;
 
-export class ConfigError extends Error {}
-
-type Env = Record<string, string | undefined>;
-
-function readInt(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
-}
-
-function readString(env: Env, name: string, fallback: string): string {
-  const raw = env[name]?.trim();
-  return raw === undefined || raw === '' ? fallback : raw;
-}
-
 function readUpstream(env: Env): UpstreamChoice {
   const raw = readString(env, 'UPSTREAM', configDefaults.upstream).toLowerCase();
   if (raw === 'auto' || raw === 'openai' || raw === 'local') return raw;
@@ -192,7 +184,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     corsOrigins: readCorsOrigins(env),
     wsInitTimeoutMs: readInt(env, 'WS_INIT_TIMEOUT_MS', configDefaults.wsInitTimeoutMs, 1, 600_000),
     trustedDocuments: readTrustedDocuments(env),
-    prices: readPrices(env),
+    prices: readFileVariable(env, 'PRICES_FILE', parsePriceTable, PriceTableError),
     shutdown: {
       delayMs: readInt(env, 'SHUTDOWN_DELAY_MS', configDefaults.shutdown.delayMs, 0, 600_000),
       graceMs: readInt(env, 'SHUTDOWN_GRACE_MS', configDefaults.shutdown.graceMs, 0, 3_600_000),
@@ -208,11 +200,6 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   return Object.freeze(config);
 }
 
-function optional(value: string | undefined): string | undefined {
-  const trimmed = value?.trim();
-  return trimmed === undefined || trimmed === '' ? undefined : trimmed;
-}
-
 /** CORS_ORIGINS: exact origins, comma separated; `*` only when written. */
 function readCorsOrigins(env: Env): string[] {
   const entries = (env.CORS_ORIGINS ?? '').split(',').map((entry) => entry.trim());
@@ -225,65 +212,19 @@ function readCorsOrigins(env: Env): string[] {
   }
 }
 
-function readBoolean(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name]?.trim().toLowerCase();
-  if (raw === undefined || raw === '') return fallback;
-  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
-  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
-}
-
-function readPrices(env: Env): PriceTable | undefined {
-  const file = optional(env.PRICES_FILE);
-  if (file === undefined) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    throw new ConfigError(`PRICES_FILE cannot be read: ${file}`);
-  }
-  try {
-    return parsePriceTable(text);
-  } catch (error) {
-    throw new ConfigError(
-      `PRICES_FILE ${file}: ${error instanceof PriceTableError ? error.message : 'unreadable'}`,
-    );
-  }
-}
-
 function readTrustedDocuments(env: Env): Config['trustedDocuments'] {
-  const file = optional(env.TRUSTED_DOCUMENTS_FILE);
   const only = readBoolean(env, 'TRUSTED_DOCUMENTS_ONLY', false);
-  if (file === undefined) {
-    if (only) throw new ConfigError('TRUSTED_DOCUMENTS_ONLY=true needs TRUSTED_DOCUMENTS_FILE');
-    return { manifest: new Map(), only };
+  const manifest = readFileVariable(env, 'TRUSTED_DOCUMENTS_FILE', parseManifest, ManifestError);
+  if (manifest === undefined && only) {
+    throw new ConfigError('TRUSTED_DOCUMENTS_ONLY=true needs TRUSTED_DOCUMENTS_FILE');
   }
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    throw new ConfigError(`TRUSTED_DOCUMENTS_FILE cannot be read: ${file}`);
-  }
-  try {
-    return { manifest: parseManifest(text), only };
-  } catch (error) {
-    throw new ConfigError(
-      `TRUSTED_DOCUMENTS_FILE ${file}: ${error instanceof ManifestError ? error.message : 'unreadable'}`,
-    );
-  }
+  return { manifest: manifest ?? new Map(), only };
 }
 
 /** CLIENT_KEYS inline and CLIENT_KEYS_FILE together; both hold `name:sha256hex` entries. */
 function readClientKeys(env: Env): ClientKeyEntry[] {
-  const file = optional(env.CLIENT_KEYS_FILE);
-  let text = env.CLIENT_KEYS ?? '';
-  if (file !== undefined) {
-    try {
-      text += `\n${readFileSync(file, 'utf8')}`;
-    } catch {
-      throw new ConfigError(`CLIENT_KEYS_FILE cannot be read: ${file}`);
-    }
-  }
+  const fromFile = readFileVariable(env, 'CLIENT_KEYS_FILE', (text) => text, Error);
+  const text = `${env.CLIENT_KEYS ?? ''}\n${fromFile ?? ''}`;
   try {
     return parseClientKeys(text);
   } catch (error) {
