@@ -1,8 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ExecutionResult, GraphQLError } from 'graphql';
+import { type ExecutionArgs, type ExecutionResult, type GraphQLError, getOperationAST } from 'graphql';
 import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { readLimitedBody, sendPayloadTooLarge } from '../http/body-limit.js';
+import { headerText } from '../http/headers.js';
+import { requestIdOf } from '../http/request-id.js';
 import type { PersistedDocuments } from '../plugins/persisted-documents.js';
+import { type Caller, upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga } from '../yoga.js';
 
 /**
@@ -39,6 +42,54 @@ export async function handToYoga(
   // whatwg-node reads `req.body` in place of the stream consumed.
   (req as IncomingMessage & { body?: Buffer }).body = body;
   await yoga(req, res);
+}
+
+/**
+ * The operation of a route's request, ready to run through yoga's envelop (the same caches, Armor,
+ * preflight, masking), or undefined when yoga should answer: a document that does not parse or
+ * validate, or an operation of another type than the route serves.
+ */
+export async function envelopedOperation(
+  yoga: CompletionsYoga,
+  req: IncomingMessage,
+  params: Params,
+  admitted: Pick<Caller, 'signal' | 'client'>,
+  types: readonly ('query' | 'mutation' | 'subscription')[],
+): Promise<{ enveloped: ReturnType<CompletionsYoga['getEnveloped']>; args: ExecutionArgs } | undefined> {
+  const caller: Caller = {
+    ...admitted,
+    upstreamApiKey: headerText(req.headers[upstreamKeyHeader]),
+    requestId: requestIdOf(req),
+  };
+  const enveloped = yoga.getEnveloped({ req, caller, params });
+  let document: ReturnType<typeof enveloped.parse>;
+  try {
+    document = enveloped.parse(params.query);
+    // GraphQL Armor's limits may throw from either step instead of returning errors.
+    if (enveloped.validate(enveloped.schema, document).length > 0) return undefined;
+  } catch {
+    return undefined;
+  }
+  const operation = getOperationAST(document, params.operationName)?.operation;
+  if (operation === undefined || !types.includes(operation)) return undefined;
+  const args: ExecutionArgs = {
+    schema: enveloped.schema,
+    document,
+    variableValues: params.variables,
+    operationName: params.operationName,
+    contextValue: await enveloped.contextFactory(),
+  };
+  return { enveloped, args };
+}
+
+/**
+ * A refusal made before execution whose errors all carry their code (the preflight's, the
+ * variables'): nothing ran, and the route can answer it as yoga would.
+ */
+export function isCodedRefusal(result: ExecutionResult): boolean {
+  return (
+    !('data' in result) && (result.errors ?? []).every((error) => typeof error.extensions?.code === 'string')
+  );
 }
 
 export interface Params {

@@ -1,14 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type ExecutionResult, type GraphQLError, getOperationAST } from 'graphql';
+import type { ExecutionResult, GraphQLError } from 'graphql';
 import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
 import { headerText } from '../http/headers.js';
 import { requestIdOf } from '../http/request-id.js';
 import type { RouteHandler } from '../http/route.js';
 import type { PersistedDocuments } from '../plugins/persisted-documents.js';
-import { upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga } from '../yoga.js';
-import { admit, handToYoga, parseParams, stringifyResult, withDocument } from './graphql-params.js';
+import {
+  admit,
+  envelopedOperation,
+  handToYoga,
+  isCodedRefusal,
+  parseParams,
+  stringifyResult,
+  withDocument,
+} from './graphql-params.js';
 
 /**
  * The common request — a JSON POST of a query or mutation to /graphql — run through yoga's envelop
@@ -78,10 +85,6 @@ function statusOf(result: ExecutionResult, type: ResponseType): number {
   return status || 200;
 }
 
-function allCoded(result: ExecutionResult): boolean {
-  return (result.errors ?? []).every((error) => typeof error.extensions?.code === 'string');
-}
-
 /** An AbortSignal that fires when the client goes away before the response is complete. */
 function disconnectSignal(res: ServerResponse): AbortSignal {
   const controller = new AbortController();
@@ -104,7 +107,7 @@ export function createJsonRoute(deps: JsonRouteDeps): RouteHandler {
     // A refusal made before execution is answered here too when every error carries its code (the
     // preflight's, the variables'): handing it to yoga would parse and price the body again, which
     // a client sending refused 500 KB prompts turns into twice the garbage. Anything else: yoga.
-    if (result === undefined || (!('data' in result) && !allCoded(result))) {
+    if (result === undefined || (!('data' in result) && !isCodedRefusal(result))) {
       await handToYoga(yoga, req, res, admitted.body);
       return true;
     }
@@ -133,31 +136,15 @@ async function run(
 ): Promise<ExecutionResult | undefined> {
   const params = withDocument(parseParams(body), deps.documents);
   if (params === undefined) return undefined;
-  const caller = {
-    signal: disconnectSignal(res),
-    client,
-    requestId: requestIdOf(req),
-    upstreamApiKey: headerText(req.headers[upstreamKeyHeader]),
-  };
-  const enveloped = deps.yoga.getEnveloped({ req, caller, params });
-  let document: ReturnType<typeof enveloped.parse>;
-  try {
-    document = enveloped.parse(params.query);
-    // GraphQL Armor's limits may throw from either step instead of returning errors.
-    if (enveloped.validate(enveloped.schema, document).length > 0) return undefined;
-  } catch {
-    return undefined;
-  }
-  const operation = getOperationAST(document, params.operationName)?.operation;
-  if (operation !== 'query' && operation !== 'mutation') return undefined;
-  const contextValue = await enveloped.contextFactory();
-  const result: unknown = await enveloped.execute({
-    schema: enveloped.schema,
-    document,
-    variableValues: params.variables,
-    operationName: params.operationName,
-    contextValue,
-  });
+  const operation = await envelopedOperation(
+    deps.yoga,
+    req,
+    params,
+    { signal: disconnectSignal(res), client },
+    ['query', 'mutation'],
+  );
+  if (operation === undefined) return undefined;
+  const result: unknown = await operation.enveloped.execute(operation.args);
   // Past this point the operation ran: it is answered here, never handed to yoga to run again.
   // (The schema has no @defer/@stream, so a query or mutation gives one result.)
   if (typeof result !== 'object' || result === null || Symbol.asyncIterator in result) {

@@ -1,16 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type DocumentNode, type ExecutionResult, GraphQLError, getOperationAST } from 'graphql';
+import { type ExecutionResult, GraphQLError } from 'graphql';
 import type { ClientAuthenticator } from '../auth/client-keys.js';
 import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
-import { headerText, mediaTypes } from '../http/headers.js';
+import { mediaTypes } from '../http/headers.js';
 import { requestIdOf } from '../http/request-id.js';
 import type { RouteHandler } from '../http/route.js';
 import type { PersistedDocuments } from '../plugins/persisted-documents.js';
-import { type Caller, upstreamKeyHeader } from '../request-context.js';
+import type { Caller } from '../request-context.js';
 import type { CompletionsYoga, ErrorMasker } from '../yoga.js';
 import {
   admit,
+  envelopedOperation,
   handToYoga,
+  isCodedRefusal,
   type Params,
   parseParams,
   stringifyResult,
@@ -87,37 +89,15 @@ async function subscribe(
   admitted: Pick<Caller, 'signal' | 'client'>,
 ): Promise<AsyncIterable<ExecutionResult> | undefined> {
   if (params === undefined) return undefined;
-  const caller: Caller = {
-    ...admitted,
-    upstreamApiKey: headerText(req.headers[upstreamKeyHeader]),
-    requestId: requestIdOf(req),
-  };
-  const enveloped = yoga.getEnveloped({ req, caller, params });
-  let document: DocumentNode;
-  try {
-    document = enveloped.parse(params.query);
-    // GraphQL Armor's limits may throw from either step instead of returning errors.
-    if (enveloped.validate(enveloped.schema, document).length > 0) return undefined;
-  } catch {
-    return undefined;
-  }
-  if (getOperationAST(document, params.operationName)?.operation !== 'subscription') return undefined;
+  const operation = await envelopedOperation(yoga, req, params, admitted, ['subscription']);
+  if (operation === undefined) return undefined;
   // The subscription's resolver is an async generator: nothing upstream starts before the first pull.
-  const contextValue = await enveloped.contextFactory();
-  const result: unknown = await enveloped.subscribe({
-    schema: enveloped.schema,
-    document,
-    variableValues: params.variables,
-    operationName: params.operationName,
-    contextValue,
-  });
+  const result: unknown = await operation.enveloped.subscribe(operation.args);
   if (isAsyncIterable(result)) return result;
   // A coded refusal before execution is sent here as yoga sends it (one event), rather than having
   // yoga parse and price the body again: refused requests are a hostile client's cheapest load.
   const single = result as ExecutionResult;
-  if ('data' in single || !(single.errors ?? []).every((e) => typeof e.extensions?.code === 'string')) {
-    return undefined;
-  }
+  if (!isCodedRefusal(single)) return undefined;
   const event = { ...single, extensions: { ...single.extensions, requestId: requestIdOf(req) } };
   return (async function* () {
     yield event;
