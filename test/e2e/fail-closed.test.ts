@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configDefaults } from '../../src/config.js';
 import { sseClient, wsClient } from '../helpers/clients.js';
-import { recorded } from '../helpers/recorded.js';
+import { reply } from '../helpers/stub-upstream.js';
 import { type StubbedApp, startStubbedApp, stopStubbedApp } from '../helpers/test-app.js';
 
 /**
@@ -27,13 +27,7 @@ beforeAll(async () => {
       },
     },
   });
-  const json = recorded('openai-nonstream-basic.json');
-  const sse = recorded('openai-stream-basic.sse');
-  stubbed.stub.on('POST', '/completions', (_req, res, request) => {
-    const stream = (request.json as { stream?: boolean }).stream === true;
-    res.writeHead(200, { 'content-type': stream ? 'text/event-stream' : 'application/json' });
-    res.end(stream ? sse : json);
-  });
+  stubbed.stub.on('POST', '/completions', reply.completionOrStream());
 });
 
 afterAll(async () => {

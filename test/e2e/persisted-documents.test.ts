@@ -6,7 +6,7 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 import { sha256 } from '../../src/persisted-manifest.js';
 import { sseClient, wsClient } from '../helpers/clients.js';
 import { completionStream, createCompletion } from '../helpers/operations.js';
-import { recorded } from '../helpers/recorded.js';
+import { reply } from '../helpers/stub-upstream.js';
 import { type StubbedApp, startStubbedApp, stopStubbedApp } from '../helpers/test-app.js';
 
 /**
@@ -22,13 +22,7 @@ const id = (doc: string) => sha256(doc);
 const persisted = (doc: string) => ({ persistedQuery: { version: 1, sha256Hash: id(doc) } });
 
 function answerCompletions(stubbed: StubbedApp) {
-  const json = recorded('openai-nonstream-basic.json');
-  const sse = recorded('openai-stream-basic.sse');
-  stubbed.stub.on('POST', '/completions', (_req, res, request) => {
-    const stream = (request.json as { stream?: boolean }).stream === true;
-    res.writeHead(200, { 'content-type': stream ? 'text/event-stream' : 'application/json' });
-    res.end(stream ? sse : json);
-  });
+  stubbed.stub.on('POST', '/completions', reply.completionOrStream());
   stubbed.stub.on('GET', '/models', (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{"object":"list","data":[{"id":"m","object":"model","created":1,"owned_by":"x"}]}');

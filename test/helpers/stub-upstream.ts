@@ -117,6 +117,11 @@ export const reply = {
       'content-type': name.endsWith('.sse') ? 'text/event-stream' : 'application/json',
       ...headers,
     }),
+  /** The recorded completion, as a stream when the request asked for one. */
+  completionOrStream: (): StubHandler => (req, res, request) =>
+    (request.json as { stream?: boolean } | undefined)?.stream === true
+      ? reply.recorded('openai-stream-basic.sse')(req, res, request)
+      : reply.recorded('openai-nonstream-basic.json')(req, res, request),
   /** `GET /models` listing these ids. */
   models: (...ids: string[]): StubHandler =>
     reply.json(200, {
