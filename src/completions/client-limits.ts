@@ -78,6 +78,32 @@ function plausible(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= implausibleTokens;
 }
 
+/**
+ * The tokens a call is charged for: the upstream's usage when it is believable, else the price's
+ * prompt tokens and, for completions, what a stream counted or the price's maximum.
+ */
+export function chargedUsage(
+  usage: WireUsage | null | undefined,
+  estimate: CostEstimate,
+  fallbackCompletionTokens?: number,
+): { promptTokens: number; completionTokens: number; believed: boolean } {
+  if (usage !== null && usage !== undefined) {
+    if (plausible(usage.prompt_tokens) && plausible(usage.completion_tokens)) {
+      return { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens, believed: true };
+    }
+    return {
+      promptTokens: estimate.promptTokens,
+      completionTokens: estimate.maxCompletionTokens,
+      believed: false,
+    };
+  }
+  return {
+    promptTokens: estimate.promptTokens,
+    completionTokens: fallbackCompletionTokens ?? estimate.maxCompletionTokens,
+    believed: true,
+  };
+}
+
 export interface ClientBudget {
   /** Reserves the call's price; throws `ClientRateLimitError`, or the limiter's own failure (fail closed). */
   reserve(client: string, estimate: CostEstimate): Promise<Charge>;
@@ -141,23 +167,15 @@ export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {
       return {
         async settle(model, usage, fallbackCompletionTokens) {
           const problems: BudgetProblem[] = [];
-          let promptTokens = estimate.promptTokens;
-          let completionTokens = fallbackCompletionTokens ?? estimate.maxCompletionTokens;
-          if (usage !== null && usage !== undefined) {
-            if (plausible(usage.prompt_tokens) && plausible(usage.completion_tokens)) {
-              promptTokens = usage.prompt_tokens;
-              completionTokens = usage.completion_tokens;
-            } else {
-              // A broken or hostile upstream must not refund a budget or poison the ledger.
-              problems.push('usage-implausible');
-              report('implausible usage from the upstream; the estimate was charged', {
-                client,
-                model,
-                usage,
-              });
-              promptTokens = estimate.promptTokens;
-              completionTokens = estimate.maxCompletionTokens;
-            }
+          const { promptTokens, completionTokens, believed } = chargedUsage(
+            usage,
+            estimate,
+            fallbackCompletionTokens,
+          );
+          if (!believed) {
+            // A broken or hostile upstream must not refund a budget or poison the ledger.
+            problems.push('usage-implausible');
+            report('implausible usage from the upstream; the estimate was charged', { client, model, usage });
           }
           if (!(await settle(reservation, promptTokens + completionTokens, client))) {
             problems.push('settlement-failed');

@@ -3,7 +3,7 @@ import { errorCodes } from '../errors.js';
 import { CompletionIdConflictError, type CompletionStore } from '../storage/index.js';
 import type { CallOptions, CompletionsProvider, ProviderCompletion } from '../upstream/provider.js';
 import type { WireCompletionResponse } from '../upstream/wire.js';
-import type { BudgetProblem, ClientBudget } from './client-limits.js';
+import { type BudgetProblem, type ClientBudget, chargedUsage } from './client-limits.js';
 import { toCompletion } from './mapping.js';
 import type { Completion, CompletionRequestInput } from './model.js';
 import type { PreparedCompletion } from './prepare.js';
@@ -85,14 +85,15 @@ export function createCompletionsService(deps: {
 }): CompletionsService {
   const { provider, budget, store } = deps;
   const prices = deps.prices ?? defaultPrices;
+  /** What the call was charged for, as the client budget counted it. */
   const report = (
     options: CompletionCallOptions,
     model: string,
-    usage: { prompt_tokens: number; completion_tokens: number },
+    charged: { promptTokens: number; completionTokens: number },
     upstreamRequestId?: string,
   ) => {
     if (options.onUsage === undefined) return;
-    const counts = { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens };
+    const counts = { promptTokens: charged.promptTokens, completionTokens: charged.completionTokens };
     options.onUsage({
       model,
       ...counts,
@@ -137,7 +138,7 @@ export function createCompletionsService(deps: {
     report(
       options,
       result.response.model,
-      result.response.usage ?? { prompt_tokens: call.estimate.promptTokens, completion_tokens: 0 },
+      chargedUsage(result.response.usage, call.estimate),
       result.requestId,
     );
     return result;
@@ -168,11 +169,7 @@ export function createCompletionsService(deps: {
       // Also when the consumer left early: what was generated so far is charged.
       if (!failed) {
         warn(await charge.settle(model, usage, pieces), options);
-        report(
-          options,
-          model,
-          usage ?? { prompt_tokens: call.estimate.promptTokens, completion_tokens: pieces },
-        );
+        report(options, model, chargedUsage(usage, call.estimate, pieces));
       }
     }
   }
