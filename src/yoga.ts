@@ -23,7 +23,7 @@ import {
   usePersistedDocuments,
 } from './plugins/persisted-documents.js';
 import { useRequestIdExtension } from './plugins/request-id.js';
-import { useWarnings } from './plugins/warnings.js';
+import { useResponseExtensions } from './plugins/response-extensions.js';
 import { type Caller, upstreamKeyHeader } from './request-context.js';
 import { schema } from './schema/index.js';
 
@@ -168,7 +168,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
       useGraphqlSse(graphqlSseEndpoint, documents),
       // Federated tracing: only when a gateway asks (apollo-federation-include-trace: ftv1).
       useApolloInlineTrace(),
-      useWarnings(),
+      useResponseExtensions(),
       useRequestIdExtension(),
       // Last, so that it labels the errors of every stage above.
       useErrorCodes(),

@@ -6,7 +6,7 @@ import type { GraphQLContext } from '../context.js';
  * and upstream request id of each paid field, and the operation's cost: null when a model has no
  * price).
  */
-export function useWarnings(): Plugin {
+export function useResponseExtensions(): Plugin {
   return {
     onExecute: ({ args }) => ({
       onExecuteDone: ({ result, setResult }) => {
