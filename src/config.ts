@@ -15,6 +15,7 @@ import { type ClientKeyEntry, ClientKeyError, parseClientKeys } from './auth/cli
 import { type PriceTable, PriceTableError, parsePriceTable } from './completions/prices.js';
 import { CorsOriginError, normaliseOrigin } from './http/cors.js';
 import { ManifestError, parseManifest } from './persisted-manifest.js';
+import { readUpstreamsFile, type UpstreamsSpec } from './routing/config-file.js';
 
 /**
  * The only reader of `process.env`. Everything is parsed and checked once at start, so a typo in a
@@ -66,6 +67,8 @@ export interface Config {
   prices: PriceTable | undefined;
   /** Known documents (TRUSTED_DOCUMENTS_FILE) and whether only they may run. */
   trustedDocuments: { manifest: Map<string, string>; only: boolean };
+  /** Deployments and routes (UPSTREAMS_FILE); without it the variables above describe one upstream. */
+  upstreams: UpstreamsSpec | undefined;
 }
 
 /** What one request may ask for; all enforced before anything executes. */
@@ -185,6 +188,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     wsInitTimeoutMs: readInt(env, 'WS_INIT_TIMEOUT_MS', configDefaults.wsInitTimeoutMs, 1, 600_000),
     trustedDocuments: readTrustedDocuments(env),
     prices: readFileVariable(env, 'PRICES_FILE', parsePriceTable, PriceTableError),
+    upstreams: readUpstreamsFile(env),
     shutdown: {
       delayMs: readInt(env, 'SHUTDOWN_DELAY_MS', configDefaults.shutdown.delayMs, 0, 600_000),
       graceMs: readInt(env, 'SHUTDOWN_GRACE_MS', configDefaults.shutdown.graceMs, 0, 3_600_000),
@@ -244,11 +248,12 @@ function readRateLimit(env: Env): Config['rateLimit'] {
 }
 
 /** The budgets in force: what was configured, else the paid upstream's defaults, else none (local). */
-export function resolveRateLimit(config: Pick<Config, 'rateLimit' | 'upstream' | 'openaiApiKey'>): {
-  requestsPerMinute: number;
-  tokensPerMinute: number;
-} {
-  const paid = resolveUpstream(config) === 'openai';
+export function resolveRateLimit(
+  config: Pick<Config, 'rateLimit' | 'upstream' | 'openaiApiKey'> & Partial<Pick<Config, 'upstreams'>>,
+): { requestsPerMinute: number; tokensPerMinute: number } {
+  const paid = config.upstreams
+    ? config.upstreams.deployments.some((deployment) => deployment.kind === 'openai')
+    : resolveUpstream(config) === 'openai';
   return {
     requestsPerMinute:
       config.rateLimit.requestsPerMinute ?? (paid ? configDefaults.rateLimit.requestsPerMinute : 0),
