@@ -12,7 +12,10 @@ import { configDefaults, type OperationLimits } from './config.js';
 import { errorCodes } from './errors.js';
 import { enforceBodyCap, sendPayloadTooLarge } from './http/body-limit.js';
 import { createCorsPolicy, hostAllowed } from './http/cors.js';
+import { createGraphiqlAssetsRoute } from './http/graphiql.js';
 import { headerText } from './http/headers.js';
+import { createMetricsRoute } from './http/metrics-route.js';
+import { createPlaygroundRoute } from './http/playground.js';
 import { createReadinessRoute } from './http/readiness.js';
 import { requestIdHeader, requestIdOf } from './http/request-id.js';
 import type { RouteHandler } from './http/route.js';
@@ -21,6 +24,9 @@ import { createPersistedDocuments } from './plugins/persisted-documents.js';
 import { createContextFactory, upstreamKeyHeader } from './request-context.js';
 import { createOpenAiCompatHandler } from './rest/openai-compat.js';
 import { createBatchedLedger, type Storage } from './storage/index.js';
+import { createCallObserver } from './telemetry/call-observer.js';
+import { createMetrics, type Metrics } from './telemetry/metrics.js';
+import type { Tracing } from './telemetry/tracing.js';
 import { createJsonRoute } from './transports/json-route.js';
 import { createSseSubscriptionRoute } from './transports/sse.js';
 import { attachWebSocket } from './transports/websocket.js';
@@ -63,12 +69,19 @@ export interface AppDeps {
   wsInitTimeoutMs?: number;
   /** Operations running at once on one WebSocket. */
   wsMaxOperationsPerSocket?: number;
+  /** Prometheus metrics; a fresh registry when not given. */
+  metrics?: Metrics;
+  /** `/metrics` needs this bearer token when client keys are configured (404 without one). */
+  metricsToken?: string;
+  /** Traces over OTLP/HTTP; off when not given. */
+  tracing?: Tracing;
 }
 
 export interface App {
   server: Server;
   yoga: CompletionsYoga;
   breaker: CircuitBreaker;
+  metrics: Metrics;
   /** True from the start of a drain or close: `/readyz` answers 503. */
   readonly draining: boolean;
   /**
@@ -113,8 +126,12 @@ export function createApp(deps: AppDeps): App {
   setMaxListeners(0, shutdown.signal);
   const limiter = deps.limiter ?? createMemoryRateLimiter();
   const guarded = withCircuitBreaker(deps.provider, breaker);
-  const reportAfterPayment = (message: string, details: Record<string, unknown>) =>
+  const metrics = deps.metrics ?? createMetrics();
+  metrics.watchBreaker(deps.provider.name, () => breaker.state);
+  const reportAfterPayment = (message: string, details: Record<string, unknown>) => {
+    metrics.writeFailure('ledger');
     deps.logger.error(details, message);
+  };
   // Usage is summed in memory and written in batches, off the request path.
   const ledger = deps.storage && createBatchedLedger(deps.storage.usage, { onError: reportAfterPayment });
   // Client budgets outside the breaker: a call the open circuit refuses gives its reservation back.
@@ -127,6 +144,11 @@ export function createApp(deps: AppDeps): App {
   const completions = createCompletionsService({
     provider: guarded,
     budget,
+    observer: createCallObserver({
+      metrics,
+      providerName: deps.provider.name,
+      ...(deps.tracing === undefined ? {} : { tracing: deps.tracing }),
+    }),
     ...(deps.prices ? { prices: deps.prices } : {}),
     ...(deps.storage ? { store: deps.storage.completions } : {}),
   });
@@ -140,7 +162,7 @@ export function createApp(deps: AppDeps): App {
     ...(ledger ? { usage: ledger } : {}),
   });
   // One masking function for yoga and for the SSE route, so a stream's errors read as yoga's.
-  const maskError = createErrorMasker(deps.logger, deps.production);
+  const maskError = createErrorMasker(deps.production);
   const cors = createCorsPolicy(deps.corsOrigins, deps.allowedHosts);
   // Known documents, one policy for every transport.
   const documents = createPersistedDocuments({
@@ -156,6 +178,8 @@ export function createApp(deps: AppDeps): App {
     logger: deps.logger,
     production: deps.production,
     limits,
+    metrics,
+    ...(deps.tracing === undefined ? {} : { tracing: deps.tracing }),
     ...(deps.exampleModel === undefined ? {} : { exampleModel: deps.exampleModel }),
   });
   // The OpenAI-compatible REST face: one request is one operation, through the same use case.
@@ -207,7 +231,14 @@ export function createApp(deps: AppDeps): App {
       upstream: async () => (breaker.state === 'open' ? 'circuit breaker open' : undefined),
     },
   });
-  const routes = [readiness, ...(deps.routes ?? []), rest, sseSubscriptions, jsonOperations];
+  const metricsRoute = createMetricsRoute({
+    registry: metrics.registry,
+    open: !authenticator.required,
+    token: deps.metricsToken,
+  });
+  // The browser pages' files (GraphiQL's bundle, the playground), served by this server: no CDN.
+  const pages = [createGraphiqlAssetsRoute(deps.logger), createPlaygroundRoute(deps.logger)];
+  const routes = [readiness, metricsRoute, ...(deps.routes ?? []), rest, sseSubscriptions, jsonOperations, ...pages];
 
   const server = createServer(async (req, res) => {
     res.setHeader(requestIdHeader, requestIdOf(req));
@@ -240,10 +271,13 @@ export function createApp(deps: AppDeps): App {
       : { maxOperationsPerSocket: deps.wsMaxOperationsPerSocket }),
   });
 
+  metrics.watchWebSockets(() => webSocket.connections);
+
   return {
     server,
     yoga,
     breaker,
+    metrics,
     served,
     get draining() {
       return draining;

@@ -16,6 +16,7 @@ import { type PriceTable, PriceTableError, parsePriceTable } from './completions
 import { CorsOriginError, normaliseOrigin } from './http/cors.js';
 import { ManifestError, parseManifest } from './persisted-manifest.js';
 import { readUpstreamsFile, type UpstreamsSpec } from './routing/config-file.js';
+import { readTelemetryConfig, type TelemetryConfig } from './telemetry/config.js';
 
 /**
  * The only reader of `process.env`. Everything is parsed and checked once at start, so a typo in a
@@ -69,6 +70,8 @@ export interface Config {
   trustedDocuments: { manifest: Map<string, string>; only: boolean };
   /** Deployments and routes (UPSTREAMS_FILE); without it the variables above describe one upstream. */
   upstreams: UpstreamsSpec | undefined;
+  /** METRICS_TOKEN, METRICS_PORT, LOG_PRETTY and the OTEL_* trace variables. */
+  telemetry: TelemetryConfig;
 }
 
 /** What one request may ask for; all enforced before anything executes. */
@@ -189,6 +192,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     trustedDocuments: readTrustedDocuments(env),
     prices: readFileVariable(env, 'PRICES_FILE', parsePriceTable, PriceTableError),
     upstreams: readUpstreamsFile(env),
+    telemetry: readTelemetryConfig(env, process.stdout.isTTY === true),
     shutdown: {
       delayMs: readInt(env, 'SHUTDOWN_DELAY_MS', configDefaults.shutdown.delayMs, 0, 600_000),
       graceMs: readInt(env, 'SHUTDOWN_GRACE_MS', configDefaults.shutdown.graceMs, 0, 3_600_000),

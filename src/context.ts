@@ -37,4 +37,6 @@ export interface GraphQLContext {
    * resolver runs. A paid resolver runs only what it finds here.
    */
   paidCalls?: ReadonlyMap<string, PreparedCompletion>;
+  /** The operation's trace context (an OpenTelemetry Context) when tracing is on; opaque here. */
+  trace?: unknown;
 }

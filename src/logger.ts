@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
+import pretty from 'pino-pretty';
 import { redactSecrets } from './redact.js';
 
 /**
@@ -9,6 +10,8 @@ export function createLogger(options: {
   level: string;
   secrets: readonly (string | undefined)[];
   destination?: DestinationStream;
+  /** Readable lines for a terminal instead of JSON. */
+  pretty?: boolean;
 }): Logger {
   return pino(
     {
@@ -19,7 +22,8 @@ export function createLogger(options: {
       },
       hooks: { streamWrite: (line) => redactSecrets(line, options.secrets) },
     },
-    options.destination,
+    options.destination ??
+      (options.pretty ? pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l' }) : undefined),
   );
 }
 

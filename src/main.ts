@@ -3,18 +3,34 @@ import { createApp } from './app.js';
 import { ClientAuthenticator } from './auth/client-keys.js';
 import { ConfigError, loadConfig, resolveRateLimit } from './config.js';
 import { isLoopback, loopbackHosts } from './http/cors.js';
+import { createMetricsServer } from './http/metrics-route.js';
 import { createRateLimiter } from './limits/index.js';
 import { createLogger } from './logger.js';
 import { createProvider } from './provider-factory.js';
 import { createStorage } from './storage/index.js';
+import { operationNamesOf } from './telemetry/bounded-label.js';
+import { createMetrics } from './telemetry/metrics.js';
+import { createTracing } from './telemetry/tracing.js';
 
 /** Process entry only: configuration, dependencies, app, listen, drain on SIGTERM. */
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  const { telemetry } = config;
   const logger = createLogger({
     level: config.logLevel,
-    secrets: [config.openaiApiKey, config.databaseUrl, config.redisUrl],
+    pretty: telemetry.prettyLogs,
+    secrets: [
+      config.openaiApiKey,
+      config.databaseUrl,
+      config.redisUrl,
+      telemetry.metricsToken,
+      ...Object.values(telemetry.tracing?.headers ?? {}),
+    ],
+  });
+  const tracing = telemetry.tracing && createTracing(telemetry.tracing);
+  const metrics = createMetrics({
+    knownOperationNames: operationNamesOf(config.trustedDocuments.manifest.values()),
   });
   const { provider, description, exampleModel, close } = await createProvider(config, logger);
   const storage = await createStorage({
@@ -40,7 +56,17 @@ async function main(): Promise<void> {
     // Bound to loopback, only the developer's own names may reach it (no DNS rebinding).
     ...(isLoopback(config.host) ? { allowedHosts: loopbackHosts } : {}),
     wsInitTimeoutMs: config.wsInitTimeoutMs,
+    metrics,
+    ...(telemetry.metricsToken === undefined ? {} : { metricsToken: telemetry.metricsToken }),
+    ...(tracing === undefined ? {} : { tracing }),
   });
+  const metricsServer =
+    telemetry.metricsPort === undefined
+      ? undefined
+      : createMetricsServer(metrics.registry, telemetry.metricsToken).listen(
+          telemetry.metricsPort,
+          config.host,
+        );
 
   app.server.listen(config.port, config.host, () => {
     const { port } = app.server.address() as AddressInfo;
@@ -54,10 +80,19 @@ async function main(): Promise<void> {
         'No client keys configured (CLIENT_KEYS / CLIENT_KEYS_FILE): the service is open to anyone who can reach it',
       );
     }
+    const scrape = !authenticator.required
+      ? 'open'
+      : telemetry.metricsToken === undefined
+        ? 'off (client keys are set: set METRICS_TOKEN to scrape)'
+        : 'with Authorization: Bearer $METRICS_TOKEN';
+    logger.info(
+      `Metrics: http://${host}:${port}/metrics ${scrape}${telemetry.metricsPort === undefined ? '' : `, and on port ${telemetry.metricsPort}`}; traces ${tracing ? `to ${new URL(telemetry.tracing?.url ?? '').origin} (OTLP/HTTP)` : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT)'}`,
+    );
     logger.info(
       { provider: provider.name, port },
       `GraphQL (GraphiQL in a browser): http://${host}:${port}/graphql`,
     );
+    logger.info(`Playground (watch tokens stream): http://${host}:${port}/playground`);
   });
 
   const shutdown = async (signal: string) => {
@@ -66,8 +101,9 @@ async function main(): Promise<void> {
     logger.info(
       `${signal}: not ready; taking new connections for ${delayMs} ms, then ${config.shutdown.graceMs} ms for what runs`,
     );
+    metricsServer?.close();
     await app.drain(delayMs, config.shutdown.graceMs);
-    await Promise.allSettled([close(), storage.close(), limiter.close()]);
+    await Promise.allSettled([close(), storage.close(), limiter.close(), tracing?.shutdown()]);
     logger.info('drained: ledger and stores flushed, connections closed');
     process.exit(0);
   };

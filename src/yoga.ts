@@ -9,6 +9,7 @@ import { configDefaults, type OperationLimits } from './config.js';
 import type { GraphQLContext } from './context.js';
 import { originalError, toClientError } from './errors.js';
 import { type CorsPolicy, sameOriginOnly, yogaCorsOptions } from './http/cors.js';
+import { renderOfflineGraphiQL, useGraphiqlPageHeaders } from './http/graphiql.js';
 import { requestIdOf } from './http/request-id.js';
 import { authenticatedClient, useClientAuth } from './plugins/client-auth.js';
 import { useCompletionPreflight } from './plugins/completion-preflight.js';
@@ -17,6 +18,7 @@ import { useEntitiesCap } from './plugins/entities-cap.js';
 import { useErrorCodes } from './plugins/error-codes.js';
 import { useGraphqlSse } from './plugins/graphql-sse.js';
 import { useMediaTypeChecks } from './plugins/media-types.js';
+import { clientCode, useOperationTelemetry } from './plugins/operation-telemetry.js';
 import {
   createPersistedDocuments,
   type PersistedDocuments,
@@ -26,6 +28,8 @@ import { useRequestIdExtension } from './plugins/request-id.js';
 import { useResponseExtensions } from './plugins/response-extensions.js';
 import { type Caller, upstreamKeyHeader } from './request-context.js';
 import { schema } from './schema/index.js';
+import type { Metrics } from './telemetry/metrics.js';
+import type { Tracing } from './telemetry/tracing.js';
 
 export interface YogaDeps {
   createContext: (caller: Caller) => GraphQLContext;
@@ -42,6 +46,9 @@ export interface YogaDeps {
   maskError: ErrorMasker;
   /** Browser origins besides this server's own; same-origin only by default. */
   cors?: CorsPolicy;
+  metrics: Metrics;
+  /** Traces over OTLP, when configured. */
+  tracing?: Tracing;
 }
 
 /** What a transport hands yoga besides the request: a WebSocket operation brings its own caller. */
@@ -59,7 +66,8 @@ export const graphqlSseEndpoint = '/graphql/stream';
 export const graphqlEndpoint = '/graphql';
 
 function defaultQuery(model: string): string {
-  return `# Try a completion (Ctrl-Enter runs it).
+  return `# Try a completion (Ctrl-Enter runs it). To watch tokens arrive and see the model's
+# alternatives, open the playground: /playground
 mutation Complete {
   createCompletion(input: { model: "${model}", prompt: { text: "Call me Ishmael." }, maxTokens: 24, temperature: 0.7 }) {
     id
@@ -72,27 +80,16 @@ mutation Complete {
 }
 
 /**
- * The stable code of an error yoga is about to log, as the client will see it: its own, or the one
- * its typed cause maps to (yoga logs a resolver's error before masking gives it a code).
- */
-function clientCode(value: unknown): string | undefined {
-  const own = value instanceof GraphQLError ? value.extensions.code : undefined;
-  if (typeof own === 'string') return own;
-  const code = toClientError(originalError(value))?.extensions.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-/**
- * yoga logs every error a resolver raised. What the client was told with a stable code is routine
- * (a bad parameter, a cancelled call: debug); an upstream failure is the operator's business but
- * not a bug here (warn, its code alone: the document may hold a prompt); the rest stays an error.
+ * yoga logs every error it handles. Those of an operation (they have a path) were already logged
+ * by the operation telemetry, with the request id and at their level; what is left happened before
+ * any operation ran: a client's malformed request (debug), or a fault here (error).
  */
 function logYogaError(logger: Logger, args: unknown[]): void {
-  const code = clientCode(args[0]);
+  const error = args[0];
+  if (error instanceof GraphQLError && error.path !== undefined) return;
+  const code = clientCode(error);
   if (code === undefined || code === 'INTERNAL_SERVER_ERROR') {
     logger.error(args.map(String).join(' '));
-  } else if (code.startsWith('UPSTREAM_')) {
-    logger.warn({ code }, (originalError(args[0]) as Error).message ?? code);
   } else if (logger.isLevelEnabled('debug')) {
     logger.debug({ code }, args.map(String).join(' '));
   }
@@ -104,15 +101,13 @@ export type ErrorMasker = (error: unknown, message: string, isDev?: boolean) => 
  * The one place errors meet clients: typed errors get their stable codes (src/errors.ts), anything
  * else is masked (its message shown only outside production) and logged.
  */
-export function createErrorMasker(logger: Logger, production: boolean): ErrorMasker {
+export function createErrorMasker(production: boolean): ErrorMasker {
   return (error, message, isDev) => {
     const path = (error as { path?: readonly (string | number)[] }).path;
     const mapped = toClientError(originalError(error), path);
     if (mapped !== undefined) return mapped;
-    const masked = defaultMaskError(error, message, isDev === true && !production);
-    if (masked !== error)
-      logger.error({ err: originalError(error) }, 'unexpected error, masked for the client');
-    return masked;
+    // Logged where the request id is known: by the operation telemetry, or yoga's logger above.
+    return defaultMaskError(error, message, isDev === true && !production);
   };
 }
 
@@ -129,6 +124,8 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
       title: 'completions-subgraph',
       defaultQuery: defaultQuery(deps.exampleModel ?? 'gpt-3.5-turbo-instruct'),
     },
+    // Served from this server (no CDN): the IDE works offline and under the page's CSP.
+    renderGraphiQL: renderOfflineGraphiQL,
     logging: {
       // yoga logs several debug lines per request: build them only when someone reads them.
       debug: (...args) => {
@@ -146,6 +143,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
     extraParamNames: ['documentId'],
     cors: (request) => yogaCorsOptions(deps.cors ?? sameOriginOnly, request.headers.get('origin')),
     plugins: [
+      useGraphiqlPageHeaders(),
       useClientAuth(deps.authenticator),
       usePersistedDocuments(documents),
       usePostCsrfPrevention(),
@@ -160,6 +158,12 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         blockFieldSuggestion: { enabled: deps.production },
       }),
       useEntitiesCap(limits.maxEntityRepresentations),
+      // Before the preflight, so that the operations it refuses are observed too.
+      useOperationTelemetry({
+        logger,
+        metrics: deps.metrics,
+        ...(deps.tracing === undefined ? {} : { tracing: deps.tracing }),
+      }),
       useCompletionPreflight({
         maxCompletions: limits.maxCompletionsPerOperation,
         maxEstimatedTokens: limits.maxEstimatedTokensPerOperation,

@@ -36,7 +36,27 @@ export type CompletionCallOptions = CallOptions & {
   onWarning?: (warning: ServiceWarning) => void;
   /** Told what each call used and cost, once it ended (for `extensions.usage`). */
   onUsage?: (usage: CallUsage) => void;
+  /** The operation's trace, opaque here: the call observer parents the call's span on it. */
+  trace?: unknown;
 };
+
+/**
+ * Watches each paid call (metrics, traces). The telemetry layer implements it; the service only
+ * says when a call starts, streams, and ends.
+ */
+export interface CallObserver {
+  /** A client limit refused the call before it went out. */
+  refused(error: unknown): void;
+  start(call: PreparedCompletion, info: { stream: boolean; client: string; trace: unknown }): CallWatch;
+}
+
+export interface CallWatch {
+  /** Added to the provider's options: trace headers for the upstream, a hook per HTTP attempt. */
+  readonly callOptions: Pick<CallOptions, 'traceHeaders' | 'onAttempt'>;
+  chunk(chunk: WireCompletionResponse): void;
+  succeeded(usage: CallUsage, response?: WireCompletionResponse): void;
+  failed(error: unknown): void;
+}
 
 /** What one paid call used, as reported in `extensions.usage`. */
 export interface CallUsage {
@@ -72,9 +92,9 @@ const budgetWarnings: Record<BudgetProblem, ServiceWarning> = {
   },
 };
 
-function callOptions(options: CompletionCallOptions): CallOptions {
-  const { onStoreFailure: _store, onWarning: _warning, onUsage: _usage, ...call } = options;
-  return call;
+function callOptions(options: CompletionCallOptions, watch: CallWatch | undefined): CallOptions {
+  const { onStoreFailure: _store, onWarning: _warning, onUsage: _usage, trace: _trace, ...call } = options;
+  return watch === undefined ? call : { ...call, ...watch.callOptions };
 }
 
 export function createCompletionsService(deps: {
@@ -82,25 +102,39 @@ export function createCompletionsService(deps: {
   budget: ClientBudget;
   store?: CompletionStore;
   prices?: PriceTable;
+  observer?: CallObserver;
 }): CompletionsService {
-  const { provider, budget, store } = deps;
+  const { provider, budget, store, observer } = deps;
   const prices = deps.prices ?? defaultPrices;
-  /** What the call was charged for, as the client budget counted it. */
+  /** What the call was charged for, as the client budget counted it, told to whoever listens. */
   const report = (
     options: CompletionCallOptions,
+    watch: CallWatch | undefined,
     model: string,
     charged: { promptTokens: number; completionTokens: number },
-    upstreamRequestId?: string,
+    upstream: { requestId?: string | undefined; response?: WireCompletionResponse },
   ) => {
-    if (options.onUsage === undefined) return;
+    if (options.onUsage === undefined && watch === undefined) return;
     const counts = { promptTokens: charged.promptTokens, completionTokens: charged.completionTokens };
-    options.onUsage({
+    const usage: CallUsage = {
       model,
       ...counts,
       costUsd: costUsd(prices, model, counts),
-      ...(upstreamRequestId === undefined ? {} : { upstreamRequestId }),
-    });
+      ...(upstream.requestId === undefined ? {} : { upstreamRequestId: upstream.requestId }),
+    };
+    options.onUsage?.(usage);
+    watch?.succeeded(usage, upstream.response);
   };
+  const reserve = async (call: PreparedCompletion, options: CompletionCallOptions) => {
+    try {
+      return await budget.reserve(options.client ?? anonymousClient.name, call.estimate);
+    } catch (error) {
+      observer?.refused(error);
+      throw error;
+    }
+  };
+  const watchCall = (call: PreparedCompletion, options: CompletionCallOptions, stream: boolean) =>
+    observer?.start(call, { stream, client: options.client ?? anonymousClient.name, trace: options.trace });
   const warn = (problems: BudgetProblem[], options: CompletionCallOptions) => {
     for (const problem of problems) options.onWarning?.(budgetWarnings[problem]);
   };
@@ -126,51 +160,81 @@ export function createCompletionsService(deps: {
   }
 
   async function complete(call: PreparedCompletion, options: CompletionCallOptions = {}) {
-    const charge = await budget.reserve(options.client ?? anonymousClient.name, call.estimate);
+    const charge = await reserve(call, options);
+    const watch = watchCall(call, options, false);
     let result: ProviderCompletion;
     try {
-      result = await provider.complete(call.wire, callOptions(options));
+      result = await provider.complete(call.wire, callOptions(options, watch));
     } catch (error) {
+      watch?.failed(error);
       await charge.fail(error, call.wire.model);
       throw error;
     }
-    warn(await charge.settle(result.response.model, result.response.usage), options);
-    report(
-      options,
-      result.response.model,
-      chargedUsage(result.response.usage, call.estimate),
-      result.requestId,
-    );
+    const { response, requestId } = result;
+    warn(await charge.settle(response.model, response.usage), options);
+    report(options, watch, response.model, chargedUsage(response.usage, call.estimate), {
+      requestId,
+      response,
+    });
     return result;
   }
 
+  /**
+   * Usage is settled and reported before the stream's last event goes out, so that the event can
+   * carry it (`extensions.usage`): the upstream's usage chunk is last when there is one; otherwise
+   * a chunk that finishes a choice is held until the next chunk or the end shows whether it is.
+   */
   async function* streamChunks(
     call: PreparedCompletion,
     options: CompletionCallOptions = {},
   ): AsyncGenerator<WireCompletionResponse> {
-    const charge = await budget.reserve(options.client ?? anonymousClient.name, call.estimate);
+    const charge = await reserve(call, options);
+    const watch = watchCall(call, options, true);
     let model = call.wire.model;
     let usage: WireCompletionResponse['usage'];
     // Without a usage chunk, each streamed piece is about one token of output.
     let pieces = 0;
     let failed = false;
+    let settled = false;
+    let held: WireCompletionResponse | undefined;
+    const settle = async () => {
+      settled = true;
+      warn(await charge.settle(model, usage, pieces), options);
+      report(options, watch, model, chargedUsage(usage, call.estimate, pieces), {});
+    };
     try {
-      for await (const chunk of provider.stream(call.wire, callOptions(options))) {
+      for await (const chunk of provider.stream(call.wire, callOptions(options, watch))) {
+        watch?.chunk(chunk);
         model = chunk.model;
         usage = chunk.usage ?? usage;
         pieces += chunk.choices.length;
+        if (held !== undefined) {
+          const previous = held;
+          held = undefined;
+          yield previous;
+        }
+        if (chunk.usage != null && chunk.choices.length === 0) await settle();
+        else if (chunk.choices.some((choice) => choice.finish_reason != null)) {
+          held = chunk;
+          continue;
+        }
         yield chunk;
       }
+      if (!settled) await settle();
+      if (held !== undefined) yield held;
     } catch (error) {
       failed = true;
-      await charge.fail(error, model, pieces);
+      // A failure after the usage was settled (a broken [DONE]) is not charged twice.
+      if (!settled) {
+        watch?.failed(error);
+        await charge.fail(error, model, pieces);
+      }
+      // What arrived before the failure is delivered, then the failure.
+      if (held !== undefined) yield held;
       throw error;
     } finally {
       // Also when the consumer left early: what was generated so far is charged.
-      if (!failed) {
-        warn(await charge.settle(model, usage, pieces), options);
-        report(options, model, chargedUsage(usage, call.estimate, pieces));
-      }
+      if (!failed && !settled) await settle();
     }
   }
 

@@ -26,6 +26,7 @@ export function completionCallOptions(context: GraphQLContext, field: string): C
     client: context.client.name,
     ...(context.upstreamApiKey === undefined ? {} : { apiKey: context.upstreamApiKey }),
     ...(context.requestId === undefined ? {} : { requestId: context.requestId }),
+    ...(context.trace === undefined ? {} : { trace: context.trace }),
     onStoreFailure: (error) => context.warnings.push(storeWarning(error)),
     onWarning: (warning) => context.warnings.push(warning),
     onUsage: (usage) => context.usageReport.push({ field, ...usage }),

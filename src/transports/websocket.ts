@@ -36,6 +36,8 @@ export interface WebSocketDeps {
 
 export interface WebSocketTransport {
   close(): Promise<void>;
+  /** WebSocket connections open now. */
+  readonly connections: number;
 }
 
 /** A connection_init carrying an Authorization param is a few hundred bytes. */
@@ -195,6 +197,9 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): WebSocketT
   });
 
   return {
+    get connections() {
+      return wss.clients.size;
+    },
     async close() {
       for (const client of wss.clients) client.close(1001, 'Going away');
       await new Promise<void>((resolve) => wss.close(() => resolve()));

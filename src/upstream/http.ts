@@ -93,6 +93,8 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
     // Pass-through mode: the client's own key replaces the server's, for this call only.
     if (callOptions.apiKey !== undefined) requestHeaders.authorization = `Bearer ${callOptions.apiKey}`;
     if (callOptions.requestId !== undefined) requestHeaders['x-request-id'] = callOptions.requestId;
+    if (callOptions.traceHeaders !== undefined) Object.assign(requestHeaders, callOptions.traceHeaders);
+    const onAttempt = callOptions.onAttempt;
     const callSecrets = callOptions.apiKey === undefined ? secrets : [...secrets, callOptions.apiKey];
     for (let attempt = 0; ; attempt++) {
       let response: Dispatcher.ResponseData;
@@ -108,7 +110,9 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
         });
       } catch (error) {
         deadline.throwIfAborted(error);
-        if (attempt < options.maxRetries && isRetryableConnectionError(error)) {
+        const retried = attempt < options.maxRetries && isRetryableConnectionError(error);
+        onAttempt?.('connection_error', retried);
+        if (retried) {
           await waitBeforeRetry(attempt, undefined, deadline, () => unreachable(error));
           continue;
         }
@@ -116,6 +120,7 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
       }
       const requestId = headerText(response.headers['x-request-id']);
       if (response.statusCode >= 200 && response.statusCode < 300) {
+        onAttempt?.(String(response.statusCode), false);
         return { status: response.statusCode, headers: response.headers, body: response.body, requestId };
       }
       const bodyText = await readBodyText(response.body, ERROR_BODY_LIMIT, deadline).catch(() => '');
@@ -132,6 +137,7 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
       const retryable =
         isRetryableStatus(response.statusCode) &&
         (response.statusCode !== 429 || isRetryableRateLimit(bodyText));
+      onAttempt?.(String(response.statusCode), attempt < options.maxRetries && retryable);
       if (attempt < options.maxRetries && retryable) {
         await waitBeforeRetry(attempt, retryAfterMs, deadline, upstreamError);
         continue;

@@ -9,6 +9,10 @@ export interface CallOptions {
   apiKey?: string;
   /** Our request's id, sent to the upstream so one call can be found on both sides. */
   requestId?: string;
+  /** W3C trace context of this call (`traceparent`, `tracestate`), sent to the upstream. */
+  traceHeaders?: Readonly<Record<string, string>>;
+  /** Told of each HTTP attempt: its status (or `connection_error`), and whether it is retried. */
+  onAttempt?: (status: string, retried: boolean) => void;
 }
 
 export interface ProviderCompletion {

@@ -1,0 +1,80 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import { headerText } from './headers.js';
+import type { RouteHandler } from './route.js';
+
+/**
+ * `GET /metrics` in the Prometheus text format. Open when the service is (no client keys); with
+ * client keys it needs `Authorization: Bearer $METRICS_TOKEN`, and without a token configured it
+ * does not exist (404): client names and spend are not for every key holder to read.
+ */
+
+export interface MetricsRouteDeps {
+  registry: Registry;
+  /** Anyone may scrape (the open service, or a second port meant for the scraper alone). */
+  open: boolean;
+  token?: string | undefined;
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+function sendJson(res: ServerResponse, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...(status === 401 ? { 'www-authenticate': 'Bearer realm="metrics"' } : {}),
+  });
+  res.end(body);
+}
+
+export function createMetricsRoute(deps: MetricsRouteDeps): RouteHandler {
+  const expected = deps.token === undefined ? undefined : digest(`Bearer ${deps.token}`);
+  return async (req, res) => {
+    if (req.url !== '/metrics' && !req.url?.startsWith('/metrics?')) return false;
+    if (!deps.open) {
+      if (expected === undefined) {
+        sendJson(res, 404, 'NOT_FOUND', 'Not found.');
+        return true;
+      }
+      // Compared as digests: equal lengths, and no timing hint about the token.
+      const given = digest(headerText(req.headers.authorization) ?? '');
+      if (!timingSafeEqual(given, expected)) {
+        sendJson(
+          res,
+          401,
+          'UNAUTHENTICATED',
+          'Scraping the metrics needs Authorization: Bearer <METRICS_TOKEN>.',
+        );
+        return true;
+      }
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-length': 0 });
+      res.end();
+      return true;
+    }
+    const text = await deps.registry.metrics();
+    res.writeHead(200, {
+      'content-type': deps.registry.contentType,
+      'content-length': Buffer.byteLength(text),
+      'cache-control': 'no-store',
+    });
+    res.end(req.method === 'HEAD' ? undefined : text);
+    return true;
+  };
+}
+
+/**
+ * METRICS_PORT: `/metrics` alone on a second port, for a scraper on an internal network. Open
+ * unless METRICS_TOKEN is set; everything else answers 404.
+ */
+export function createMetricsServer(registry: Registry, token: string | undefined): Server {
+  const route = createMetricsRoute({ registry, open: token === undefined, token });
+  return createServer(async (req, res) => {
+    if (!(await route(req, res))) sendJson(res, 404, 'NOT_FOUND', 'Only /metrics is served on this port.');
+  });
+}

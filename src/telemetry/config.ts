@@ -1,0 +1,95 @@
+import { ConfigError, type Env, optional, readBoolean, readInt, readString } from '../config-values.js';
+import type { TracingConfig } from './tracing.js';
+
+/**
+ * The telemetry part of the configuration, read from the environment record config.ts hands in:
+ * the metrics endpoint's token and optional port, log format, and the standard OpenTelemetry
+ * variables for traces (off unless an OTLP endpoint is set).
+ */
+
+export interface TelemetryConfig {
+  /** `/metrics` with client keys configured: this bearer token, or 404 without one. */
+  metricsToken: string | undefined;
+  /** A second port serving `/metrics` (and `/healthz`) alone, for a scraper on an internal network. */
+  metricsPort: number | undefined;
+  /** Human-readable log lines (pino-pretty); by default when stdout is a terminal. */
+  prettyLogs: boolean;
+  tracing: TracingConfig | undefined;
+}
+
+const samplers = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+];
+
+/** `key=value,key2=value2`, values percent-encoded, as the OTLP exporter specification writes them. */
+function readHeaders(env: Env, name: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const entry of (env[name] ?? '').split(',')) {
+    if (entry.trim() === '') continue;
+    const at = entry.indexOf('=');
+    if (at <= 0) throw new ConfigError(`${name}: expected key=value pairs separated by commas`);
+    try {
+      headers[decodeURIComponent(entry.slice(0, at).trim())] = decodeURIComponent(entry.slice(at + 1).trim());
+    } catch {
+      throw new ConfigError(`${name}: a header is not valid percent-encoding`);
+    }
+  }
+  return headers;
+}
+
+function readUrl(name: string, value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+    return url.href;
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL, got "${value}"`);
+  }
+}
+
+function readTracing(env: Env): TracingConfig | undefined {
+  if (readBoolean(env, 'OTEL_SDK_DISABLED', false)) return undefined;
+  const traces = optional(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  const base = optional(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  if (traces === undefined && base === undefined) return undefined;
+  // The signal's own variable is the whole URL; the base one gets the signal's path appended.
+  const url =
+    traces !== undefined
+      ? readUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', traces)
+      : readUrl('OTEL_EXPORTER_OTLP_ENDPOINT', `${(base as string).replace(/\/+$/, '')}/v1/traces`);
+  const sampler = readString(env, 'OTEL_TRACES_SAMPLER', 'parentbased_always_on');
+  if (!samplers.includes(sampler)) {
+    throw new ConfigError(`OTEL_TRACES_SAMPLER must be one of ${samplers.join(', ')}, got "${sampler}"`);
+  }
+  const arg = optional(env.OTEL_TRACES_SAMPLER_ARG);
+  const ratio = arg === undefined ? undefined : Number(arg);
+  if (ratio !== undefined && !(ratio >= 0 && ratio <= 1)) {
+    throw new ConfigError(`OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, got "${arg}"`);
+  }
+  return {
+    url,
+    headers: {
+      ...readHeaders(env, 'OTEL_EXPORTER_OTLP_HEADERS'),
+      ...readHeaders(env, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'),
+    },
+    serviceName: readString(env, 'OTEL_SERVICE_NAME', 'completions-subgraph'),
+    sampler,
+    samplerArg: ratio,
+    captureContent: readBoolean(env, 'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT', false),
+  };
+}
+
+export function readTelemetryConfig(env: Env, stdoutIsTerminal: boolean): TelemetryConfig {
+  const port = optional(env.METRICS_PORT);
+  return {
+    metricsToken: optional(env.METRICS_TOKEN),
+    metricsPort: port === undefined ? undefined : readInt(env, 'METRICS_PORT', 0, 0, 65_535),
+    prettyLogs: readBoolean(env, 'LOG_PRETTY', stdoutIsTerminal),
+    tracing: readTracing(env),
+  };
+}

@@ -1,0 +1,94 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import {
+  type Context,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  ROOT_CONTEXT,
+  type Span,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  type Sampler,
+  type SpanExporter,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
+
+/**
+ * Traces over OTLP/HTTP, off unless an endpoint is configured. No global tracer or context
+ * manager: an AsyncLocalStorage context costs every request (promise hooks), so spans are parented
+ * explicitly — the operation's span travels in the GraphQL context, the call's in its options.
+ */
+
+export interface TracingConfig {
+  /** The OTLP/HTTP traces URL (…/v1/traces). */
+  url: string;
+  headers: Readonly<Record<string, string>>;
+  serviceName: string;
+  /** `always_on`, `always_off`, `traceidratio`, or their `parentbased_` forms (OTEL_TRACES_SAMPLER). */
+  sampler: string;
+  samplerArg: number | undefined;
+  /** Prompt and completion text on spans: off unless asked for. */
+  captureContent: boolean;
+}
+
+export interface Tracing {
+  readonly tracer: Tracer;
+  readonly captureContent: boolean;
+  /** The caller's trace (W3C `traceparent`), or a new root. */
+  extract(headers: IncomingHttpHeaders): Context;
+  /** The headers that continue `span`'s trace at the upstream. */
+  headersFor(span: Span): Record<string, string>;
+  /** Sends what is buffered; at shutdown. */
+  shutdown(): Promise<void>;
+}
+
+function samplerFor(name: string, arg: number | undefined): Sampler {
+  const ratio = new TraceIdRatioBasedSampler(arg ?? 1);
+  switch (name) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return ratio;
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: ratio });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
+
+export function createTracing(config: TracingConfig, exporter?: SpanExporter): Tracing {
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes({ 'service.name': config.serviceName }),
+    sampler: samplerFor(config.sampler, config.samplerArg),
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter: exporter ?? new OTLPTraceExporter({ url: config.url, headers: { ...config.headers } }),
+      }),
+    ],
+  });
+  const propagator = new W3CTraceContextPropagator();
+  return {
+    tracer: provider.getTracer('completions-subgraph'),
+    captureContent: config.captureContent,
+    extract: (headers) => propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter),
+    headersFor(span) {
+      const carrier: Record<string, string> = {};
+      propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
+      return carrier;
+    },
+    shutdown: () => provider.shutdown(),
+  };
+}
