@@ -47,7 +47,9 @@ export interface Tracing {
   extract(headers: IncomingHttpHeaders): Context;
   /** The headers that continue `span`'s trace at the upstream. */
   headersFor(span: Span): Record<string, string>;
-  /** Sends what is buffered; at shutdown. */
+  /** Sends what is buffered now. */
+  forceFlush(): Promise<void>;
+  /** Sends what is buffered and stops; at shutdown. */
   shutdown(): Promise<void>;
 }
 
@@ -89,6 +91,7 @@ export function createTracing(config: TracingConfig, exporter?: SpanExporter): T
       propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
       return carrier;
     },
+    forceFlush: () => provider.forceFlush(),
     shutdown: () => provider.shutdown(),
   };
 }

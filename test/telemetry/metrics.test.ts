@@ -1,0 +1,194 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClientAuthenticator, hashToken } from '../../src/auth/client-keys.js';
+import { sseClient, wsClient } from '../helpers/clients.js';
+import { completionStream, createCompletion } from '../helpers/operations.js';
+import { reply } from '../helpers/stub-upstream.js';
+import { type StubbedApp, startStubbedApp, stopStubbedApp } from '../helpers/test-app.js';
+
+/** `GET /metrics`: what an operator's Prometheus scrapes, after real operations over real HTTP. */
+
+const prices = new Map([['gpt-3.5-turbo-instruct:20230824-v2', { input: 1.5, output: 2 }]]);
+const input = { model: 'gpt-3.5-turbo-instruct', prompt: { text: 'Say hi' }, maxTokens: 20 };
+
+async function scrape(origin: string, headers: Record<string, string> = {}): Promise<string> {
+  const response = await fetch(`${origin}/metrics`, { headers });
+  expect(response.status).toBe(200);
+  expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  return response.text();
+}
+
+/** The value of one sample, found by its name and a subset of its labels. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) {
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return undefined;
+}
+
+describe('/metrics in open mode', () => {
+  let stubbed: StubbedApp;
+  beforeAll(async () => {
+    stubbed = await startStubbedApp({ app: { prices } });
+  });
+  afterAll(() => stopStubbedApp(stubbed));
+
+  it('counts tokens, durations and cost of a paid call under the GenAI names and attributes', async () => {
+    stubbed.stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
+    const response = await stubbed.app.post(
+      `mutation Hello($input: CreateCompletionInput!) { createCompletion(input: $input) { id } }`,
+      { input },
+    );
+    expect(response.json.errors).toBeUndefined();
+    const text = await scrape(stubbed.app.origin);
+    const call = {
+      gen_ai_operation_name: 'text_completion',
+      gen_ai_provider_name: 'openai',
+      gen_ai_request_model: 'gpt-3.5-turbo-instruct',
+      gen_ai_response_model: 'gpt-3.5-turbo-instruct:20230824-v2',
+    };
+    // The recorded body used 10 prompt and 12 completion tokens.
+    expect(sample(text, 'gen_ai_client_token_usage_sum', { ...call, gen_ai_token_type: 'input' })).toBe(10);
+    expect(sample(text, 'gen_ai_client_token_usage_sum', { ...call, gen_ai_token_type: 'output' })).toBe(12);
+    expect(
+      sample(text, 'gen_ai_client_token_usage_bucket', { ...call, gen_ai_token_type: 'input', le: '16' }),
+    ).toBe(1);
+    expect(
+      sample(text, 'gen_ai_client_token_usage_bucket', { ...call, gen_ai_token_type: 'input', le: '4' }),
+    ).toBe(0);
+    expect(sample(text, 'gen_ai_client_operation_duration_seconds_count', call)).toBe(1);
+    expect(sample(text, 'gen_ai_client_operation_duration_seconds_bucket', { le: '81.92' })).toBe(1);
+    // 10 × 1.5 + 12 × 2 per million tokens.
+    expect(sample(text, 'gen_ai_client_cost_usd_total', { client: 'anonymous' })).toBeCloseTo(0.000039, 9);
+    expect(
+      sample(text, 'graphql_server_operation_duration_seconds_count', {
+        graphql_operation_type: 'mutation',
+        graphql_operation_name: 'Hello',
+        outcome: 'OK',
+      }),
+    ).toBe(1);
+    expect(sample(text, 'upstream_attempts_total', { status: '200', retried: 'false' })).toBe(1);
+    expect(sample(text, 'upstream_circuit_breaker_state', { upstream: 'openai' })).toBe(0);
+  });
+
+  it('labels failures by their code, and counts each retried attempt by status', async () => {
+    stubbed.stub.on(
+      'POST',
+      '/completions',
+      reply.json(503, { error: { message: 'busy' } }),
+      reply.json(503, { error: { message: 'busy' } }),
+      reply.json(503, { error: { message: 'busy' } }),
+    );
+    const response = await stubbed.app.post(createCompletion, { input });
+    expect(response.json.errors[0].extensions.code).toBe('UPSTREAM_UNAVAILABLE');
+    const text = await scrape(stubbed.app.origin);
+    // Two retries (maxRetries 2), then the third 503 is given up on.
+    expect(sample(text, 'upstream_attempts_total', { status: '503', retried: 'true' })).toBe(2);
+    expect(sample(text, 'upstream_attempts_total', { status: '503', retried: 'false' })).toBe(1);
+    expect(
+      sample(text, 'gen_ai_client_operation_duration_seconds_count', { error_type: 'UPSTREAM_UNAVAILABLE' }),
+    ).toBe(1);
+    expect(
+      sample(text, 'graphql_server_operation_duration_seconds_count', {
+        graphql_operation_type: 'mutation',
+        outcome: 'UPSTREAM_UNAVAILABLE',
+      }),
+    ).toBe(1);
+  });
+
+  it('times a stream’s first chunk and the chunks after it, and counts open streams back to zero', async () => {
+    stubbed.stub.on('POST', '/completions', reply.recorded('openai-stream-basic.sse'));
+    const outcome = await sseClient(stubbed.app.graphqlUrl).run(completionStream, { input });
+    expect(outcome.error).toBeUndefined();
+    const chunks = outcome.events.filter((event) => event.data?.completionStream).length;
+    expect(chunks).toBeGreaterThan(2);
+    const text = await scrape(stubbed.app.origin);
+    expect(sample(text, 'gen_ai_client_operation_time_to_first_chunk_seconds_count')).toBe(1);
+    expect(sample(text, 'gen_ai_client_operation_time_per_output_chunk_seconds_count')).toBe(chunks - 1);
+    expect(sample(text, 'graphql_open_streams')).toBe(0);
+  });
+
+  it('shows a stream and a WebSocket while they are open', async () => {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    stubbed.stub.on('POST', '/completions', async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(
+        'data: {"id":"c","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":"a","finish_reason":null,"logprobs":null}]}\n\n',
+      );
+      await gate;
+      res.end('data: [DONE]\n\n');
+    });
+    const client = wsClient(stubbed.app.graphqlUrl);
+    const events: unknown[] = [];
+    const done = new Promise<void>((resolve) =>
+      client.subscribe(
+        completionStream,
+        { input },
+        { next: (e) => events.push(e), error: () => resolve(), complete: () => resolve() },
+      ),
+    );
+    await expect.poll(() => events.length).toBe(1);
+    const during = await scrape(stubbed.app.origin);
+    expect(sample(during, 'graphql_open_streams')).toBe(1);
+    expect(sample(during, 'graphql_ws_connections')).toBe(1);
+    release();
+    await done;
+    await client.dispose();
+    await expect.poll(async () => sample(await scrape(stubbed.app.origin), 'graphql_ws_connections')).toBe(0);
+    expect(sample(await scrape(stubbed.app.origin), 'graphql_open_streams')).toBe(0);
+  });
+
+  it('keeps client-chosen operation names bounded: past 200 distinct ones they read `other`', async () => {
+    for (let i = 0; i < 230; i++) await stubbed.app.post(`query Name${i} { __typename }`);
+    const text = await scrape(stubbed.app.origin);
+    const names = new Set(
+      [
+        ...text.matchAll(
+          /graphql_server_operation_duration_seconds_count\{[^}]*graphql_operation_name="([^"]*)"/g,
+        ),
+      ].map((match) => match[1]),
+    );
+    expect(names.has('other')).toBe(true);
+    expect(names.size).toBeLessThanOrEqual(202);
+  });
+});
+
+describe('/metrics with client keys', () => {
+  const key = 'sk-client-metrics-test';
+  const authenticator = new ClientAuthenticator([{ name: 'alice', sha256: hashToken(key) }]);
+  let withToken: StubbedApp;
+  let withoutToken: StubbedApp;
+  beforeAll(async () => {
+    withToken = await startStubbedApp({ app: { authenticator, metricsToken: 'scrape-me' } });
+    withoutToken = await startStubbedApp({ app: { authenticator } });
+  });
+  afterAll(async () => {
+    await stopStubbedApp(withToken);
+    await stopStubbedApp(withoutToken);
+  });
+
+  it('needs the metrics token: a client key is not enough, and a wrong token is refused', async () => {
+    for (const authorization of [undefined, `Bearer ${key}`, 'Bearer scrape-m', 'Bearer scrape-me2']) {
+      const response = await fetch(`${withToken.app.origin}/metrics`, {
+        headers: authorization === undefined ? {} : { authorization },
+      });
+      expect(response.status).toBe(401);
+      expect((await response.json()).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    }
+    const text = await scrape(withToken.app.origin, { authorization: 'Bearer scrape-me' });
+    expect(text).toContain('# TYPE gen_ai_client_token_usage histogram');
+    expect(text).not.toContain('scrape-me');
+  });
+
+  it('does not exist without a token configured', async () => {
+    const response = await fetch(`${withoutToken.app.origin}/metrics`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(response.status).toBe(404);
+  });
+});

@@ -1,0 +1,201 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTracing, type Tracing } from '../../src/telemetry/tracing.js';
+import { sseClient } from '../helpers/clients.js';
+import { completionStream } from '../helpers/operations.js';
+import { reply } from '../helpers/stub-upstream.js';
+import { type StubbedApp, startStubbedApp, stopStubbedApp } from '../helpers/test-app.js';
+
+/**
+ * Traces as a real OTLP/HTTP receiver on 127.0.0.1 gets them: the operation's server span continues
+ * the caller's trace, the upstream call's span hangs from it and continues at the upstream.
+ */
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes: { key: string; value: Record<string, unknown> }[];
+  events?: { name: string; attributes: { key: string; value: Record<string, unknown> }[] }[];
+  status?: { code?: number };
+}
+
+interface Receiver {
+  url: string;
+  bodies: string[];
+  headers: Record<string, string | string[] | undefined>[];
+  spans(): OtlpSpan[];
+  close(): Promise<void>;
+}
+
+async function startReceiver(): Promise<Receiver> {
+  const bodies: string[] = [];
+  const headers: Receiver['headers'] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      if (req.url === '/v1/traces') {
+        bodies.push(Buffer.concat(chunks).toString('utf8'));
+        headers.push(req.headers);
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`,
+    bodies,
+    headers,
+    spans: () =>
+      bodies.flatMap((body) =>
+        (
+          JSON.parse(body) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] }
+        ).resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans)),
+      ),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+function attribute(span: OtlpSpan | undefined, key: string): unknown {
+  const value = span?.attributes.find((entry) => entry.key === key)?.value;
+  if (value === undefined) return undefined;
+  if ('arrayValue' in value) {
+    return (value.arrayValue as { values: Record<string, unknown>[] }).values.map((v) => Object.values(v)[0]);
+  }
+  const raw = Object.values(value)[0];
+  return 'intValue' in value ? Number(raw) : raw;
+}
+
+const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+const callerSpanId = '00f067aa0ba902b7';
+const prompt = 'the secret launch date is friday';
+const input = { model: 'gpt-3.5-turbo-instruct', prompt: { text: prompt }, maxTokens: 20, temperature: 0.5 };
+const hello = 'mutation Hello($input: CreateCompletionInput!) { createCompletion(input: $input) { id } }';
+
+describe('traces over OTLP/HTTP', () => {
+  let receiver: Receiver;
+  let tracing: Tracing;
+  let stubbed: StubbedApp;
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    tracing = createTracing({
+      url: receiver.url,
+      headers: { 'x-collector-key': 'collector-secret' },
+      serviceName: 'completions-test',
+      sampler: 'parentbased_always_on',
+      samplerArg: undefined,
+      captureContent: false,
+    });
+    stubbed = await startStubbedApp({ app: { tracing } });
+  });
+  afterAll(async () => {
+    await stopStubbedApp(stubbed);
+    await tracing.shutdown();
+    await receiver.close();
+  });
+
+  it('continues the caller’s trace: server span, then the call’s client span, retries as events', async () => {
+    stubbed.stub.on(
+      'POST',
+      '/completions',
+      reply.json(503, { error: { message: 'busy' } }),
+      reply.recorded('openai-nonstream-basic.json'),
+    );
+    const response = await stubbed.app.post(
+      hello,
+      { input },
+      { traceparent: `00-${traceId}-${callerSpanId}-01` },
+    );
+    expect(response.json.errors).toBeUndefined();
+    await tracing.forceFlush();
+    await expect.poll(() => receiver.spans().length).toBeGreaterThanOrEqual(2);
+    expect(receiver.headers[0]?.['x-collector-key']).toBe('collector-secret');
+
+    const spans = receiver.spans().filter((span) => span.traceId === traceId);
+    const server = spans.find((span) => span.name === 'mutation Hello');
+    const client = spans.find((span) => span.name === 'text_completion gpt-3.5-turbo-instruct');
+    expect(server).toMatchObject({ kind: 2, parentSpanId: callerSpanId });
+    expect(attribute(server, 'graphql.operation.type')).toBe('mutation');
+    expect(attribute(server, 'graphql.operation.name')).toBe('Hello');
+    expect(client).toMatchObject({ kind: 3, parentSpanId: server?.spanId });
+    expect(attribute(client, 'gen_ai.operation.name')).toBe('text_completion');
+    expect(attribute(client, 'gen_ai.provider.name')).toBe('openai');
+    expect(attribute(client, 'gen_ai.request.model')).toBe('gpt-3.5-turbo-instruct');
+    expect(attribute(client, 'gen_ai.request.max_tokens')).toBe(20);
+    expect(attribute(client, 'gen_ai.request.temperature')).toBe(0.5);
+    expect(attribute(client, 'gen_ai.response.model')).toBe('gpt-3.5-turbo-instruct:20230824-v2');
+    expect(attribute(client, 'gen_ai.response.id')).toMatch(/^cmpl-/);
+    expect(attribute(client, 'gen_ai.response.finish_reasons')).toEqual(['stop']);
+    expect(attribute(client, 'gen_ai.usage.input_tokens')).toBe(10);
+    expect(attribute(client, 'gen_ai.usage.output_tokens')).toBe(12);
+    expect(client?.events?.map((event) => event.name)).toEqual(['retry']);
+
+    // Both attempts carried the client span's context to the upstream.
+    const sent = stubbed.stub.requests.slice(-2).map((request) => request.headers.traceparent);
+    expect(sent).toEqual([`00-${traceId}-${client?.spanId}-01`, `00-${traceId}-${client?.spanId}-01`]);
+    // No prompt text unless asked for.
+    expect(receiver.bodies.join('')).not.toContain('secret launch');
+  });
+
+  it('marks a failed call and its operation with the error code', async () => {
+    stubbed.stub.on(
+      'POST',
+      '/completions',
+      reply.json(400, { error: { message: 'nope', type: 'invalid_request_error' } }),
+    );
+    const response = await stubbed.app.post(hello, { input });
+    const code = response.json.errors[0].extensions.code;
+    await tracing.forceFlush();
+    await expect
+      .poll(() => receiver.spans().filter((span) => attribute(span, 'error.type') === code).length)
+      .toBe(2);
+    const failed = receiver.spans().filter((span) => attribute(span, 'error.type') === code);
+    expect(failed.every((span) => span.status?.code === 2)).toBe(true);
+    // Without a caller's traceparent the server span is a root.
+    expect(failed.find((span) => span.kind === 2)?.parentSpanId ?? '').toBe('');
+  });
+
+  it('times a stream’s first chunk on its span', async () => {
+    stubbed.stub.on('POST', '/completions', reply.recorded('openai-stream-basic.sse'));
+    const outcome = await sseClient(stubbed.app.graphqlUrl).run(completionStream, { input });
+    expect(outcome.error).toBeUndefined();
+    await tracing.forceFlush();
+    await expect.poll(() => receiver.spans().some((span) => span.name.startsWith('subscription'))).toBe(true);
+    const server = receiver.spans().find((span) => span.name.startsWith('subscription'));
+    const call = receiver.spans().find((span) => span.parentSpanId === server?.spanId);
+    expect(attribute(call, 'gen_ai.response.time_to_first_chunk')).toBeGreaterThan(0);
+  });
+});
+
+describe('prompt and completion text on spans', () => {
+  it('are recorded only when OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT asks for it', async () => {
+    const receiver = await startReceiver();
+    const tracing = createTracing({
+      url: receiver.url,
+      headers: {},
+      serviceName: 'completions-test',
+      sampler: 'always_on',
+      samplerArg: undefined,
+      captureContent: true,
+    });
+    const stubbed = await startStubbedApp({ app: { tracing } });
+    try {
+      stubbed.stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
+      await stubbed.app.post(hello, { input });
+      await tracing.forceFlush();
+      await expect.poll(() => receiver.spans().length).toBeGreaterThanOrEqual(2);
+      const call = receiver.spans().find((span) => span.name.startsWith('text_completion'));
+      expect(String(attribute(call, 'gen_ai.input.messages'))).toContain(prompt);
+      expect(JSON.parse(String(attribute(call, 'gen_ai.output.messages')))[0].role).toBe('assistant');
+    } finally {
+      await stopStubbedApp(stubbed);
+      await tracing.shutdown();
+      await receiver.close();
+    }
+  });
+});
