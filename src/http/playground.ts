@@ -1,0 +1,125 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { RouteHandler } from './route.js';
+import { createAsset, type StaticAsset, sendAsset, sendAssetUnavailable } from './static-asset.js';
+
+/**
+ * `/playground`: a page for watching completions stream, built on the public GraphQL API only.
+ * Its sources are in src/playground/; the client's TypeScript is bundled with esbuild (a
+ * dependency already, for `npm start`) on the first visit and kept in memory, so the page works
+ * the same under tsx (tests, `npm run dev`) and from the bundled dist/main.js.
+ */
+
+export const playgroundPath = '/playground';
+const assetPrefix = `${playgroundPath}/assets/`;
+
+/** Everything from this origin; no inline script or style, no plugins, no framing. */
+export const playgroundContentSecurityPolicy = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const pageHeaders = {
+  'content-security-policy': playgroundContentSecurityPolicy,
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
+interface PlaygroundBundle {
+  page: StaticAsset;
+  assets: Map<string, StaticAsset>;
+}
+
+/** src/playground from src/http (tsx) or from dist/ (the bundle). */
+function sourceDirectory(): string {
+  const candidates = ['../playground/', '../src/playground/'].map((relative) =>
+    fileURLToPath(new URL(relative, import.meta.url)),
+  );
+  const found = candidates.find((dir) => existsSync(`${dir}index.html`));
+  if (found === undefined) throw new Error(`playground sources not found in ${candidates.join(' or ')}`);
+  return found;
+}
+
+async function bundleClient(dir: string): Promise<string> {
+  const { build } = await import('esbuild');
+  const result = await build({
+    entryPoints: [`${dir}client/main.ts`],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'silent',
+    tsconfig: `${dir}client/tsconfig.json`,
+  });
+  const output = result.outputFiles[0];
+  if (output === undefined) throw new Error('esbuild wrote no playground bundle');
+  return output.text;
+}
+
+async function buildPlayground(): Promise<PlaygroundBundle> {
+  const dir = sourceDirectory();
+  const [html, css, icon, script] = await Promise.all([
+    readFile(`${dir}index.html`, 'utf8'),
+    readFile(`${dir}playground.css`),
+    readFile(`${dir}favicon.svg`),
+    bundleClient(dir),
+  ]);
+  const assets = new Map<string, StaticAsset>();
+  const add = async (name: string, extension: string, type: string, content: string | Buffer) => {
+    const asset = await createAsset(type, content, { immutable: true });
+    const path = `${assetPrefix}${name}.${asset.hash}.${extension}`;
+    assets.set(path, asset);
+    return path;
+  };
+  const urls = {
+    script: await add('playground', 'js', 'text/javascript; charset=utf-8', script),
+    style: await add('playground', 'css', 'text/css; charset=utf-8', css),
+    favicon: await add('favicon', 'svg', 'image/svg+xml', icon),
+  };
+  const page = html.replace(/\{\{(script|style|favicon)\}\}/g, (_, key: keyof typeof urls) => urls[key]);
+  return { page: await createAsset('text/html; charset=utf-8', page), assets };
+}
+
+export function createPlaygroundRoute(logger: Logger): RouteHandler {
+  let loading: Promise<PlaygroundBundle> | undefined;
+  const load = () => {
+    loading ??= buildPlayground().catch((error: unknown) => {
+      // Not kept: a fixed source file is picked up by the next request.
+      loading = undefined;
+      throw error;
+    });
+    return loading;
+  };
+  return async (req, res) => {
+    const path = req.url?.split('?', 1)[0] ?? '';
+    if (path !== playgroundPath && path !== `${playgroundPath}/` && !path.startsWith(assetPrefix))
+      return false;
+    let bundle: PlaygroundBundle;
+    try {
+      bundle = await load();
+    } catch (error) {
+      logger.error({ err: error }, 'the playground could not be built');
+      sendAssetUnavailable(res);
+      return true;
+    }
+    if (!path.startsWith(assetPrefix)) {
+      sendAsset(req, res, bundle.page, pageHeaders);
+      return true;
+    }
+    const asset = bundle.assets.get(path);
+    if (asset === undefined) return false;
+    sendAsset(req, res, asset);
+    return true;
+  };
+}
