@@ -6,7 +6,7 @@ import { createClientBudget } from './completions/client-limits.js';
 import { createModelCatalog } from './completions/model-catalog.js';
 import { assertWithinCeilings } from './completions/operation-limits.js';
 import { prepareFromWire } from './completions/prepare.js';
-import type { PriceTable } from './completions/prices.js';
+import { costUsd, defaultPrices, type PriceTable } from './completions/prices.js';
 import { createCompletionsService } from './completions/service.js';
 import { configDefaults, type OperationLimits } from './config.js';
 import { errorCodes } from './errors.js';
@@ -23,6 +23,7 @@ import { createMemoryRateLimiter, type LimitPolicy, type RateLimiter } from './l
 import { createPersistedDocuments } from './plugins/persisted-documents.js';
 import { createContextFactory, upstreamKeyHeader } from './request-context.js';
 import { createOpenAiCompatHandler } from './rest/openai-compat.js';
+import { isRouter } from './routing/router.js';
 import { createBatchedLedger, type Storage } from './storage/index.js';
 import { createCallObserver } from './telemetry/call-observer.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
@@ -125,7 +126,9 @@ export function createApp(deps: AppDeps): App {
   // Every open stream listens to it.
   setMaxListeners(0, shutdown.signal);
   const limiter = deps.limiter ?? createMemoryRateLimiter();
-  const guarded = withCircuitBreaker(deps.provider, breaker);
+  // Several deployments: the router keeps a breaker per deployment; one upstream: the app's breaker.
+  const router = isRouter(deps.provider) ? deps.provider : undefined;
+  const guarded = router ?? withCircuitBreaker(deps.provider, breaker);
   const metrics = deps.metrics ?? createMetrics();
   metrics.watchBreaker(deps.provider.name, () => breaker.state);
   const reportAfterPayment = (message: string, details: Record<string, unknown>) => {
@@ -139,6 +142,7 @@ export function createApp(deps: AppDeps): App {
     limiter,
     policy: deps.rateLimit ?? configDefaults.rateLimit,
     ...(ledger ? { ledger } : {}),
+    price: (model, tokens) => costUsd(deps.prices ?? defaultPrices, model, tokens),
     onError: reportAfterPayment,
   });
   const completions = createCompletionsService({
@@ -152,7 +156,10 @@ export function createApp(deps: AppDeps): App {
     ...(deps.prices ? { prices: deps.prices } : {}),
     ...(deps.storage ? { store: deps.storage.completions } : {}),
   });
-  const models = createModelCatalog({ provider: guarded });
+  const models = createModelCatalog({
+    provider: guarded,
+    ...(router ? { routing: router.routing } : { breakerState: () => breaker.state }),
+  });
   const createContext = createContextFactory({
     completions,
     models,
@@ -228,7 +235,9 @@ export function createApp(deps: AppDeps): App {
       ...(limiter.ping
         ? { rateLimiter: () => (limiter.ping as () => Promise<void>)().then(() => undefined) }
         : {}),
-      upstream: async () => (breaker.state === 'open' ? 'circuit breaker open' : undefined),
+      // Not ready only when nothing can serve: with a router, every deployment's breaker open.
+      upstream: async () =>
+        router ? router.routing.readiness() : breaker.state === 'open' ? 'circuit breaker open' : undefined,
     },
   });
   const metricsRoute = createMetricsRoute({
@@ -238,7 +247,15 @@ export function createApp(deps: AppDeps): App {
   });
   // The browser pages' files (GraphiQL's bundle, the playground), served by this server: no CDN.
   const pages = [createGraphiqlAssetsRoute(deps.logger), createPlaygroundRoute(deps.logger)];
-  const routes = [readiness, metricsRoute, ...(deps.routes ?? []), rest, sseSubscriptions, jsonOperations, ...pages];
+  const routes = [
+    readiness,
+    metricsRoute,
+    ...(deps.routes ?? []),
+    rest,
+    sseSubscriptions,
+    jsonOperations,
+    ...pages,
+  ];
 
   const server = createServer(async (req, res) => {
     res.setHeader(requestIdHeader, requestIdOf(req));

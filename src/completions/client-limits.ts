@@ -41,6 +41,8 @@ export interface ClientBudgetDeps {
   limiter: RateLimiter;
   policy: LimitPolicy;
   ledger?: UsageLedger;
+  /** USD of a call's tokens on a model, null when the model has no price: recorded in the ledger. */
+  price?: (model: string, tokens: { promptTokens: number; completionTokens: number }) => number | null;
   /** Failures after the paid call, with what is needed to reconcile them by hand. */
   onError?: (message: string, details: Record<string, unknown>) => void;
   /** Background retries of a failed settlement: attempts and the pause before each. */
@@ -120,16 +122,20 @@ export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {
   function record(client: string, model: string, promptTokens: number, completionTokens: number) {
     const ledger = deps.ledger;
     if (ledger === undefined) return;
+    const cost = deps.price?.(model, { promptTokens, completionTokens }) ?? null;
+    const priced = cost === null ? { unpricedRequests: 1 } : { costUsd: cost };
     pending.track(
-      ledger.record({ clientName: client, model, promptTokens, completionTokens }).catch((error: unknown) =>
-        report('usage ledger write failed; reconcile from this line', {
-          err: error,
-          client,
-          model,
-          promptTokens,
-          completionTokens,
-        }),
-      ),
+      ledger
+        .record({ clientName: client, model, promptTokens, completionTokens, ...priced })
+        .catch((error: unknown) =>
+          report('usage ledger write failed; reconcile from this line', {
+            err: error,
+            client,
+            model,
+            promptTokens,
+            completionTokens,
+          }),
+        ),
     );
   }
 

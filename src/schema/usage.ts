@@ -21,6 +21,12 @@ const ModelUsageRef = builder.objectRef<UsageEntry>('ModelUsage').implement({
       description: 'Tokens in and out.',
       resolve: (u) => u.promptTokens + u.completionTokens,
     }),
+    costUsd: t.float({
+      nullable: true,
+      description:
+        'What these calls cost in USD, priced when each was made; null when some were on a model without a price.',
+      resolve: (u) => u.costUsd,
+    }),
     firstAt: t.field({
       type: 'DateTime',
       description: 'The first recorded request.',
@@ -48,6 +54,14 @@ const ClientUsageRef = builder.objectRef<ClientUsage>('ClientUsage').implement({
     completionTokens: t.int({
       description: 'Tokens out, all models.',
       resolve: (u) => sum(u.byModel, 'completionTokens'),
+    }),
+    costUsd: t.float({
+      nullable: true,
+      description: 'What all calls cost in USD; null when some were on a model without a price.',
+      resolve: (u) =>
+        u.byModel.some((entry) => entry.costUsd === null)
+          ? null
+          : u.byModel.reduce((total, entry) => total + (entry.costUsd ?? 0), 0),
     }),
     totalTokens: t.int({
       description: 'Tokens in and out, all models.',

@@ -32,6 +32,8 @@ function merge(into: Map<string, Sum>, key: string, sum: Sum): void {
   current.requests += sum.requests;
   current.promptTokens += sum.promptTokens;
   current.completionTokens += sum.completionTokens;
+  current.costUsd += sum.costUsd;
+  current.unpricedRequests += sum.unpricedRequests;
   if (sum.firstAt < current.firstAt) current.firstAt = sum.firstAt;
   if (sum.at > current.at) current.at = sum.at;
 }
@@ -84,6 +86,8 @@ export function createBatchedLedger(inner: UsageLedger, options: BatchedLedgerOp
         requests: entry.requests ?? 1,
         promptTokens: entry.promptTokens,
         completionTokens: entry.completionTokens,
+        costUsd: entry.costUsd ?? 0,
+        unpricedRequests: entry.unpricedRequests ?? 0,
         firstAt: entry.firstAt ?? at,
         at,
       };

@@ -96,6 +96,24 @@ const migrations: Record<string, Migration> = {
     },
     // No `down`: two clients may now hold the same id, which the old key cannot represent.
   },
+  '0004_usage_cost': {
+    // What the calls cost, priced when they were made: a later price change does not rewrite the
+    // past. Calls on a model without a price are counted apart, so their cost reads null, not 0.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('usage_ledger')
+        .addColumn('cost_usd', 'double precision', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable('usage_ledger')
+        .addColumn('unpriced_requests', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('usage_ledger').dropColumn('unpriced_requests').execute();
+      await db.schema.alterTable('usage_ledger').dropColumn('cost_usd').execute();
+    },
+  },
 };
 
 /**

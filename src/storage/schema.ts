@@ -35,6 +35,10 @@ export interface UsageLedgerTable {
   /** Epoch milliseconds. */
   first_at: Int64;
   last_at: Int64;
+  /** USD of the priced requests, at the prices of the day. */
+  cost_usd: ColumnType<number | string, number | undefined, number>;
+  /** Requests on a model without a price: the row's cost is unknown when there are any. */
+  unpriced_requests: ColumnType<string | number | bigint, number | undefined, number>;
 }
 
 export interface Database {

@@ -40,6 +40,8 @@ export interface UsageEntry {
   completionTokens: number;
   firstAt: Date;
   lastAt: Date;
+  /** USD, priced when each call was made; null when some calls were on a model without a price. */
+  costUsd: number | null;
 }
 
 export interface UsageRecord {
@@ -53,6 +55,10 @@ export interface UsageRecord {
   requests?: number;
   /** When the first request of a batch happened; defaults to `at`. */
   firstAt?: Date;
+  /** USD of the priced requests; defaults to 0. */
+  costUsd?: number;
+  /** Requests on a model without a price; defaults to 0. */
+  unpricedRequests?: number;
 }
 
 export interface UsageLedger {

@@ -12,14 +12,20 @@ export function createUsageLedger(db: Kysely<Database>, secrets: readonly string
         throw new StorageError('usage.record', 'at and firstAt must be valid Dates');
       }
       const requests = entry.requests ?? 1;
+      const unpriced = entry.unpricedRequests ?? 0;
+      const cost = entry.costUsd ?? 0;
       for (const [name, value] of [
         ['promptTokens', entry.promptTokens],
         ['completionTokens', entry.completionTokens],
         ['requests', requests],
+        ['unpricedRequests', unpriced],
       ] as const) {
         if (!Number.isSafeInteger(value) || value < 0) {
           throw new StorageError('usage.record', `${name} must be a non-negative integer`);
         }
+      }
+      if (!Number.isFinite(cost) || cost < 0) {
+        throw new StorageError('usage.record', 'costUsd must be a non-negative number');
       }
       try {
         // One statement, so the database serialises concurrent increments of the same row; a
@@ -34,6 +40,8 @@ export function createUsageLedger(db: Kysely<Database>, secrets: readonly string
             completion_tokens: entry.completionTokens,
             first_at: firstAt,
             last_at: at,
+            cost_usd: cost,
+            unpriced_requests: unpriced,
           })
           .onConflict((oc) =>
             oc.columns(['client_name', 'model']).doUpdateSet((eb) => ({
@@ -43,6 +51,12 @@ export function createUsageLedger(db: Kysely<Database>, secrets: readonly string
                 'usage_ledger.completion_tokens',
                 '+',
                 eb.ref('excluded.completion_tokens'),
+              ),
+              cost_usd: eb('usage_ledger.cost_usd', '+', eb.ref('excluded.cost_usd')),
+              unpriced_requests: eb(
+                'usage_ledger.unpriced_requests',
+                '+',
+                eb.ref('excluded.unpriced_requests'),
               ),
               // CASE rather than LEAST/MIN: PostgreSQL and SQLite spell the two-argument min differently.
               first_at: eb
@@ -81,6 +95,7 @@ export function createUsageLedger(db: Kysely<Database>, secrets: readonly string
           completionTokens: toNumber(row.completion_tokens),
           firstAt: new Date(toNumber(row.first_at)),
           lastAt: new Date(toNumber(row.last_at)),
+          costUsd: toNumber(row.unpriced_requests) > 0 ? null : Number(row.cost_usd),
         }));
       } catch (error) {
         throw toStorageError('usage.forClient', error, secrets);

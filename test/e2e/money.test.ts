@@ -4,6 +4,7 @@ import { configDefaults } from '../../src/config.js';
 import { createMemoryRateLimiter, type RateLimiter } from '../../src/limits/index.js';
 import { createStorage, type Storage } from '../../src/storage/index.js';
 import { createCompletion } from '../helpers/operations.js';
+import { recordedJson } from '../helpers/recorded.js';
 import { reply } from '../helpers/stub-upstream.js';
 import { type StubbedApp, startStubbedApp, stopStubbedApp } from '../helpers/test-app.js';
 
@@ -173,5 +174,40 @@ describe('shutdown', () => {
     expect(written).toEqual(['gpt-3.5-turbo-instruct:20230824-v2']);
     await stubbed.stub.close();
     await storage.close();
+  });
+});
+
+describe('the ledger in dollars', () => {
+  it('carries each model’s cost, priced when the calls were made, and null for a model without a price', async () => {
+    const storage = await createStorage({ sqlitePath: ':memory:' });
+    const stubbed = await startStubbedApp({
+      app: {
+        authenticator,
+        storage,
+        prices: new Map([['gpt-3.5-turbo-instruct:20230824-v2', { input: 1.5, output: 2 }]]),
+      },
+    });
+    try {
+      stubbed.stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
+      await stubbed.app.post(createCompletion, { input }, auth);
+      await stubbed.app.post(createCompletion, { input }, auth);
+      const unpriced = { ...(recordedJson('openai-nonstream-basic.json') as object), model: 'llama-3' };
+      stubbed.stub.on('POST', '/completions', reply.json(200, unpriced));
+      await stubbed.app.post(createCompletion, { input: { ...input, model: 'llama-3' } }, auth);
+      const response = await stubbed.app.post(
+        '{ usage { costUsd byModel { model requests costUsd } } }',
+        {},
+        auth,
+      );
+      // Two calls of 10 tokens in and 12 out at 1.5 and 2 USD per million.
+      expect(response.json.data.usage.byModel).toEqual([
+        { model: 'gpt-3.5-turbo-instruct:20230824-v2', requests: 2, costUsd: 0.000078 },
+        { model: 'llama-3', requests: 1, costUsd: null },
+      ]);
+      expect(response.json.data.usage.costUsd).toBeNull();
+    } finally {
+      await stopStubbedApp(stubbed);
+      await storage.close();
+    }
   });
 });

@@ -83,8 +83,9 @@ export function migrationSuite(fresh: () => Promise<FreshDatabase>): void {
         '0001_completions',
         '0002_usage_ledger',
         '0003_completions_keyed_by_client',
+        '0004_usage_cost',
       ]);
-      expect(latestMigration).toBe('0003_completions_keyed_by_client');
+      expect(latestMigration).toBe('0004_usage_cost');
     }));
 
   it('keeps every row of a 0002 database; rows without an owner become the anonymous client’s', () =>

@@ -17,7 +17,12 @@ const migratedShape = {
   }),
   notNull: expect.arrayContaining(['completions.client_name', 'completions.id', 'usage_ledger.client_name']),
   indexes: expect.arrayContaining(['completions_client_id_pk', 'completions_client_stored_at']),
-  migrations: ['0001_completions', '0002_usage_ledger', '0003_completions_keyed_by_client'],
+  migrations: [
+    '0001_completions',
+    '0002_usage_ledger',
+    '0003_completions_keyed_by_client',
+    '0004_usage_cost',
+  ],
 };
 
 describe.skipIf(!baseUrl)('storage on PostgreSQL', () => {

@@ -137,10 +137,19 @@ export function storageSuite(dialect: Storage['dialect'], open: OpenStorage): vo
             model: 'gpt-x',
             promptTokens: i + 1,
             completionTokens: 2,
+            costUsd: 0.25,
             at: new Date(base + offset * 1000),
           }),
         ),
       );
+      await s.usage.record({ clientName: client, model: 'unpriced', promptTokens: 1, completionTokens: 1 });
+      await s.usage.record({
+        clientName: client,
+        model: 'unpriced',
+        promptTokens: 1,
+        completionTokens: 1,
+        unpricedRequests: 1,
+      });
       const entries = await s.usage.forClient(client);
       expect(entries).toEqual([
         {
@@ -151,7 +160,9 @@ export function storageSuite(dialect: Storage['dialect'], open: OpenStorage): vo
           completionTokens: 100,
           firstAt: new Date(base),
           lastAt: new Date(base + 49_000),
+          costUsd: 12.5,
         },
+        expect.objectContaining({ model: 'unpriced', requests: 2, costUsd: null }),
       ]);
       expect(typeof entries[0]?.requests).toBe('number');
     }));
