@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { type Config, resolveUpstream } from './config.js';
+import { createRoutedProvider } from './routing/setup.js';
 import { createHttpProvider } from './upstream/http.js';
 import type { CompletionsProvider } from './upstream/provider.js';
 
@@ -11,8 +12,19 @@ export interface ProviderSetup {
   close(): Promise<void>;
 }
 
-/** Chooses the provider from configuration: the HTTP upstream, or the embedded local engine. */
+/**
+ * Chooses the provider from configuration: the router over UPSTREAMS_FILE's deployments, else the
+ * one HTTP upstream or the embedded local engine, as before the file existed.
+ */
 export async function createProvider(config: Config, logger: Logger): Promise<ProviderSetup> {
+  if (config.upstreams !== undefined) {
+    const { router, description, exampleModel } = await createRoutedProvider(
+      config,
+      config.upstreams,
+      logger,
+    );
+    return { provider: router, description, exampleModel, close: () => router.close() };
+  }
   if (resolveUpstream(config) === 'openai') {
     const provider = createHttpProvider({
       baseUrl: config.openaiBaseUrl,

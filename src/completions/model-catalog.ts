@@ -1,24 +1,50 @@
+import type { RoutingView } from '../routing/router.js';
+import type { CircuitState } from '../upstream/circuit-breaker.js';
 import type { CompletionsProvider } from '../upstream/provider.js';
 import { toModel } from './mapping.js';
 import type { Model } from './model.js';
 
 /**
- * The upstream's model list, cached briefly: `Query.model` and federated `Model` references would
- * otherwise each cost an upstream round trip for a list that changes a few times a year.
+ * The models clients may ask for. With UPSTREAMS_FILE: the routes' public names, known without
+ * asking anyone, with the deployments serving each and their live state. With one upstream: its
+ * model list, cached briefly (`Query.model` and federated `Model` references would otherwise each
+ * cost an upstream round trip for a list that changes a few times a year).
  */
+
+export interface ModelDeploymentStatus {
+  name: string;
+  kind: 'openai' | 'local';
+  /** The deployment's own name for the model. */
+  model: string;
+  /** Position of its group in the route: 0 is tried first. */
+  group: number;
+  state: CircuitState;
+  /** Calls in flight; null when not counted (one upstream without UPSTREAMS_FILE). */
+  outstanding: number | null;
+  remainingRequests: number | null;
+  remainingTokens: number | null;
+  rateLimitedUntil: Date | null;
+}
 
 export interface ModelCatalog {
   list(): Promise<Model[]>;
   get(id: string): Promise<Model | null>;
+  /** Who serves the model now, in the order they are tried. */
+  deployments(id: string): ModelDeploymentStatus[];
 }
 
 export function createModelCatalog(deps: {
   provider: CompletionsProvider;
+  /** The router's view, when several deployments serve. */
+  routing?: RoutingView;
+  /** The one upstream's breaker, without a router. */
+  breakerState?: () => CircuitState;
   ttlMs?: number;
   now?: () => number;
 }): ModelCatalog {
   const ttlMs = deps.ttlMs ?? 60_000;
   const now = deps.now ?? Date.now;
+  const routing = deps.routing;
   let cached: { at: number; models: Promise<Model[]> } | undefined;
 
   async function list(): Promise<Model[]> {
@@ -40,7 +66,32 @@ export function createModelCatalog(deps: {
   return {
     list,
     async get(id) {
+      if (routing !== undefined) {
+        return routing.model(id) === undefined ? null : { id, object: 'model', created: null, ownedBy: null };
+      }
       return (await list()).find((model) => model.id === id) ?? null;
+    },
+    deployments(id) {
+      if (routing !== undefined) {
+        return (routing.model(id)?.deployments ?? []).map((status) => ({
+          ...status,
+          rateLimitedUntil: status.rateLimitedUntil === null ? null : new Date(status.rateLimitedUntil),
+        }));
+      }
+      const name = deps.provider.name;
+      return [
+        {
+          name,
+          kind: name === 'local' ? 'local' : 'openai',
+          model: id,
+          group: 0,
+          state: deps.breakerState?.() ?? 'closed',
+          outstanding: null,
+          remainingRequests: null,
+          remainingTokens: null,
+          rateLimitedUntil: null,
+        },
+      ];
     },
   };
 }

@@ -31,9 +31,9 @@ export const deploymentSchema = z.strictObject({
   models: models.optional(),
   weight: z.number().positive().max(1_000_000).default(1),
   /** Requests per minute this deployment may be sent, from this instance. */
-  rpm: positiveInt(100_000_000).optional(),
+  rpm: positiveInt(2_000_000_000).optional(),
   /** Estimated tokens per minute, reserved before a call and settled with the usage after it. */
-  tpm: positiveInt(1_000_000_000_000).optional(),
+  tpm: positiveInt(2_000_000_000).optional(),
   timeoutMs: positiveInt(600_000).optional(),
   maxRetries: z.number().int().min(0).max(10).optional(),
   maxConnections: positiveInt(100_000).optional(),

@@ -1,0 +1,77 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { createHttpProvider, type HttpProvider } from '../upstream/http.js';
+import type { CompletionsProvider } from '../upstream/provider.js';
+import type { DeploymentSpec, UpstreamsSpec } from './config-file.js';
+import { createRouter, type Router, type RouterOptions } from './router.js';
+
+/**
+ * The router built from UPSTREAMS_FILE: an HTTP provider (with its own keep-alive pool) per
+ * `openai` deployment, one local engine shared by the `local` ones, the global UPSTREAM_* and
+ * STREAM_* values as each deployment's defaults.
+ */
+
+/**
+ * A 429 asking for a longer wait than this is not waited out on the same deployment: the HTTP
+ * provider gives up at once and the router falls back to the next one.
+ */
+const maxRetryAfterWaitMs = 2_000;
+
+export async function createRoutedProvider(
+  config: Config,
+  upstreams: UpstreamsSpec,
+  logger: Logger,
+  /** Tests inject time, chance and a quicker breaker. */
+  inject: Pick<RouterOptions, 'clock' | 'random' | 'breaker'> = {},
+): Promise<{ router: Router; description: string; exampleModel: string }> {
+  const pools: HttpProvider[] = [];
+  let local: Promise<CompletionsProvider> | undefined;
+  const providerFor = (spec: DeploymentSpec): Promise<CompletionsProvider> => {
+    if (spec.kind === 'local') {
+      local ??= import('../local/provider.js').then(({ createLocalProvider }) =>
+        createLocalProvider({
+          cacheDir: config.localModelCacheDir,
+          maxChoices: config.localMaxChoices,
+          log: (message: string) => logger.info(message),
+        }),
+      );
+      return local;
+    }
+    const provider = createHttpProvider({
+      baseUrl: spec.baseUrl as string,
+      apiKey: spec.apiKey,
+      timeoutMs: spec.timeoutMs ?? config.upstreamTimeoutMs,
+      maxRetries: spec.maxRetries ?? config.upstreamMaxRetries,
+      maxResponseBytes: config.upstreamMaxResponseBytes,
+      maxConnections: spec.maxConnections ?? config.upstreamMaxConnections,
+      stream: config.streamTimeouts,
+      backoff: { maxRetryAfterMs: maxRetryAfterWaitMs },
+    });
+    pools.push(provider);
+    return Promise.resolve(provider);
+  };
+  const deployments = await Promise.all(
+    upstreams.deployments.map(async (spec) => ({ spec, provider: await providerFor(spec) })),
+  );
+  const router = createRouter({
+    ...inject,
+    deployments,
+    routes: upstreams.routes,
+    completeDeadlineMs: config.upstreamTimeoutMs,
+    streamDeadlineMs: config.streamTimeouts.totalMs,
+    onFallback: ({ model, deployment, error }) =>
+      logger.warn(
+        { model, deployment, error: error instanceof Error ? error.name : 'unknown' },
+        'deployment failed; trying the next one',
+      ),
+    close: async () => {
+      await Promise.all(pools.map((pool) => pool.close()));
+    },
+  });
+  const names = upstreams.deployments.map((d) => (d.kind === 'local' ? d.name : `${d.name} (${d.baseUrl})`));
+  return {
+    router,
+    description: `${names.length} deployments from UPSTREAMS_FILE: ${names.join(', ')}; models ${upstreams.routes.map((r) => r.model).join(', ')}`,
+    exampleModel: upstreams.routes[0]?.model ?? 'gpt-3.5-turbo-instruct',
+  };
+}
