@@ -47,6 +47,8 @@ export type CompletionCallOptions = CallOptions & {
 export interface CallObserver {
   /** A client limit refused the call before it went out. */
   refused(error: unknown): void;
+  /** `store: true` could not be honoured (the completion is returned regardless). */
+  storeFailed(error: unknown): void;
   start(call: PreparedCompletion, info: { stream: boolean; client: string; trace: unknown }): CallWatch;
 }
 
@@ -155,6 +157,7 @@ export function createCompletionsService(deps: {
       if (!inserted) throw new CompletionIdConflictError(completion.id);
       completion.storedAt = storedAt;
     } catch (error) {
+      observer?.storeFailed(error);
       options.onStoreFailure?.(error);
     }
   }

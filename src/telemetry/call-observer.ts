@@ -10,6 +10,7 @@ import { ClientRateLimitError } from '../completions/client-limits.js';
 import type { PreparedCompletion } from '../completions/prepare.js';
 import type { CallObserver, CallUsage, CallWatch } from '../completions/service.js';
 import { errorCodes, toClientError } from '../errors.js';
+import { CompletionIdConflictError } from '../storage/index.js';
 import type { WireCompletionRequest, WireCompletionResponse } from '../upstream/wire.js';
 import type { GenAiAttributes, Metrics } from './metrics.js';
 import type { Tracing } from './tracing.js';
@@ -87,6 +88,10 @@ export function createCallObserver(deps: CallObserverDeps): CallObserver {
     refused(error) {
       if (error instanceof ClientRateLimitError) metrics.rateLimitRefusal(error.limit);
       else metrics.rateLimitRefusal('limiter_unavailable');
+    },
+    storeFailed(error) {
+      // A client reusing its own id is told so in a warning; the store did not fail.
+      if (!(error instanceof CompletionIdConflictError)) metrics.writeFailure('completions');
     },
     start(call: PreparedCompletion, info): CallWatch {
       const started = now();

@@ -125,6 +125,9 @@ export function createMetrics(options: { knownOperationNames?: Iterable<string> 
     labelNames: ['client', 'gen_ai_response_model'],
     registers,
   });
+  // Known label values start at 0, so that rate() and the dashboard see the series before the first event.
+  for (const limit of ['requests', 'tokens', 'limiter_unavailable']) refusals.inc({ limit }, 0);
+  for (const store of ['completions', 'ledger']) writeFailures.inc({ store }, 0);
   const breakers = new Map<string, BreakerStateReader>();
   new Gauge({
     name: 'upstream_circuit_breaker_state',

@@ -41,6 +41,11 @@ export interface HttpProviderOptions {
    * the cap without honouring their abort signals, so it must exceed the streams expected at once.
    */
   maxConnections?: number;
+  /**
+   * Whether a 429 without a retry-after is retried here after a backoff. Behind a router it is not:
+   * another deployment answers sooner than this one's guessed wait.
+   */
+  retryRateLimitWithoutRetryAfter?: boolean;
 }
 
 export interface HttpProvider extends CompletionsProvider {
@@ -136,7 +141,9 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
         });
       const retryable =
         isRetryableStatus(response.statusCode) &&
-        (response.statusCode !== 429 || isRetryableRateLimit(bodyText));
+        (response.statusCode !== 429 ||
+          (isRetryableRateLimit(bodyText) &&
+            (retryAfterMs !== undefined || options.retryRateLimitWithoutRetryAfter !== false)));
       onAttempt?.(String(response.statusCode), attempt < options.maxRetries && retryable);
       if (attempt < options.maxRetries && retryable) {
         await waitBeforeRetry(attempt, retryAfterMs, deadline, upstreamError);

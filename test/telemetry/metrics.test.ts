@@ -192,3 +192,25 @@ describe('/metrics with client keys', () => {
     expect(response.status).toBe(404);
   });
 });
+
+describe('refusals and failed writes', () => {
+  it('counts a client limit’s refusal by limit, and a completion that could not be stored', async () => {
+    const stubbed = await startStubbedApp({
+      app: { rateLimit: { requestsPerMinute: 1, tokensPerMinute: 0 } },
+    });
+    try {
+      stubbed.stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
+      // No storage configured: `store: true` cannot be honoured, and says so in a warning.
+      const first = await stubbed.app.post(createCompletion, { input: { ...input, store: true } });
+      expect(first.json.extensions.warnings[0].code).toBe('STORE_FAILED');
+      const second = await stubbed.app.post(createCompletion, { input });
+      expect(second.json.errors[0].extensions.code).toBe('RATE_LIMITED');
+      const text = await scrape(stubbed.app.origin);
+      expect(sample(text, 'rate_limit_refusals_total', { limit: 'requests' })).toBe(1);
+      expect(sample(text, 'rate_limit_refusals_total', { limit: 'tokens' })).toBe(0);
+      expect(sample(text, 'store_write_failures_total', { store: 'completions' })).toBe(1);
+    } finally {
+      await stopStubbedApp(stubbed);
+    }
+  });
+});
