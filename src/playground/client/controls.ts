@@ -79,7 +79,7 @@ function numberControl(spec: Extract<ParamSpec, { kind: 'number' }>, id: string,
   row.append(input, slider);
 }
 
-export function renderControls(container: HTMLElement): { values(): FormValues } {
+export function renderControls(container: HTMLElement, more: HTMLElement): { values(): FormValues } {
   const inputs = new Map<string, HTMLInputElement | HTMLTextAreaElement>();
   for (const spec of paramSpecs) {
     const id = `param-${spec.name}`;
@@ -110,7 +110,7 @@ export function renderControls(container: HTMLElement): { values(): FormValues }
     }
     const input = wrapper.querySelector<HTMLInputElement | HTMLTextAreaElement>(`#${id}`);
     if (input) inputs.set(spec.name, input);
-    container.append(wrapper);
+    (spec.more ? more : container).append(wrapper);
   }
   return {
     values() {
@@ -137,6 +137,9 @@ export function errorSlots(root: HTMLElement): ErrorSlots {
       if (slot === null || control === null) return false;
       slot.textContent = message;
       slot.hidden = false;
+      // A folded section would hide the message: unfold it.
+      const folded = slot.closest('details');
+      if (folded) folded.open = true;
       control.setAttribute('aria-invalid', 'true');
       shown.add(id);
       return true;

@@ -38,7 +38,7 @@ const runs = byId<HTMLElement>('runs');
 const requests = byId<HTMLElement>('requests');
 const showNumbers = byId<HTMLInputElement>('show-numbers');
 
-const controls = renderControls(byId('params'));
+const controls = renderControls(byId('params'), byId('params-more'));
 const errors = errorSlots(form);
 const popover = new AlternativesPopover();
 popover.attach(runs);

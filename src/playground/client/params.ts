@@ -29,6 +29,8 @@ interface BaseSpec {
   hint: string;
   /** The form's starting value; '' or false sends nothing, so the upstream's default applies. */
   initial: string | boolean;
+  /** Under "More parameters", folded until asked for (or until the server complains about it). */
+  more?: true;
 }
 
 export interface NumberSpec extends BaseSpec {
@@ -120,6 +122,7 @@ export const paramSpecs: readonly ParamSpec[] = [
   },
   {
     name: 'presencePenalty',
+    more: true,
     label: 'Presence penalty',
     kind: 'number',
     min: -2,
@@ -132,6 +135,7 @@ export const paramSpecs: readonly ParamSpec[] = [
   },
   {
     name: 'frequencyPenalty',
+    more: true,
     label: 'Frequency penalty',
     kind: 'number',
     min: -2,
@@ -144,6 +148,7 @@ export const paramSpecs: readonly ParamSpec[] = [
   },
   {
     name: 'bestOf',
+    more: true,
     label: 'Best of',
     kind: 'number',
     min: 1,
@@ -166,6 +171,7 @@ export const paramSpecs: readonly ParamSpec[] = [
   },
   {
     name: 'stop',
+    more: true,
     label: 'Stop sequences',
     kind: 'lines',
     maxEntries: 4,
@@ -174,14 +180,29 @@ export const paramSpecs: readonly ParamSpec[] = [
   },
   {
     name: 'logitBias',
+    more: true,
     label: 'Logit bias',
     kind: 'lines',
     maxEntries: 300,
     initial: '',
     hint: 'token id: bias (−100 to 100), one per line.',
   },
-  { name: 'suffix', label: 'Suffix', kind: 'text', initial: '', hint: 'Text after the insertion point.' },
-  { name: 'user', label: 'End-user id', kind: 'text', initial: '', hint: 'Passed on to the upstream.' },
+  {
+    more: true,
+    name: 'suffix',
+    label: 'Suffix',
+    kind: 'text',
+    initial: '',
+    hint: 'Text after the insertion point.',
+  },
+  {
+    more: true,
+    name: 'user',
+    label: 'End-user id',
+    kind: 'text',
+    initial: '',
+    hint: 'Passed on to the upstream.',
+  },
   {
     name: 'echo',
     label: 'Echo the prompt',
@@ -191,6 +212,7 @@ export const paramSpecs: readonly ParamSpec[] = [
   },
   {
     name: 'store',
+    more: true,
     label: 'Store the completion',
     kind: 'boolean',
     initial: false,
