@@ -46,6 +46,7 @@ export async function createRoutedProvider(
       maxConnections: spec.maxConnections ?? config.upstreamMaxConnections,
       stream: config.streamTimeouts,
       backoff: { maxRetryAfterMs: maxRetryAfterWaitMs },
+      retryRateLimitWithoutRetryAfter: false,
     });
     pools.push(provider);
     return Promise.resolve(provider);

@@ -80,6 +80,22 @@ describe('fallback order', () => {
     expect(routed.stubs.a.hits()).toBe(2);
   });
 
+  it('with retries on: a short retry-after is waited out at a, a 429 without one falls back at once', async () => {
+    routed = await startRoutedApp({ file: threeGroups, env: { UPSTREAM_MAX_RETRIES: '2' } });
+    routed.stubs.a.on(
+      'POST',
+      '/completions',
+      rateLimited({ 'retry-after-ms': '1' }),
+      reply.completionOrStream(),
+    );
+    expect((await complete()).json.data.createCompletion.model).toBe('m');
+    expect([routed.stubs.a.hits(), routed.stubs.b.hits()]).toEqual([2, 0]);
+    routed.stubs.a.on('POST', '/completions', rateLimited());
+    routed.stubs.b.on('POST', '/completions', reply.completionOrStream());
+    expect((await complete()).json.data.createCompletion.model).toBe('m');
+    expect([routed.stubs.a.hits(), routed.stubs.b.hits()]).toEqual([3, 1]);
+  });
+
   it('every deployment failing: the last failure is the answer, each tried once', async () => {
     routed = await startRoutedApp({ file: threeGroups });
     for (const stub of Object.values(routed.stubs)) stub.on('POST', '/completions', serverError(502));
