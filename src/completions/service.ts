@@ -1,7 +1,7 @@
 import { anonymousClient } from '../auth/client-keys.js';
 import { errorCodes } from '../errors.js';
 import { CompletionIdConflictError, type CompletionStore } from '../storage/index.js';
-import type { CallOptions, CompletionsProvider, ProviderCompletion } from '../upstream/provider.js';
+import type { CallOptions, CompletionsProvider, ProviderCompletion, ServedBy } from '../upstream/provider.js';
 import type { WireCompletionResponse } from '../upstream/wire.js';
 import { type BudgetProblem, type ClientBudget, chargedUsage } from './client-limits.js';
 import { toCompletion } from './mapping.js';
@@ -68,6 +68,8 @@ export interface CallUsage {
   /** USD from the price table; null for a model without a price. */
   costUsd: number | null;
   upstreamRequestId?: string;
+  /** The deployment that served it (UPSTREAMS_FILE); the call's `model` stays the public name. */
+  deployment?: string;
 }
 
 export interface CompletionsService {
@@ -94,9 +96,14 @@ const budgetWarnings: Record<BudgetProblem, ServiceWarning> = {
   },
 };
 
-function callOptions(options: CompletionCallOptions, watch: CallWatch | undefined): CallOptions {
-  const { onStoreFailure: _store, onWarning: _warning, onUsage: _usage, trace: _trace, ...call } = options;
-  return watch === undefined ? call : { ...call, ...watch.callOptions };
+function callOptions(
+  options: CompletionCallOptions,
+  watch: CallWatch | undefined,
+  call: PreparedCompletion,
+  onServed: (served: ServedBy) => void,
+): CallOptions {
+  const { onStoreFailure: _store, onWarning: _warning, onUsage: _usage, trace: _trace, ...rest } = options;
+  return { ...rest, ...watch?.callOptions, estimatedTokens: call.estimate.totalTokens, onServed };
 }
 
 export function createCompletionsService(deps: {
@@ -114,7 +121,7 @@ export function createCompletionsService(deps: {
     watch: CallWatch | undefined,
     model: string,
     charged: { promptTokens: number; completionTokens: number },
-    upstream: { requestId?: string | undefined; response?: WireCompletionResponse },
+    upstream: { requestId?: string | undefined; response?: WireCompletionResponse; servedBy?: ServedBy },
   ) => {
     if (options.onUsage === undefined && watch === undefined) return;
     const counts = { promptTokens: charged.promptTokens, completionTokens: charged.completionTokens };
@@ -123,6 +130,7 @@ export function createCompletionsService(deps: {
       ...counts,
       costUsd: costUsd(prices, model, counts),
       ...(upstream.requestId === undefined ? {} : { upstreamRequestId: upstream.requestId }),
+      ...(upstream.servedBy === undefined ? {} : { deployment: upstream.servedBy.deployment }),
     };
     options.onUsage?.(usage);
     watch?.succeeded(usage, upstream.response);
@@ -166,8 +174,12 @@ export function createCompletionsService(deps: {
     const charge = await reserve(call, options);
     const watch = watchCall(call, options, false);
     let result: ProviderCompletion;
+    let servedBy: ServedBy | undefined;
     try {
-      result = await provider.complete(call.wire, callOptions(options, watch));
+      const served = (by: ServedBy) => {
+        servedBy = by;
+      };
+      result = await provider.complete(call.wire, callOptions(options, watch, call, served));
     } catch (error) {
       watch?.failed(error);
       await charge.fail(error, call.wire.model);
@@ -178,6 +190,7 @@ export function createCompletionsService(deps: {
     report(options, watch, response.model, chargedUsage(response.usage, call.estimate), {
       requestId,
       response,
+      ...(servedBy === undefined ? {} : { servedBy }),
     });
     return result;
   }
@@ -200,13 +213,17 @@ export function createCompletionsService(deps: {
     let failed = false;
     let settled = false;
     let held: WireCompletionResponse | undefined;
+    let servedBy: ServedBy | undefined;
+    const served = (by: ServedBy) => {
+      servedBy = by;
+    };
     const settle = async () => {
       settled = true;
       warn(await charge.settle(model, usage, pieces), options);
-      report(options, watch, model, chargedUsage(usage, call.estimate, pieces), {});
+      report(options, watch, model, chargedUsage(usage, call.estimate, pieces), servedBy ? { servedBy } : {});
     };
     try {
-      for await (const chunk of provider.stream(call.wire, callOptions(options, watch))) {
+      for await (const chunk of provider.stream(call.wire, callOptions(options, watch, call, served))) {
         watch?.chunk(chunk);
         model = chunk.model;
         usage = chunk.usage ?? usage;

@@ -25,18 +25,8 @@ import { Outcome } from './outcome.js';
  * client asked for; which deployment served is told to `onServed`.
  */
 
-export interface ServedBy {
-  deployment: string;
-  /** The deployment's name for the model. */
-  model: string;
-}
-
-/** What a caller of the router may add to the contract's options (extra fields pass through). */
-export type RoutedCallOptions = CallOptions & {
-  onServed?: (served: ServedBy) => void;
-  /** The call's priced tokens, for the deployments' tokens-per-minute budgets. */
-  estimatedTokens?: number;
-};
+/** The contract's options; a router reads `estimatedTokens` and tells `onServed`. */
+export type RoutedCallOptions = CallOptions;
 
 export interface RouterOptions {
   deployments: readonly { spec: DeploymentSpec; provider: CompletionsProvider }[];

@@ -13,6 +13,16 @@ export interface CallOptions {
   traceHeaders?: Readonly<Record<string, string>>;
   /** Told of each HTTP attempt: its status (or `connection_error`), and whether it is retried. */
   onAttempt?: (status: string, retried: boolean) => void;
+  /** The call's priced tokens: a router reserves them from its deployments' tokens-per-minute. */
+  estimatedTokens?: number;
+  /** Told which deployment served the call (a router; a single provider never calls it). */
+  onServed?: (served: ServedBy) => void;
+}
+
+export interface ServedBy {
+  deployment: string;
+  /** The deployment's own name for the model. */
+  model: string;
 }
 
 export interface ProviderCompletion {

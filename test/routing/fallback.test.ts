@@ -58,6 +58,10 @@ describe('fallback order', () => {
     expect(json.errors).toBeUndefined();
     expect(json.data.createCompletion.model).toBe('m');
     expect(order).toEqual(['a', 'b', 'c']);
+    // Who served is told beside the answer, the model stays the public name.
+    expect(json.extensions.usage.calls).toMatchObject([
+      { field: 'createCompletion', model: 'm', deployment: 'c' },
+    ]);
     // Each deployment was asked for the model by its own name.
     expect(routed.stubs.a.requests[0]?.json).toMatchObject({ model: 'model-at-a' });
     expect(routed.stubs.c.requests[0]?.json).toMatchObject({ model: 'model-at-c' });

@@ -43,6 +43,7 @@ describe('before the first chunk: another deployment takes the stream unseen', (
     const outcome = await stream();
     expect(outcome.error).toBeUndefined();
     expect(texts(outcome).join('')).toBe('The answer is 4.');
+    expect(outcome.events.at(-1).extensions.usage.calls).toMatchObject([{ model: 'm', deployment: 'b' }]);
     expect(outcome.events.every((event) => event.data.completionStream.model === 'm')).toBe(true);
     expect([routed.stubs.a.hits(), routed.stubs.b.hits(), routed.stubs.c.hits()]).toEqual([1, 1, 0]);
   });
