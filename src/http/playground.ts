@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { RouteHandler } from './route.js';
@@ -38,14 +39,20 @@ interface PlaygroundBundle {
   assets: Map<string, StaticAsset>;
 }
 
-/** src/playground from src/http (tsx) or from dist/ (the bundle). */
+/**
+ * src/playground, found upwards from this module: from src/http under tsx, from dist/ (or any
+ * other bundle directory in the checkout) when bundled.
+ */
 function sourceDirectory(): string {
-  const candidates = ['../playground/', '../src/playground/'].map((relative) =>
-    fileURLToPath(new URL(relative, import.meta.url)),
-  );
-  const found = candidates.find((dir) => existsSync(`${dir}index.html`));
-  if (found === undefined) throw new Error(`playground sources not found in ${candidates.join(' or ')}`);
-  return found;
+  const tried: string[] = [];
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    for (const candidate of [join(dir, 'playground'), join(dir, 'src', 'playground')]) {
+      if (existsSync(join(candidate, 'index.html'))) return `${candidate}/`;
+      tried.push(candidate);
+    }
+    if (dirname(dir) === dir || tried.length >= 10) break;
+  }
+  throw new Error(`playground sources not found (looked in ${tried.join(', ')})`);
 }
 
 async function bundleClient(dir: string): Promise<string> {

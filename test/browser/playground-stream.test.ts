@@ -69,6 +69,33 @@ describe('playground streaming (stub upstream, one chunk at a time)', () => {
     await context.close();
   });
 
+  it('labels every control, and shows an upstream failure with its code', async () => {
+    const { page, problems, context } = await openPlayground();
+    const unlabelled = await page.evaluate(() =>
+      [...document.querySelectorAll<HTMLElement>('input, select, textarea, button')]
+        .filter((el) => {
+          const labels = (el as HTMLInputElement).labels;
+          const named =
+            (labels && labels.length > 0) || el.getAttribute('aria-label') || el.textContent?.trim();
+          return !named;
+        })
+        .map((el) => el.outerHTML),
+    );
+    expect(unlabelled).toEqual([]);
+    stubbed.stub.on(
+      'POST',
+      '/completions',
+      reply.json(503, { error: { message: 'overloaded', type: 'server_error', param: null, code: null } }),
+    );
+    await page.getByRole('button', { name: 'Run' }).click();
+    await expect.poll(() => page.locator('[data-stat="state"]').textContent()).toBe('failed');
+    expect(await page.locator('.run .run-errors code').textContent()).toBe('UPSTREAM_UNAVAILABLE');
+    expect(await page.locator('#run-error').textContent()).toMatch(/^Run: UPSTREAM_UNAVAILABLE: /);
+    expect(await page.locator('#status').textContent()).toMatch(/^Failed\. Run: failed in /);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
   it('Stop closes the upstream request at once and says so', async () => {
     const { page, problems, context } = await openPlayground();
     const stream = gatedStream();

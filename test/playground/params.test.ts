@@ -1,12 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildInput,
-  controlForError,
-  curlCommand,
-  type NumberSpec,
-  operationBody,
-  paramSpecs,
-} from '../../src/playground/client/params.js';
+import { buildInput, type NumberSpec, paramSpecs } from '../../src/playground/client/params.js';
+import { controlForError, curlCommand, operationBody } from '../../src/playground/client/request.js';
 import { reply } from '../helpers/stub-upstream.js';
 import { type StubbedApp, startStubbedApp, stopStubbedApp } from '../helpers/test-app.js';
 

@@ -2,15 +2,9 @@ import { errorSlots, renderControls } from './controls.js';
 import { millisecondsText } from './format.js';
 import { type GraphQLErrorShape, type GraphQLPayload, graphqlUrl, query, subscribe } from './graphql.js';
 import { RunView, type StreamChunk } from './output.js';
-import {
-  buildInput,
-  type CompletionInput,
-  controlForError,
-  curlCommand,
-  type OperationBody,
-  operationBody,
-} from './params.js';
+import { buildInput, type CompletionInput } from './params.js';
 import { AlternativesPopover } from './popover.js';
+import { controlForError, curlCommand, type OperationBody, operationBody } from './request.js';
 
 /** The playground page: the form, the model list, runs (A, and B when comparing) and Stop. */
 
@@ -253,8 +247,12 @@ form.addEventListener('submit', (event) => {
       stopButton.disabled = true;
       // A disabled button drops the focus to the page; give it to Run for the next try.
       if (hadFocus) runButton.focus();
-      const stopped = controller.signal.aborted ? 'Stopped. ' : 'Done. ';
-      setStatus(`${stopped}${summaries.join(', ')} in ${millisecondsText(performance.now() - started)}.`);
+      const ending = controller.signal.aborted
+        ? 'Stopped. '
+        : summaries.some((summary) => summary.endsWith('failed'))
+          ? 'Failed. '
+          : 'Done. ';
+      setStatus(`${ending}${summaries.join(', ')} in ${millisecondsText(performance.now() - started)}.`);
       runs.dataset.done = String(Number(runs.dataset.done ?? 0) + 1);
     },
   );
