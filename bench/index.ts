@@ -13,6 +13,7 @@ import { runPeersBench } from './peers.js';
 import { log } from './stats.js';
 import { runStreamFirstEventBench } from './stream-first-event.js';
 import { type Row, renderTable, writeResults } from './table.js';
+import { runTelemetryBench } from './telemetry.js';
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
     runStreamFirstEventBench(stub.origin, proxy.origin, service.origin, bareYoga.origin),
   );
   await section('6', '6. peers', () => runPeersBench({ stub, proxy, bareYoga, service }));
+  await section('7', '7. telemetry', () => runTelemetryBench(stub));
   await Promise.all([proxy.stop(), service.stop(), bareYoga.stop()]);
   await section('4', '4. open streams', () => runOpenStreamsBench(stub));
   await stub.stop();

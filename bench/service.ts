@@ -6,14 +6,20 @@
  * Section 6's "protections on" adds, through the environment: one client key (`BENCH_CLIENT_TOKEN`,
  * sent as `Bearer`), per-client limits of `BENCH_RATE_LIMIT` requests a minute (high enough never
  * to refuse, but counted), and the usage ledger on SQLite at `BENCH_SQLITE_PATH`.
+ * Section 7 sets `BENCH_TELEMETRY`, the parts turned on: `metrics`, `traces` (every operation, to
+ * `BENCH_OTLP_URL`), `log` (the access log at info, into `BENCH_ACCESS_LOG`); `off` for none.
  */
 import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { Gauge, Registry } from 'prom-client';
 import { Agent } from 'undici';
 import { createApp } from '../src/app.js';
 import { ClientAuthenticator, hashToken } from '../src/auth/client-keys.js';
 import { configDefaults } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { createStorage } from '../src/storage/index.js';
+import { createMetrics, type Metrics } from '../src/telemetry/metrics.js';
+import { createTracing } from '../src/telemetry/tracing.js';
 import { createHttpProvider } from '../src/upstream/http.js';
 import { serveParent } from './children.js';
 
@@ -43,11 +49,52 @@ const benchOptions = {
     : { authenticator: new ClientAuthenticator([{ name: 'bench', sha256: hashToken(clientToken) }]) }),
   ...(sqlitePath === undefined ? {} : { storage: await createStorage({ sqlitePath }) }),
 };
+// Comma-separated parts of telemetry to turn on; metrics alone (the app's default) when unset.
+const telemetry = new Set((process.env.BENCH_TELEMETRY ?? 'metrics').split(','));
+
+/** Metrics that record nothing: the baseline "telemetry off" of section 7. */
+function noMetrics(): Metrics {
+  const nothing = () => {};
+  return {
+    registry: new Registry(),
+    openStreams: new Gauge({ name: 'unused', help: 'unused', registers: [] }),
+    call: nothing,
+    firstChunk: nothing,
+    nextChunk: nothing,
+    operation: nothing,
+    upstreamAttempt: nothing,
+    rateLimitRefusal: nothing,
+    writeFailure: nothing,
+    cost: nothing,
+    watchBreaker: nothing,
+    watchWebSockets: nothing,
+  };
+}
+
+const accessLog = process.env.BENCH_ACCESS_LOG;
+const otlpUrl = process.env.BENCH_OTLP_URL;
 const app = createApp({
   ...benchOptions,
   provider,
-  logger: createLogger({ level: 'silent', secrets: [] }),
+  logger: createLogger({
+    level: telemetry.has('log') ? 'info' : 'silent',
+    secrets: [],
+    ...(accessLog === undefined ? {} : { destination: pino.destination({ dest: accessLog, sync: false }) }),
+  }),
   production: true,
+  metrics: telemetry.has('metrics') ? createMetrics() : noMetrics(),
+  ...(telemetry.has('traces') && otlpUrl !== undefined
+    ? {
+        tracing: createTracing({
+          url: otlpUrl,
+          headers: {},
+          serviceName: 'bench',
+          sampler: 'always_on',
+          samplerArg: undefined,
+          captureContent: false,
+        }),
+      }
+    : {}),
 });
 
 // A listen queue deep enough for the open-streams burst (Node's default backlog is 511).

@@ -71,8 +71,19 @@ function readTracing(env: Env): TracingConfig | undefined {
   if (ratio !== undefined && !(ratio >= 0 && ratio <= 1)) {
     throw new ConfigError(`OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, got "${arg}"`);
   }
+  const protocol = readString(
+    env,
+    'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+    readString(env, 'OTEL_EXPORTER_OTLP_PROTOCOL', 'http/protobuf'),
+  );
+  if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
+    throw new ConfigError(
+      `OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or http/json (gRPC is not shipped), got "${protocol}"`,
+    );
+  }
   return {
     url,
+    protocol,
     headers: {
       ...readHeaders(env, 'OTEL_EXPORTER_OTLP_HEADERS'),
       ...readHeaders(env, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'),

@@ -9,7 +9,8 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
@@ -31,6 +32,8 @@ import {
 export interface TracingConfig {
   /** The OTLP/HTTP traces URL (…/v1/traces). */
   url: string;
+  /** `http/protobuf` (the default: smaller, and cheaper to encode) or `http/json`. */
+  protocol?: 'http/protobuf' | 'http/json';
   headers: Readonly<Record<string, string>>;
   serviceName: string;
   /** `always_on`, `always_off`, `traceidratio`, or their `parentbased_` forms (OTEL_TRACES_SAMPLER). */
@@ -71,13 +74,18 @@ function samplerFor(name: string, arg: number | undefined): Sampler {
   }
 }
 
+function exporterFor(config: TracingConfig): SpanExporter {
+  const options = { url: config.url, headers: { ...config.headers } };
+  return config.protocol === 'http/json' ? new JsonExporter(options) : new ProtobufExporter(options);
+}
+
 export function createTracing(config: TracingConfig, exporter?: SpanExporter): Tracing {
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.serviceName }),
     sampler: samplerFor(config.sampler, config.samplerArg),
     spanProcessors: [
       new BatchSpanProcessor({
-        exporter: exporter ?? new OTLPTraceExporter({ url: config.url, headers: { ...config.headers } }),
+        exporter: exporter ?? exporterFor(config),
       }),
     ],
   });

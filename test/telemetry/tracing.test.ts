@@ -1,9 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTracing, type Tracing } from '../../src/telemetry/tracing.js';
 import { sseClient } from '../helpers/clients.js';
 import { completionStream } from '../helpers/operations.js';
+import { type OtlpSpan, type Receiver, startOtlpReceiver } from '../helpers/otlp-receiver.js';
 import { reply } from '../helpers/stub-upstream.js';
 import { type StubbedApp, startStubbedApp, stopStubbedApp } from '../helpers/test-app.js';
 
@@ -11,55 +10,6 @@ import { type StubbedApp, startStubbedApp, stopStubbedApp } from '../helpers/tes
  * Traces as a real OTLP/HTTP receiver on 127.0.0.1 gets them: the operation's server span continues
  * the caller's trace, the upstream call's span hangs from it and continues at the upstream.
  */
-
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes: { key: string; value: Record<string, unknown> }[];
-  events?: { name: string; attributes: { key: string; value: Record<string, unknown> }[] }[];
-  status?: { code?: number };
-}
-
-interface Receiver {
-  url: string;
-  bodies: string[];
-  headers: Record<string, string | string[] | undefined>[];
-  spans(): OtlpSpan[];
-  close(): Promise<void>;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const bodies: string[] = [];
-  const headers: Receiver['headers'] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      if (req.url === '/v1/traces') {
-        bodies.push(Buffer.concat(chunks).toString('utf8'));
-        headers.push(req.headers);
-      }
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`,
-    bodies,
-    headers,
-    spans: () =>
-      bodies.flatMap((body) =>
-        (
-          JSON.parse(body) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] }
-        ).resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans)),
-      ),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
 
 function attribute(span: OtlpSpan | undefined, key: string): unknown {
   const value = span?.attributes.find((entry) => entry.key === key)?.value;
@@ -82,7 +32,7 @@ describe('traces over OTLP/HTTP', () => {
   let tracing: Tracing;
   let stubbed: StubbedApp;
   beforeAll(async () => {
-    receiver = await startReceiver();
+    receiver = await startOtlpReceiver();
     tracing = createTracing({
       url: receiver.url,
       headers: { 'x-collector-key': 'collector-secret' },
@@ -139,7 +89,9 @@ describe('traces over OTLP/HTTP', () => {
     const sent = stubbed.stub.requests.slice(-2).map((request) => request.headers.traceparent);
     expect(sent).toEqual([`00-${traceId}-${client?.spanId}-01`, `00-${traceId}-${client?.spanId}-01`]);
     // No prompt text unless asked for.
-    expect(receiver.bodies.join('')).not.toContain('secret launch');
+    expect(receiver.raw()).not.toContain('secret launch');
+    // OTLP/HTTP's default encoding.
+    expect(receiver.contentTypes[0]).toBe('application/x-protobuf');
   });
 
   it('marks a failed call and its operation with the error code', async () => {
@@ -174,7 +126,7 @@ describe('traces over OTLP/HTTP', () => {
 
 describe('prompt and completion text on spans', () => {
   it('are recorded only when OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT asks for it', async () => {
-    const receiver = await startReceiver();
+    const receiver = await startOtlpReceiver();
     const tracing = createTracing({
       url: receiver.url,
       headers: {},
@@ -182,6 +134,8 @@ describe('prompt and completion text on spans', () => {
       sampler: 'always_on',
       samplerArg: undefined,
       captureContent: true,
+      // The other encoding a collector takes.
+      protocol: 'http/json',
     });
     const stubbed = await startStubbedApp({ app: { tracing } });
     try {
@@ -189,6 +143,7 @@ describe('prompt and completion text on spans', () => {
       await stubbed.app.post(hello, { input });
       await tracing.forceFlush();
       await expect.poll(() => receiver.spans().length).toBeGreaterThanOrEqual(2);
+      expect(receiver.contentTypes[0]).toBe('application/json');
       const call = receiver.spans().find((span) => span.name.startsWith('text_completion'));
       expect(String(attribute(call, 'gen_ai.input.messages'))).toContain(prompt);
       expect(JSON.parse(String(attribute(call, 'gen_ai.output.messages')))[0].role).toBe('assistant');

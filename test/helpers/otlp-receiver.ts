@@ -1,0 +1,163 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * An OTLP/HTTP traces receiver on 127.0.0.1, as a collector would be: it takes both encodings
+ * (`application/x-protobuf`, decoded here from the wire format, and `application/json`) and gives
+ * the spans in OTLP/JSON's shape (hex ids, typed attribute values).
+ */
+
+type AnyValue = Record<string, unknown>;
+interface KeyValue {
+  key: string;
+  value: AnyValue;
+}
+export interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes: KeyValue[];
+  events?: { name: string; attributes: KeyValue[] }[];
+  status?: { code?: number; message?: string };
+}
+
+export interface Receiver {
+  url: string;
+  contentTypes: string[];
+  headers: IncomingHttpHeaders[];
+  /** Everything received, as text (protobuf bodies as latin1), to look for what must not be there. */
+  raw(): string;
+  spans(): OtlpSpan[];
+  close(): Promise<void>;
+}
+
+/** Protobuf fields of one message: field number → raw values (varint as bigint, or bytes). */
+function fields(buffer: Uint8Array): Map<number, (bigint | Uint8Array)[]> {
+  const out = new Map<number, (bigint | Uint8Array)[]>();
+  let at = 0;
+  const varint = (): bigint => {
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+      const byte = buffer[at++] as number;
+      result |= BigInt(byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) return result;
+      shift += 7n;
+    }
+  };
+  while (at < buffer.length) {
+    const key = Number(varint());
+    const field = key >>> 3;
+    const wire = key & 7;
+    let value: bigint | Uint8Array;
+    if (wire === 0) value = varint();
+    else if (wire === 1) {
+      value = buffer.subarray(at, at + 8);
+      at += 8;
+    } else if (wire === 2) {
+      const length = Number(varint());
+      value = buffer.subarray(at, at + length);
+      at += length;
+    } else if (wire === 5) {
+      value = buffer.subarray(at, at + 4);
+      at += 4;
+    } else throw new Error(`unsupported wire type ${wire}`);
+    out.set(field, [...(out.get(field) ?? []), value]);
+  }
+  return out;
+}
+
+const text = (value: bigint | Uint8Array | undefined) => Buffer.from(value as Uint8Array).toString('utf8');
+const hex = (value: bigint | Uint8Array | undefined) => Buffer.from(value as Uint8Array).toString('hex');
+
+function anyValue(buffer: Uint8Array): AnyValue {
+  const f = fields(buffer);
+  if (f.has(1)) return { stringValue: text(f.get(1)?.[0]) };
+  if (f.has(2)) return { boolValue: f.get(2)?.[0] === 1n };
+  if (f.has(3)) return { intValue: String(BigInt.asIntN(64, f.get(3)?.[0] as bigint)) };
+  if (f.has(4)) return { doubleValue: Buffer.from(f.get(4)?.[0] as Uint8Array).readDoubleLE(0) };
+  if (f.has(5)) {
+    const values = fields(f.get(5)?.[0] as Uint8Array).get(1) ?? [];
+    return { arrayValue: { values: values.map((v) => anyValue(v as Uint8Array)) } };
+  }
+  return {};
+}
+
+function keyValues(values: (bigint | Uint8Array)[] | undefined): KeyValue[] {
+  return (values ?? []).map((entry) => {
+    const f = fields(entry as Uint8Array);
+    return { key: text(f.get(1)?.[0]), value: anyValue((f.get(2)?.[0] as Uint8Array) ?? new Uint8Array()) };
+  });
+}
+
+function decodeProtobuf(body: Buffer): OtlpSpan[] {
+  const spans: OtlpSpan[] = [];
+  for (const resource of fields(body).get(1) ?? []) {
+    for (const scope of fields(resource as Uint8Array).get(2) ?? []) {
+      for (const raw of fields(scope as Uint8Array).get(2) ?? []) {
+        const f = fields(raw as Uint8Array);
+        const parent = f.get(4)?.[0];
+        const status = f.get(15)?.[0];
+        const statusFields = status === undefined ? undefined : fields(status as Uint8Array);
+        spans.push({
+          traceId: hex(f.get(1)?.[0]),
+          spanId: hex(f.get(2)?.[0]),
+          ...(parent === undefined || (parent as Uint8Array).length === 0
+            ? {}
+            : { parentSpanId: hex(parent) }),
+          name: text(f.get(5)?.[0]),
+          kind: Number(f.get(6)?.[0] ?? 0n),
+          attributes: keyValues(f.get(9)),
+          events: (f.get(11) ?? []).map((event) => {
+            const e = fields(event as Uint8Array);
+            return { name: text(e.get(2)?.[0]), attributes: keyValues(e.get(3)) };
+          }),
+          ...(statusFields === undefined ? {} : { status: { code: Number(statusFields.get(3)?.[0] ?? 0n) } }),
+        });
+      }
+    }
+  }
+  return spans;
+}
+
+function decodeJson(body: Buffer): OtlpSpan[] {
+  const parsed = JSON.parse(body.toString('utf8')) as {
+    resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[];
+  };
+  return parsed.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans));
+}
+
+export async function startOtlpReceiver(): Promise<Receiver> {
+  const bodies: { type: string; body: Buffer }[] = [];
+  const headers: IncomingHttpHeaders[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      if (req.url === '/v1/traces') {
+        bodies.push({ type: req.headers['content-type'] ?? '', body: Buffer.concat(chunks) });
+        headers.push(req.headers);
+      }
+      // An empty ExportTraceServiceResponse in either encoding.
+      const json = req.headers['content-type']?.includes('json');
+      res.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' });
+      res.end(json ? '{}' : undefined);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`,
+    get contentTypes() {
+      return bodies.map((entry) => entry.type);
+    },
+    headers,
+    raw: () => bodies.map((entry) => entry.body.toString('latin1')).join('\n'),
+    spans: () =>
+      bodies.flatMap((entry) =>
+        entry.type.includes('json') ? decodeJson(entry.body) : decodeProtobuf(entry.body),
+      ),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

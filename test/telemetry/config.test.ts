@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+/** The standard OTEL_* variables, METRICS_* and LOG_PRETTY, read once at start. */
+
+describe('telemetry configuration', () => {
+  it('leaves traces off without an OTLP endpoint', () => {
+    expect(loadConfig({}).telemetry.tracing).toBeUndefined();
+  });
+
+  it('appends the signal path to the base endpoint, and takes the traces endpoint as it is', () => {
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).telemetry.tracing?.url).toBe(
+      'http://collector:4318/v1/traces',
+    );
+    expect(
+      loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://traces.example/custom',
+      }).telemetry.tracing?.url,
+    ).toBe('https://traces.example/custom');
+  });
+
+  it('reads headers, service name, sampler, protocol and the content opt-in', () => {
+    const tracing = loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_EXPORTER_OTLP_HEADERS: 'api-key=a%20b,x-tenant=t1',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-tenant=t2',
+      OTEL_SERVICE_NAME: 'llm-edge',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.25',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true',
+    }).telemetry.tracing;
+    expect(tracing).toEqual({
+      url: 'http://collector:4318/v1/traces',
+      protocol: 'http/json',
+      headers: { 'api-key': 'a b', 'x-tenant': 't2' },
+      serviceName: 'llm-edge',
+      sampler: 'parentbased_traceidratio',
+      samplerArg: 0.25,
+      captureContent: true,
+    });
+  });
+
+  it('refuses what it cannot honour, naming the variable', () => {
+    const base = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
+    for (const [name, value] of [
+      ['OTEL_TRACES_SAMPLER', 'sometimes'],
+      ['OTEL_TRACES_SAMPLER_ARG', '2'],
+      ['OTEL_EXPORTER_OTLP_PROTOCOL', 'grpc'],
+      ['OTEL_EXPORTER_OTLP_HEADERS', 'no-equals-sign'],
+      ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318'],
+      ['METRICS_PORT', '99999'],
+    ] as const) {
+      expect(() => loadConfig({ ...base, [name]: value })).toThrowError(ConfigError);
+      expect(() => loadConfig({ ...base, [name]: value })).toThrowError(name);
+    }
+  });
+
+  it('turns traces off with OTEL_SDK_DISABLED, and reads the metrics token and port', () => {
+    const config = loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_SDK_DISABLED: 'true',
+      METRICS_TOKEN: 'scrape',
+      METRICS_PORT: '9464',
+      LOG_PRETTY: 'false',
+    });
+    expect(config.telemetry).toEqual({
+      metricsToken: 'scrape',
+      metricsPort: 9464,
+      prettyLogs: false,
+      tracing: undefined,
+    });
+  });
+});
