@@ -142,6 +142,7 @@ export function costDirectives(supergraphSdl: string): Record<string, string> {
 export const expectedCostDirectives = {
   'CreateCompletionResponse.choices': '@listSize(assumedSize: 1)',
   'Mutation.createCompletion': '@cost(weight: 1000)',
+  'Model.deployments': '@listSize(assumedSize: 4)',
   'Query.models': '@listSize(assumedSize: 20)',
   'Subscription.completionStream': '@cost(weight: 1000)',
 };
