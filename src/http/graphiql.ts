@@ -47,6 +47,7 @@ export const graphiqlContentSecurityPolicy = [
 ].join('; ');
 
 const pageHeaders = {
+  'content-type': 'text/html; charset=utf-8',
   'content-security-policy': graphiqlContentSecurityPolicy,
   'referrer-policy': 'no-referrer',
   'x-content-type-options': 'nosniff',

@@ -76,9 +76,10 @@ async function bundleClient(dir: string): Promise<string> {
 
 async function buildPlayground(): Promise<PlaygroundBundle> {
   const dir = sourceDirectory();
-  const [html, css, icon, script] = await Promise.all([
+  const [html, layout, output, icon, script] = await Promise.all([
     readFile(`${dir}index.html`, 'utf8'),
-    readFile(`${dir}playground.css`),
+    readFile(`${dir}playground.css`, 'utf8'),
+    readFile(`${dir}output.css`, 'utf8'),
     readFile(`${dir}favicon.svg`),
     bundleClient(dir),
   ]);
@@ -91,7 +92,8 @@ async function buildPlayground(): Promise<PlaygroundBundle> {
   };
   const urls = {
     script: await add('playground', 'js', 'text/javascript; charset=utf-8', script),
-    style: await add('playground', 'css', 'text/css; charset=utf-8', css),
+    // One stylesheet, one request: the form's and the output's styles are kept in two files.
+    style: await add('playground', 'css', 'text/css; charset=utf-8', `${layout}\n${output}`),
     favicon: await add('favicon', 'svg', 'image/svg+xml', icon),
   };
   const page = html.replace(/\{\{(script|style|favicon)\}\}/g, (_, key: keyof typeof urls) => urls[key]);

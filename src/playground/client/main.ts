@@ -147,9 +147,15 @@ function showRequest(run: Run, body: OperationBody): void {
   const title = document.createElement('h3');
   title.textContent = run.label === 'Run' ? 'GraphQL operation' : `GraphQL operation (${run.label})`;
   block.append(title);
+  if (run.label === 'B') {
+    const same = document.createElement('p');
+    same.className = 'hint';
+    same.textContent = 'The same operation as A; only the variables differ.';
+    block.append(same);
+  }
   const withKey = keyInput.value.trim() !== '';
   const texts = [
-    { name: 'operation', label: 'operation', text: body.query },
+    ...(run.label === 'B' ? [] : [{ name: 'operation', label: 'operation', text: body.query }]),
     { name: 'variables', label: 'variables', text: JSON.stringify(body.variables, null, 2) },
     { name: 'curl', label: 'curl', text: curlCommand(graphqlUrl, body, withKey) },
   ];

@@ -42,6 +42,12 @@ export class AlternativesPopover {
         this.hide();
         return;
       }
+      if (event.key === 'Enter' || event.key === ' ') {
+        // The token is a button: pressing it shows its alternatives again after Escape.
+        event.preventDefault();
+        this.show(token);
+        return;
+      }
       const next = neighbour(token, event.key);
       if (next === undefined) return;
       event.preventDefault();
