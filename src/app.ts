@@ -130,7 +130,9 @@ export function createApp(deps: AppDeps): App {
   const router = isRouter(deps.provider) ? deps.provider : undefined;
   const guarded = router ?? withCircuitBreaker(deps.provider, breaker);
   const metrics = deps.metrics ?? createMetrics();
-  metrics.watchBreaker(deps.provider.name, () => breaker.state);
+  // A breaker series per deployment behind a router; the app's own breaker otherwise.
+  if (router === undefined) metrics.watchBreaker(deps.provider.name, () => breaker.state);
+  else for (const d of router.routing.deployments()) metrics.watchBreaker(d.name, () => d.breaker.state);
   const reportAfterPayment = (message: string, details: Record<string, unknown>) => {
     metrics.writeFailure('ledger');
     deps.logger.error(details, message);

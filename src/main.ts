@@ -26,6 +26,7 @@ async function main(): Promise<void> {
       config.redisUrl,
       telemetry.metricsToken,
       ...Object.values(telemetry.tracing?.headers ?? {}),
+      ...(config.upstreams?.deployments.map((deployment) => deployment.apiKey) ?? []),
     ],
   });
   const tracing = telemetry.tracing && createTracing(telemetry.tracing);

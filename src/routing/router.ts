@@ -53,6 +53,7 @@ export interface RoutingView {
   models(): PublicModelStatus[];
   model(id: string): PublicModelStatus | undefined;
   deployment(name: string): Deployment | undefined;
+  deployments(): Deployment[];
   /** Why the service cannot serve at all (every deployment's breaker open), else undefined. */
   readiness(): string | undefined;
 }
@@ -233,6 +234,7 @@ export function createRouter(options: RouterOptions): Router {
       return { id, deployments: statuses };
     },
     deployment: (name) => deployments.get(name),
+    deployments: () => [...deployments.values()],
     readiness() {
       const all = [...deployments.values()];
       return all.every((d) => d.breaker.state === 'open')
