@@ -123,6 +123,9 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
     graphiql: {
       title: 'completions-subgraph',
       defaultQuery: defaultQuery(deps.exampleModel ?? 'gpt-3.5-turbo-instruct'),
+      // GraphiQL runs subscriptions as a GET for an event stream, which the CSRF rule refuses
+      // without this header (a cross-site page cannot add it without a preflight).
+      additionalHeaders: { 'x-graphql-yoga-csrf': 'graphiql' },
     },
     // Served from this server (no CDN): the IDE works offline and under the page's CSP.
     renderGraphiQL: renderOfflineGraphiQL,

@@ -87,7 +87,7 @@ afterAll(async () => {
 });
 
 describe('the bundled service in a browser, offline', () => {
-  it('logs both pages and serves GraphiQL from its own files: the default query returns a completion', async () => {
+  it('logs both pages and serves GraphiQL from its own files: the default query and a subscription run', async () => {
     expect(output.join('')).toContain(`GraphQL (GraphiQL in a browser): ${origin}/graphql`);
     const { page, problems, requested, context } = await openPage(browser);
     const response = await page.goto(`${origin}/graphql`);
@@ -107,6 +107,16 @@ describe('the bundled service in a browser, offline', () => {
     expect(shown).toMatch(/"text": "[^"]+"/);
     expect(shown).toContain('"completionTokens": 24');
     await page.screenshot({ path: join(testOutputDir, 'graphiql.png') });
+
+    // A subscription streams to the result pane, which shows its latest event (the finish reason's).
+    const subscription = `subscription { completionStream(input: { model: "${model}", prompt: { text: "The whale" }, maxTokens: 6 }) { choices { text finishReason } } }`;
+    await page.goto(`${origin}/graphql?query=${encodeURIComponent(subscription)}`);
+    await editor.filter({ hasText: 'completionStream' }).waitFor();
+    await page.getByRole('button', { name: 'Execute query (Ctrl-Enter)' }).click();
+    await result.filter({ hasText: 'LENGTH' }).waitFor();
+    expect(((await result.textContent()) ?? '').replace(/\u00a0/g, ' ')).toContain(
+      '"finishReason": "LENGTH"',
+    );
 
     // Script, styles and the editor's workers came from this server: no CDN, nothing else.
     expect(foreignRequests(requested, origin)).toEqual([]);
