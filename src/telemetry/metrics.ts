@@ -156,12 +156,22 @@ export function createMetrics(options: { knownOperationNames?: Iterable<string> 
     },
   });
 
+  // Label objects are written out as literals: a spread (`{ ...labels, more }`) builds an object
+  // that prom-client hashes about three times slower, which was most of the cost of a call's metrics.
   const labels = (a: GenAiAttributes) => ({
     gen_ai_operation_name: 'text_completion',
     gen_ai_provider_name: a.providerName,
     gen_ai_request_model: models.of(a.requestModel),
     gen_ai_response_model: a.responseModel === undefined ? '' : models.of(a.responseModel),
     error_type: a.errorType ?? '',
+  });
+  const tokenLabels = (a: GenAiAttributes, type: 'input' | 'output') => ({
+    gen_ai_operation_name: 'text_completion',
+    gen_ai_provider_name: a.providerName,
+    gen_ai_request_model: models.of(a.requestModel),
+    gen_ai_response_model: a.responseModel === undefined ? '' : models.of(a.responseModel),
+    error_type: a.errorType ?? '',
+    gen_ai_token_type: type,
   });
 
   return {
@@ -171,11 +181,10 @@ export function createMetrics(options: { knownOperationNames?: Iterable<string> 
       webSockets = count;
     },
     call(attributes, seconds, tokens) {
-      const l = labels(attributes);
-      duration.observe(l, seconds);
+      duration.observe(labels(attributes), seconds);
       if (tokens === undefined) return;
-      tokenUsage.observe({ ...l, gen_ai_token_type: 'input' }, tokens.input);
-      tokenUsage.observe({ ...l, gen_ai_token_type: 'output' }, tokens.output);
+      tokenUsage.observe(tokenLabels(attributes, 'input'), tokens.input);
+      tokenUsage.observe(tokenLabels(attributes, 'output'), tokens.output);
     },
     firstChunk: (attributes, seconds) => timeToFirstChunk.observe(labels(attributes), seconds),
     nextChunk: (attributes, seconds) => timePerChunk.observe(labels(attributes), seconds),
