@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClientAuthenticator, hashToken } from '../../src/auth/client-keys.js';
 import { logprobText, percentText, shadeBucket, tokenText } from '../../src/playground/client/format.js';
 import { sseClient } from '../helpers/clients.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -199,6 +198,7 @@ describe('playground on the local engine', () => {
       await error.evaluate((el) => el.closest('.field')?.querySelector('#param-temperature') !== null),
     ).toBe(true);
     expect(await page.locator('[data-stat="state"]').textContent()).toBe('failed');
+    expect(await page.locator('.choice .tokens > *').count()).toBe(0);
 
     // A value GraphQL itself refuses (Int) is placed by the path in its message; the old error goes.
     await control.fill('0.5');
@@ -209,6 +209,21 @@ describe('playground on the local engine', () => {
     expect(await nError.textContent()).toContain('Int cannot represent non-integer value: 1.5');
     expect(await error.isHidden()).toBe(true);
     expect(await control.getAttribute('aria-invalid')).toBeNull();
+
+    // A control under the folded "More parameters" is unfolded to show its error.
+    await page.getByLabel('Choices (n)').fill('');
+    expect(await page.locator('#more-params').getAttribute('open')).toBeNull();
+    await page.evaluate(() => {
+      const bestOf = document.querySelector<HTMLInputElement>('#param-bestOf');
+      if (bestOf) bestOf.value = '2';
+    });
+    await page.getByRole('button', { name: 'Run' }).click();
+    const bestOfError = page.locator('#param-bestOf-error');
+    await bestOfError.waitFor({ state: 'visible' });
+    expect(await bestOfError.textContent()).toBe(
+      'input.bestOf must be 1 on a streamed completion: best_of results cannot be streamed.',
+    );
+    expect(await page.locator('#more-params').getAttribute('open')).toBe('');
     expect(problems).toEqual([]);
     await context.close();
   });
@@ -237,66 +252,6 @@ describe('playground on the local engine', () => {
     expect(await page.locator('#status').textContent()).toMatch(/^Done\. A: 8 tokens, B: 8 tokens in /);
     await page.screenshot({ path: join(testOutputDir, 'playground-compare.png'), fullPage: true });
     expect(problems).toEqual([]);
-    await context.close();
-  });
-});
-
-describe('playground with client keys', () => {
-  const key = 'playground-test-key-0123456789';
-  let keyed: TestApp;
-
-  beforeAll(async () => {
-    keyed = await startTestApp({
-      provider: await localProvider(),
-      app: { authenticator: new ClientAuthenticator([{ name: 'browser', sha256: hashToken(key) }]) },
-    });
-  });
-
-  afterAll(async () => {
-    await keyed?.close();
-  });
-
-  it('asks for a key, keeps it in sessionStorage only, and never writes it into the page', async () => {
-    const { page, problems, context } = await openPage(browser);
-    await page.goto(`${keyed.origin}/playground`);
-    const modelError = page.locator('#model-error');
-    await modelError.waitFor({ state: 'visible' });
-    expect(await modelError.textContent()).toMatch(/^UNAUTHENTICATED: .* Enter a client key below\.$/);
-
-    const field = page.getByLabel('Key (Authorization: Bearer)');
-    expect(await field.getAttribute('type')).toBe('password');
-    await field.fill(key);
-    await field.press('Tab');
-    await expect.poll(() => page.locator('#model').inputValue()).toBe(model);
-    expect(await modelError.isHidden()).toBe(true);
-    const storage = await page.evaluate(() => ({
-      session: { ...sessionStorage },
-      local: { ...localStorage },
-      cookie: document.cookie,
-    }));
-    expect(storage).toEqual({ session: { 'completions-playground.client-key': key }, local: {}, cookie: '' });
-
-    await page.getByLabel('Maximum tokens').fill('4');
-    await page.getByRole('button', { name: 'Run' }).click();
-    await expect.poll(() => page.locator('#runs').getAttribute('data-done')).toBe('1');
-    expect(await page.locator('[data-stat="state"]').textContent()).toBe('complete');
-    const curl = await page.locator('pre[data-copy="curl-Run"]').textContent();
-    expect(curl).toContain('-H "authorization: Bearer $CLIENT_KEY"');
-    expect(await page.locator('body').textContent()).not.toContain(key);
-
-    // The same tab keeps it across a reload; another tab (a new session) does not have it.
-    await page.reload();
-    expect(await page.getByLabel('Key (Authorization: Bearer)').inputValue()).toBe(key);
-    const other = await openPage(browser);
-    await other.page.goto(`${keyed.origin}/playground`);
-    await other.page.locator('#model-error').waitFor({ state: 'visible' });
-    expect(await other.page.getByLabel('Key (Authorization: Bearer)').inputValue()).toBe('');
-    await other.context.close();
-
-    await page.getByRole('button', { name: 'Forget the key' }).click();
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
-    // Chromium reports the refused model list (401) itself; nothing else may go wrong.
-    expect(problems.filter((p) => !p.includes('status of 401'))).toEqual([]);
     await context.close();
   });
 });
