@@ -89,8 +89,8 @@ const app = createApp({
           url: otlpUrl,
           headers: {},
           serviceName: 'bench',
-          sampler: 'always_on',
-          samplerArg: undefined,
+          sampler: 'parentbased_traceidratio',
+          samplerArg: Number(process.env.BENCH_TRACE_RATIO ?? 1),
           captureContent: false,
         }),
       }
