@@ -8,6 +8,7 @@ import { assertWithinCeilings } from './completions/operation-limits.js';
 import { prepareFromWire } from './completions/prepare.js';
 import { costUsd, defaultPrices, type PriceTable } from './completions/prices.js';
 import { createCompletionsService } from './completions/service.js';
+import { createSpendBudgets } from './completions/spend-budget.js';
 import { configDefaults, type OperationLimits } from './config.js';
 import { errorCodes } from './errors.js';
 import { enforceBodyCap, sendPayloadTooLarge } from './http/body-limit.js';
@@ -19,12 +20,18 @@ import { createPlaygroundRoute } from './http/playground.js';
 import { createReadinessRoute } from './http/readiness.js';
 import { requestIdHeader, requestIdOf } from './http/request-id.js';
 import type { RouteHandler } from './http/route.js';
-import { createMemoryRateLimiter, type LimitPolicy, type RateLimiter } from './limits/index.js';
+import {
+  createMemoryRateLimiter,
+  createMemorySpendStore,
+  type LimitPolicy,
+  type RateLimiter,
+} from './limits/index.js';
 import { createPersistedDocuments } from './plugins/persisted-documents.js';
 import { createContextFactory, upstreamKeyHeader } from './request-context.js';
 import { createOpenAiCompatHandler } from './rest/openai-compat.js';
 import { isRouter } from './routing/router.js';
 import { createBatchedLedger, type Storage } from './storage/index.js';
+import { restAccessLog } from './telemetry/access-log.js';
 import { createCallObserver } from './telemetry/call-observer.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import type { Tracing } from './telemetry/tracing.js';
@@ -145,6 +152,13 @@ export function createApp(deps: AppDeps): App {
     policy: deps.rateLimit ?? configDefaults.rateLimit,
     ...(ledger ? { ledger } : {}),
     price: (model, tokens) => costUsd(deps.prices ?? defaultPrices, model, tokens),
+    // Keys' spend budgets count in the limiter's store: Redis shares them across instances.
+    spend: createSpendBudgets({
+      store: limiter.spend ?? createMemorySpendStore(),
+      policyOf: (client) => authenticator.policyOf(client),
+      price: (model, tokens) => costUsd(deps.prices ?? defaultPrices, model, tokens),
+    }),
+    onSoftBudget: (details) => deps.logger.warn(details, 'soft spend budget passed'),
     onError: reportAfterPayment,
   });
   const completions = createCompletionsService({
@@ -205,6 +219,7 @@ export function createApp(deps: AppDeps): App {
       });
       return call;
     },
+    onAnswered: restAccessLog(deps.logger),
     identify: (req) => {
       const auth = authenticator.authenticate(req.headers.authorization);
       if (!auth.ok) return null;

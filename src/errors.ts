@@ -3,6 +3,7 @@ import { createGraphQLError } from 'graphql-yoga';
 import { ClientRateLimitError } from './completions/client-limits.js';
 import { argumentForParam } from './completions/mapping.js';
 import { CostLimitError, TooManyCompletionsError } from './completions/operation-limits.js';
+import { BudgetExceededError, ModelNotAllowedError } from './completions/spend-budget.js';
 import { InvalidRequestError } from './completions/validation.js';
 import { LimiterUnavailableError } from './limits/index.js';
 import { StorageError } from './storage/index.js';
@@ -33,6 +34,10 @@ export const errorCodes = {
   upstreamKeyRefused: 'UPSTREAM_KEY_REFUSED',
   clientClosedRequest: 'CLIENT_CLOSED_REQUEST',
   rateLimited: 'RATE_LIMITED',
+  /** A hard spend budget of the client key would be passed (`resetAt`, `budget`, `spent`). */
+  budgetExceeded: 'BUDGET_EXCEEDED',
+  /** The client key may not use this model. */
+  modelNotAllowed: 'MODEL_NOT_ALLOWED',
   unauthenticated: 'UNAUTHENTICATED',
   tooManyOperations: 'TOO_MANY_OPERATIONS',
   misdirectedRequest: 'MISDIRECTED_REQUEST',
@@ -48,6 +53,8 @@ export const errorCodes = {
   /** Warnings: the completion is returned, but the client's rate-limit usage could not be settled yet. */
   usageNotSettled: 'USAGE_NOT_SETTLED',
   upstreamUsageImplausible: 'UPSTREAM_USAGE_IMPLAUSIBLE',
+  /** Warnings: the call went through, but the client key has passed a soft spend budget. */
+  budgetSoftExceeded: 'BUDGET_SOFT_EXCEEDED',
   internal: 'INTERNAL_SERVER_ERROR',
 } as const;
 
@@ -107,6 +114,28 @@ export function toClientError(error: unknown, path?: readonly (string | number)[
         limit: error.limit,
         limitValue: error.limitValue,
       }),
+    );
+  }
+  if (error instanceof BudgetExceededError) {
+    const { budget } = error;
+    return createGraphQLError(
+      error.message,
+      options({
+        code: errorCodes.budgetExceeded,
+        resetAt: error.resetAt.toISOString(),
+        budget: {
+          amount: budget.amount,
+          unit: budget.unit.toUpperCase(),
+          period: budget.label.split('/')[1],
+        },
+        spent: error.spent,
+      }),
+    );
+  }
+  if (error instanceof ModelNotAllowedError) {
+    return createGraphQLError(
+      error.message,
+      options({ code: errorCodes.modelNotAllowed, argument: 'input.model', model: error.model }),
     );
   }
   if (error instanceof LimiterUnavailableError) {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { type KeyPolicy, KeyPolicyError, parseKeyPolicy } from './key-policy.js';
 
 /**
  * Client API keys, configured as SHA-256 hashes so the server never holds a usable token. A
@@ -9,6 +10,8 @@ export interface ClientKeyEntry {
   name: string;
   /** Lower-case hex SHA-256 of the token. */
   sha256: string;
+  /** Spend budgets and allowed models, when the entry names any. */
+  policy?: KeyPolicy;
 }
 
 export interface Client {
@@ -25,15 +28,18 @@ export function hashToken(token: string): string {
 export class ClientKeyError extends Error {}
 
 /**
- * Entries are `name:sha256hex`, separated by commas or new lines; blank lines and `#` comments are
- * ignored, so the same text works in an environment variable and in a file.
+ * Entries are `name:sha256hex`, optionally followed by space-separated policy attributes
+ * (`budget=5usd/day soft-budget=1000000tokens/month models=a|b`), separated by commas or new
+ * lines; blank lines and `#` comments are ignored, so the same text works in an environment
+ * variable and in a file.
  */
 export function parseClientKeys(text: string): ClientKeyEntry[] {
   const entries: ClientKeyEntry[] = [];
   for (const raw of text.split(/[\n,]/)) {
     const line = raw.replace(/#.*$/, '').trim();
     if (line === '') continue;
-    const match = /^([\w.@-]{1,64}):([0-9a-fA-F]{64})$/.exec(line);
+    const [key = '', ...attributes] = line.split(/\s+/);
+    const match = /^([\w.@-]{1,64}):([0-9a-fA-F]{64})$/.exec(key);
     if (!match?.[1] || !match[2]) {
       throw new ClientKeyError(
         'client keys must be "name:sha256hex" entries (a name of letters, digits, . _ @ -)',
@@ -43,7 +49,14 @@ export function parseClientKeys(text: string): ClientKeyEntry[] {
     if (match[1].toLowerCase() === anonymousClient.name) {
       throw new ClientKeyError(`the client name "${anonymousClient.name}" is reserved for open mode`);
     }
-    entries.push({ name: match[1], sha256: match[2].toLowerCase() });
+    let policy: KeyPolicy | undefined;
+    try {
+      policy = parseKeyPolicy(attributes);
+    } catch (error) {
+      if (!(error instanceof KeyPolicyError)) throw error;
+      throw new ClientKeyError(`client ${match[1]}: ${error.message}`);
+    }
+    entries.push({ name: match[1], sha256: match[2].toLowerCase(), ...(policy ? { policy } : {}) });
   }
   return entries;
 }
@@ -52,9 +65,16 @@ export type Authentication = { ok: true; client: Client } | { ok: false; reason:
 
 export class ClientAuthenticator {
   private readonly byHash: Map<string, Client>;
+  private readonly policies: Map<string, KeyPolicy>;
 
   constructor(entries: readonly ClientKeyEntry[]) {
     this.byHash = new Map(entries.map((entry) => [entry.sha256, Object.freeze({ name: entry.name })]));
+    this.policies = new Map(entries.flatMap((entry) => (entry.policy ? [[entry.name, entry.policy]] : [])));
+  }
+
+  /** The key's budgets and allowed models, when it has any. */
+  policyOf(clientName: string): KeyPolicy | undefined {
+    return this.policies.get(clientName);
   }
 
   /** With no keys configured, every caller is the anonymous client. */

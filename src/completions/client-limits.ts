@@ -10,6 +10,7 @@ import {
 import type { WireUsage } from '../upstream/wire.js';
 import type { CostEstimate } from './cost.js';
 import { PendingWrites } from './pending-writes.js';
+import type { SpendBudgets, SpendHold } from './spend-budget.js';
 
 /**
  * Per-client request and token budgets, for the GraphQL API and the REST face alike: a reservation
@@ -35,7 +36,7 @@ export class ClientRateLimitError extends Error {
 }
 
 /** What a budget reports after the paid call; the caller turns it into a response warning. */
-export type BudgetProblem = 'settlement-failed' | 'usage-implausible';
+export type BudgetProblem = 'settlement-failed' | 'usage-implausible' | 'soft-budget-exceeded';
 
 export interface ClientBudgetDeps {
   limiter: RateLimiter;
@@ -43,6 +44,10 @@ export interface ClientBudgetDeps {
   ledger?: UsageLedger;
   /** USD of a call's tokens on a model, null when the model has no price: recorded in the ledger. */
   price?: (model: string, tokens: { promptTokens: number; completionTokens: number }) => number | null;
+  /** Per-key spend budgets and allowed models (CLIENT_KEYS attributes). */
+  spend?: SpendBudgets;
+  /** A soft spend budget passed: the call went through; told for a log line. */
+  onSoftBudget?: (details: Record<string, unknown>) => void;
   /** Failures after the paid call, with what is needed to reconcile them by hand. */
   onError?: (message: string, details: Record<string, unknown>) => void;
   /** Background retries of a failed settlement: attempts and the pause before each. */
@@ -107,8 +112,12 @@ export function chargedUsage(
 }
 
 export interface ClientBudget {
-  /** Reserves the call's price; throws `ClientRateLimitError`, or the limiter's own failure (fail closed). */
-  reserve(client: string, estimate: CostEstimate): Promise<Charge>;
+  /**
+   * Reserves the call's price, in the rate limits and the key's spend budgets (`model` is the
+   * public name asked for); throws `ClientRateLimitError`, `BudgetExceededError`,
+   * `ModelNotAllowedError`, or the store's own failure (fail closed).
+   */
+  reserve(client: string, estimate: CostEstimate, model?: string): Promise<Charge>;
   /** Settles, retries and ledger writes still running: awaited at shutdown before storage closes. */
   readonly pending: PendingWrites;
 }
@@ -165,11 +174,46 @@ export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {
 
   return {
     pending,
-    async reserve(client, estimate) {
+    async reserve(client, estimate, model) {
       const result = await limiter.reserve(client, estimate.totalTokens, policy);
       if (!result.ok)
         throw new ClientRateLimitError(result.limit, result.retryAfterSeconds, result.limitValue);
       const { reservation } = result;
+      let hold: SpendHold | undefined;
+      try {
+        hold = model === undefined ? undefined : await deps.spend?.reserve(client, model, estimate);
+      } catch (error) {
+        // Refused by a budget (or its store is down): the call never happens.
+        await reservation.release().catch(() => undefined);
+        throw error;
+      }
+      /** The spend budgets' share of settling; a store failure is reported, never thrown. */
+      const settleSpend = async (
+        model: string,
+        tokens: { promptTokens: number; completionTokens: number },
+      ) => {
+        if (hold === undefined) return [];
+        try {
+          const passed = await hold.settle(model, tokens);
+          for (const soft of passed) {
+            deps.onSoftBudget?.({
+              client,
+              budget: soft.budget.label,
+              spent: soft.spent,
+              resetAt: soft.resetAt,
+            });
+          }
+          return passed.length > 0 ? (['soft-budget-exceeded'] as const) : [];
+        } catch (error) {
+          report('spend budget settlement failed; reconcile from this line', {
+            err: error,
+            client,
+            model,
+            ...tokens,
+          });
+          return ['settlement-failed'] as const;
+        }
+      };
       return {
         async settle(model, usage, fallbackCompletionTokens) {
           const problems: BudgetProblem[] = [];
@@ -186,6 +230,9 @@ export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {
           if (!(await settle(reservation, promptTokens + completionTokens, client))) {
             problems.push('settlement-failed');
           }
+          for (const problem of await settleSpend(model, { promptTokens, completionTokens })) {
+            if (!problems.includes(problem)) problems.push(problem);
+          }
           record(client, model, promptTokens, completionTokens);
           return problems;
         },
@@ -196,12 +243,18 @@ export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {
               .catch((releaseError: unknown) =>
                 report('rate-limit release failed', { err: releaseError, client }),
               );
+            await hold
+              ?.release()
+              .catch((releaseError: unknown) =>
+                report('spend budget release failed', { err: releaseError, client }),
+              );
             return;
           }
           // The upstream may have billed: the whole estimate stays charged unless a stream told us
           // how far it got, and the call is in the ledger.
           const completionTokens = completionTokensSoFar ?? estimate.maxCompletionTokens;
           await settle(reservation, estimate.promptTokens + completionTokens, client);
+          await settleSpend(model, { promptTokens: estimate.promptTokens, completionTokens });
           record(client, model, estimate.promptTokens, completionTokens);
         },
       };

@@ -94,6 +94,10 @@ const budgetWarnings: Record<BudgetProblem, ServiceWarning> = {
     code: errorCodes.upstreamUsageImplausible,
     message: 'The upstream reported usage that cannot be right; the estimate was charged instead.',
   },
+  'soft-budget-exceeded': {
+    code: errorCodes.budgetSoftExceeded,
+    message: 'This client key has passed a soft spend budget; calls still go through.',
+  },
 };
 
 function callOptions(
@@ -137,7 +141,7 @@ export function createCompletionsService(deps: {
   };
   const reserve = async (call: PreparedCompletion, options: CompletionCallOptions) => {
     try {
-      return await budget.reserve(options.client ?? anonymousClient.name, call.estimate);
+      return await budget.reserve(options.client ?? anonymousClient.name, call.estimate, call.wire.model);
     } catch (error) {
       observer?.refused(error);
       throw error;
@@ -217,17 +221,28 @@ export function createCompletionsService(deps: {
     const served = (by: ServedBy) => {
       servedBy = by;
     };
+    // Every stream asks the upstream for its usage, so what it is charged is counted, not guessed
+    // (without a usage chunk, each piece counts as a token).
+    const askedUsage = call.wire.stream_options?.include_usage === true;
+    const wire = askedUsage
+      ? call.wire
+      : { ...call.wire, stream_options: { ...call.wire.stream_options, include_usage: true } };
     const settle = async () => {
       settled = true;
       warn(await charge.settle(model, usage, pieces), options);
       report(options, watch, model, chargedUsage(usage, call.estimate, pieces), servedBy ? { servedBy } : {});
     };
     try {
-      for await (const chunk of provider.stream(call.wire, callOptions(options, watch, call, served))) {
+      for await (const chunk of provider.stream(wire, callOptions(options, watch, call, served))) {
         watch?.chunk(chunk);
         model = chunk.model;
         usage = chunk.usage ?? usage;
         pieces += chunk.choices.length;
+        if (!askedUsage && chunk.usage != null && chunk.choices.length === 0) {
+          // Asked for the budget's sake only: settled, and not shown to a caller that did not ask.
+          await settle();
+          continue;
+        }
         if (held !== undefined) {
           const previous = held;
           held = undefined;

@@ -6,6 +6,7 @@ export { NEVER_RETRY_AFTER_SECONDS } from './bucket.js';
 export { LimiterConfigError, LimiterUnavailableError } from './errors.js';
 export { createMemoryRateLimiter, type MemoryRateLimiterOptions } from './memory.js';
 export { createRedisRateLimiter, type RedisRateLimiterOptions } from './redis.js';
+export { createMemorySpendStore, type SpendStore } from './spend.js';
 export type { LimitDimension, LimitPolicy, RateLimiter, Reservation, ReserveResult } from './types.js';
 
 /** Redis when a URL is configured (limits shared by every instance), otherwise this process alone. */

@@ -9,6 +9,7 @@ import {
 } from './bucket.js';
 import { LimiterUnavailableError } from './errors.js';
 import { createReservation } from './reservation.js';
+import { createMemorySpendStore } from './spend.js';
 import type { LimitPolicy, RateLimiter, ReserveResult } from './types.js';
 
 /**
@@ -52,6 +53,7 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
   };
 
   return {
+    spend: createMemorySpendStore(),
     get size() {
       return entries.size;
     },

@@ -103,3 +103,28 @@ if t ~= nil then t = math.min(tcap, t + tonumber(ARGV[4])) end
 save(KEYS[1], r, t, ts, rcap, tcap)
 return 1
 `;
+
+/**
+ * A spend counter: KEYS[1]; ARGV amount, limit (-1: none), expiry (ms since the epoch). Adds only
+ * when the sum stays within the limit; answers {1 | 0, spent}.
+ */
+export const SPEND_ADD_SCRIPT = `
+local spent = tonumber(redis.call('GET', KEYS[1]) or '0')
+local amount = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+if limit >= 0 and spent + amount > limit then return {0, spent} end
+spent = redis.call('INCRBY', KEYS[1], amount)
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return {1, spent}
+`;
+
+/** Corrects a spend counter by ARGV[1] (never below 0), keeps its expiry ARGV[2]; answers it after. */
+export const SPEND_ADJUST_SCRIPT = `
+local spent = redis.call('INCRBY', KEYS[1], ARGV[1])
+if spent < 0 then
+  spent = 0
+  redis.call('SET', KEYS[1], 0)
+end
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return spent
+`;

@@ -1,9 +1,10 @@
 import { Redis } from 'ioredis';
 import { type Caps, checkTokenCount, normalizePolicy } from './bucket.js';
 import { LimiterUnavailableError } from './errors.js';
-import { ADJUST_SCRIPT, RESERVE_SCRIPT } from './redis-scripts.js';
+import { ADJUST_SCRIPT, RESERVE_SCRIPT, SPEND_ADD_SCRIPT, SPEND_ADJUST_SCRIPT } from './redis-scripts.js';
 import { parseStoreUrl } from './redis-url.js';
 import { createReservation } from './reservation.js';
+import type { SpendStore } from './spend.js';
 import type { LimitPolicy, RateLimiter, Reservation, ReserveResult } from './types.js';
 
 /**
@@ -30,6 +31,8 @@ type ScriptReply = unknown;
 interface LimiterCommands {
   limitsReserve(key: string, ...args: (string | number)[]): Promise<ScriptReply>;
   limitsAdjust(key: string, ...args: (string | number)[]): Promise<ScriptReply>;
+  spendAdd(key: string, ...args: (string | number)[]): Promise<ScriptReply>;
+  spendAdjust(key: string, ...args: (string | number)[]): Promise<ScriptReply>;
 }
 
 const noopReservation: Reservation = createReservation(0, {
@@ -60,6 +63,8 @@ export async function createRedisRateLimiter(options: RedisRateLimiterOptions): 
   });
   client.defineCommand('limitsReserve', { numberOfKeys: 1, lua: RESERVE_SCRIPT });
   client.defineCommand('limitsAdjust', { numberOfKeys: 1, lua: ADJUST_SCRIPT });
+  client.defineCommand('spendAdd', { numberOfKeys: 1, lua: SPEND_ADD_SCRIPT });
+  client.defineCommand('spendAdjust', { numberOfKeys: 1, lua: SPEND_ADJUST_SCRIPT });
   const commands = client as unknown as LimiterCommands;
 
   const unavailable = (reason: string, code?: unknown) =>
@@ -89,7 +94,24 @@ export async function createRedisRateLimiter(options: RedisRateLimiterOptions): 
 
   await firstConnection(client, TIMEOUT_MS + 500);
 
+  const spend: SpendStore = {
+    async add(key, amount, limit, expiresAt) {
+      const reply = await call(() =>
+        commands.spendAdd(`${prefix}spend:${key}`, amount, limit ?? -1, expiresAt),
+      );
+      if (!Array.isArray(reply) || typeof reply[1] !== 'number')
+        throw unavailable('unexpected reply to the spend script');
+      return { ok: reply[0] === 1, spent: reply[1] };
+    },
+    async adjust(key, delta, expiresAt) {
+      const reply = await call(() => commands.spendAdjust(`${prefix}spend:${key}`, delta, expiresAt));
+      if (typeof reply !== 'number') throw unavailable('unexpected reply to the spend script');
+      return reply;
+    },
+  };
+
   return {
+    spend,
     async ping() {
       await call(async () => (await client.ping()) as unknown as ScriptReply);
     },

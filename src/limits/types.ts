@@ -1,3 +1,5 @@
+import type { SpendStore } from './spend.js';
+
 /**
  * The contract between the resolvers and a limiter backend. A reservation is taken before the paid
  * upstream call (from an estimate) and settled with the real usage afterwards, so a burst of
@@ -39,5 +41,7 @@ export interface RateLimiter {
   reserve(clientKey: string, estimatedTokens: number, policy: LimitPolicy): Promise<ReserveResult>;
   /** Resolves when the store answers (readiness); absent when there is no store to ask. */
   ping?(): Promise<void>;
+  /** Spend budgets' counters in the same store; absent in test doubles. */
+  readonly spend?: SpendStore;
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@
 
 import { ClientRateLimitError } from '../completions/client-limits.js';
 import { CostLimitError } from '../completions/operation-limits.js';
+import { BudgetExceededError, ModelNotAllowedError } from '../completions/spend-budget.js';
 import { InvalidRequestError } from '../completions/validation.js';
 import { LimiterUnavailableError } from '../limits/index.js';
 import {
@@ -51,6 +52,16 @@ export function mapError(err: unknown): MappedError {
     const mapped: MappedError = envelope(429, err.message, err.limit, null, 'rate_limit_exceeded');
     mapped.headers = { 'retry-after': String(err.retryAfterSeconds) };
     return mapped;
+  }
+  if (err instanceof BudgetExceededError) {
+    const mapped: MappedError = envelope(429, err.message, 'budget_exceeded', null, 'budget_exceeded');
+    mapped.headers = {
+      'retry-after': String(Math.max(1, Math.ceil((err.resetAt.getTime() - Date.now()) / 1000))),
+    };
+    return mapped;
+  }
+  if (err instanceof ModelNotAllowedError) {
+    return envelope(403, err.message, 'invalid_request_error', 'model', 'model_not_allowed');
   }
   if (err instanceof LimiterUnavailableError) {
     return envelope(

@@ -192,8 +192,10 @@ describe('stream failures', () => {
     const final = lines.at(-1) ?? '';
     const usage =
       'data: {"id":"cmpl-x","object":"text_completion","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":6,"total_tokens":9}}';
+    // Asked for: without it the service asks the upstream itself and keeps the usage chunk to itself.
     const { errors, events } = await failure(
       reply.sse([...lines, final, usage, 'data: [DONE]'].map((l) => `${l}\n\n`)),
+      { input: { ...input, streamOptions: { includeUsage: true } } },
     );
     expect(errors).toEqual([]);
     expect(events.at(-1).data.completionStream.usage.totalTokens).toBe(9);
