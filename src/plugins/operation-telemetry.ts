@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { GraphQLContext } from '../context.js';
 import { errorCodes, originalError, toClientError } from '../errors.js';
 import { requestIdOf } from '../http/request-id.js';
+import { roundMs, usageFields } from '../telemetry/access-log.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Tracing } from '../telemetry/tracing.js';
 
@@ -103,36 +104,19 @@ export function useOperationTelemetry(deps: OperationTelemetryDeps): Plugin {
           span.end();
         }
         if (!logger.isLevelEnabled('info')) return;
-        // One literal shape (absent fields undefined, which JSON leaves out): spreads of optional
-        // parts make objects that serialise several times slower, on every operation.
-        let tokensIn: number | undefined;
-        let tokensOut: number | undefined;
-        let costUsd: number | null | undefined;
-        let models: string[] | undefined;
-        if (calls.length > 0) {
-          tokensIn = 0;
-          tokensOut = 0;
-          costUsd = 0;
-          models = [];
-          for (const call of calls) {
-            tokensIn += call.promptTokens;
-            tokensOut += call.completionTokens;
-            costUsd = costUsd === null || call.costUsd === null ? null : costUsd + call.costUsd;
-            if (!models.includes(call.model)) models.push(call.model);
-          }
-        }
+        const usage = usageFields(calls);
         logger.info(
           {
             requestId,
             client: context.client?.name,
             operation: { type, name },
             outcome,
-            durationMs: Math.round(durationMs * 10) / 10,
-            timeToFirstEventMs: firstEventMs === undefined ? undefined : Math.round(firstEventMs * 10) / 10,
-            models,
-            tokensIn,
-            tokensOut,
-            costUsd,
+            durationMs: roundMs(durationMs),
+            timeToFirstEventMs: firstEventMs === undefined ? undefined : roundMs(firstEventMs),
+            models: usage.models,
+            tokensIn: usage.tokensIn,
+            tokensOut: usage.tokensOut,
+            costUsd: usage.costUsd,
           },
           'operation',
         );

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PreparedCompletion } from '../completions/prepare.js';
-import type { CompletionsService } from '../completions/service.js';
+import type { CallUsage, CompletionsService } from '../completions/service.js';
 import { requestIdOf } from '../http/request-id.js';
 import type { CallOptions } from '../upstream/provider.js';
 import type { WireCompletionRequest, WireCompletionResponse, WireModel } from '../upstream/wire.js';
@@ -27,6 +27,19 @@ export interface OpenAiCompatDeps {
   shutdown?: AbortSignal;
   /** Who calls: options for the call (client identity, pass-through key), or null for 401. */
   identify?: (req: IncomingMessage) => Omit<CallOptions, 'signal'> | null;
+  /** Told when a completion request has been answered: for the access line. */
+  onAnswered?: (entry: RestAccess) => void;
+}
+
+/** One answered `POST /v1/completions`, as the access line reports it. */
+export interface RestAccess {
+  requestId: string;
+  client: string | undefined;
+  status: number;
+  /** `OK`, or the error's OpenAI-style code (or type). */
+  outcome: string;
+  durationMs: number;
+  usage: CallUsage | undefined;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -130,12 +143,13 @@ async function handleCompletion(
   caller: Omit<CallOptions, 'signal'>,
   req: IncomingMessage,
   res: ServerResponse,
+  onUsage: (usage: CallUsage) => void,
 ): Promise<void> {
   const body = await readJsonBody(req, deps.maxBodyBytes ?? 1024 * 1024);
   const call = deps.prepare(parseCompletionRequest(body));
   const disconnected = disconnectSignal(res);
   const signal = deps.shutdown ? AbortSignal.any([disconnected, deps.shutdown]) : disconnected;
-  const options = { ...caller, signal, requestId: requestIdOf(req) };
+  const options = { ...caller, signal, requestId: requestIdOf(req), onUsage };
   if (call.wire.stream === true) {
     const chunks = deps.completions.streamChunks(call, options)[Symbol.asyncIterator]();
     await streamCompletion(res, chunks, disconnected, deps.shutdown);
@@ -200,10 +214,13 @@ export function createOpenAiCompatHandler(deps: OpenAiCompatDeps): Handler {
       );
       return true;
     }
+    const started = performance.now();
+    let usage: CallUsage | undefined;
+    let outcome = 'OK';
     try {
       if (path === '/v1/completions') {
         if (req.method !== 'POST') methodNotAllowed(res, 'POST');
-        else await handleCompletion(deps, caller, req, res);
+        else await handleCompletion(deps, caller, req, res, (reported) => (usage = reported));
       } else if (req.method !== 'GET') methodNotAllowed(res, 'GET');
       else
         await handleModel(
@@ -212,7 +229,19 @@ export function createOpenAiCompatHandler(deps: OpenAiCompatDeps): Handler {
           res,
         );
     } catch (err) {
+      const error = mapError(err).body.error;
+      outcome = error.code ?? error.type;
       sendError(res, err);
+    }
+    if (path === '/v1/completions' && req.method === 'POST') {
+      deps.onAnswered?.({
+        requestId: requestIdOf(req),
+        client: caller.client,
+        status: res.statusCode,
+        outcome,
+        durationMs: performance.now() - started,
+        usage,
+      });
     }
     return true;
   };

@@ -123,3 +123,37 @@ describe('a stream’s usage', () => {
     expect(reported.events.slice(0, -1).every((event) => event.extensions?.usage === undefined)).toBe(true);
   });
 });
+
+describe('the REST face’s access line', () => {
+  it('has the same shape, with the HTTP status and the OpenAI-style code as outcome', async () => {
+    stubbed.stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
+    const start = stubbed.app.logs.length;
+    const ok = await fetch(`${stubbed.app.origin}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'rest-1' },
+      body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: prompt, max_tokens: 20 }),
+    });
+    expect(ok.status).toBe(200);
+    const bad = await fetch(`${stubbed.app.origin}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'rest-2' },
+      body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'x', temperature: 9 }),
+    });
+    expect(bad.status).toBe(400);
+    const lines = linesSince(start).filter((line) => line.msg === 'operation');
+    expect(lines).toEqual([
+      expect.objectContaining({
+        requestId: 'rest-1',
+        operation: { type: 'rest', name: 'POST /v1/completions' },
+        outcome: 'OK',
+        status: 200,
+        tokensIn: 10,
+        tokensOut: 12,
+        costUsd: 0.000039,
+      }),
+      expect.objectContaining({ requestId: 'rest-2', status: 400, outcome: expect.any(String) }),
+    ]);
+    expect(lines[1].outcome).not.toBe('OK');
+    expect(stubbed.app.logs.slice(start).join('')).not.toContain('merger');
+  });
+});

@@ -1,5 +1,8 @@
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientAuthenticator, hashToken } from '../../src/auth/client-keys.js';
+import { createMetricsServer } from '../../src/http/metrics-route.js';
+import { createMetrics } from '../../src/telemetry/metrics.js';
 import { sseClient, wsClient } from '../helpers/clients.js';
 import { completionStream, createCompletion } from '../helpers/operations.js';
 import { reply } from '../helpers/stub-upstream.js';
@@ -211,6 +214,30 @@ describe('refusals and failed writes', () => {
       expect(sample(text, 'store_write_failures_total', { store: 'completions' })).toBe(1);
     } finally {
       await stopStubbedApp(stubbed);
+    }
+  });
+});
+
+describe('METRICS_PORT', () => {
+  it('serves /metrics alone on a second port, open, or behind the token when one is set', async () => {
+    const metrics = createMetrics();
+    for (const token of [undefined, 'port-token']) {
+      const server = createMetricsServer(metrics.registry, token);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      try {
+        expect((await fetch(`${origin}/graphql`)).status).toBe(404);
+        const bare = await fetch(`${origin}/metrics`);
+        expect(bare.status).toBe(token === undefined ? 200 : 401);
+        if (token !== undefined) {
+          const authorised = await fetch(`${origin}/metrics`, {
+            headers: { authorization: `Bearer ${token}` },
+          });
+          expect(await authorised.text()).toContain('gen_ai_client_token_usage');
+        }
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
     }
   });
 });

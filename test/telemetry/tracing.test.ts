@@ -4,7 +4,8 @@ import { sseClient } from '../helpers/clients.js';
 import { completionStream } from '../helpers/operations.js';
 import { type OtlpSpan, type Receiver, startOtlpReceiver } from '../helpers/otlp-receiver.js';
 import { reply } from '../helpers/stub-upstream.js';
-import { type StubbedApp, startStubbedApp, stopStubbedApp } from '../helpers/test-app.js';
+import { type StubbedApp, startStubbedApp, startTestApp, stopStubbedApp } from '../helpers/test-app.js';
+import { localProvider } from '../local/shared-provider.js';
 
 /**
  * Traces as a real OTLP/HTTP receiver on 127.0.0.1 gets them: the operation's server span continues
@@ -149,6 +150,36 @@ describe('prompt and completion text on spans', () => {
       expect(JSON.parse(String(attribute(call, 'gen_ai.output.messages')))[0].role).toBe('assistant');
     } finally {
       await stopStubbedApp(stubbed);
+      await tracing.shutdown();
+      await receiver.close();
+    }
+  });
+});
+
+describe('the embedded engine', () => {
+  it('is an internal span, not a client one: no network call is made', async () => {
+    const receiver = await startOtlpReceiver();
+    const tracing = createTracing({
+      url: receiver.url,
+      headers: {},
+      serviceName: 'completions-test',
+      sampler: 'always_on',
+      samplerArg: undefined,
+      captureContent: false,
+    });
+    const app = await startTestApp({ provider: await localProvider(), app: { tracing } });
+    try {
+      const model = 'local-ngram-moby-dick';
+      const response = await app.post(hello, { input: { model, prompt: { text: 'Call me' }, maxTokens: 4 } });
+      expect(response.json.errors).toBeUndefined();
+      await tracing.forceFlush();
+      await expect.poll(() => receiver.spans().length).toBeGreaterThanOrEqual(2);
+      const call = receiver.spans().find((span) => span.name === `text_completion ${model}`);
+      expect(call?.kind).toBe(1);
+      expect(attribute(call, 'gen_ai.provider.name')).toBe('local');
+      expect(attribute(call, 'gen_ai.usage.output_tokens')).toBeGreaterThan(0);
+    } finally {
+      await app.close();
       await tracing.shutdown();
       await receiver.close();
     }

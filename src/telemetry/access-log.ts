@@ -1,0 +1,55 @@
+import type { Logger } from 'pino';
+import type { CallUsage } from '../completions/service.js';
+import type { RestAccess } from '../rest/openai-compat.js';
+
+/**
+ * The access line's fields about what an operation's paid calls used, written as one literal shape
+ * (absent fields undefined, which JSON leaves out): spreads of optional parts make objects that
+ * serialise several times slower, on every operation.
+ */
+export function usageFields(calls: readonly CallUsage[]): {
+  models: string[] | undefined;
+  tokensIn: number | undefined;
+  tokensOut: number | undefined;
+  costUsd: number | null | undefined;
+} {
+  if (calls.length === 0) {
+    return { models: undefined, tokensIn: undefined, tokensOut: undefined, costUsd: undefined };
+  }
+  let tokensIn = 0;
+  let tokensOut = 0;
+  let costUsd: number | null = 0;
+  const models: string[] = [];
+  for (const call of calls) {
+    tokensIn += call.promptTokens;
+    tokensOut += call.completionTokens;
+    costUsd = costUsd === null || call.costUsd === null ? null : costUsd + call.costUsd;
+    if (!models.includes(call.model)) models.push(call.model);
+  }
+  return { models, tokensIn, tokensOut, costUsd };
+}
+
+export const roundMs = (ms: number): number => Math.round(ms * 10) / 10;
+
+/** The REST face's access line: one per `POST /v1/completions`, the GraphQL line's shape. */
+export function restAccessLog(logger: Logger): (entry: RestAccess) => void {
+  return (entry) => {
+    if (!logger.isLevelEnabled('info')) return;
+    const usage = usageFields(entry.usage === undefined ? [] : [entry.usage]);
+    logger.info(
+      {
+        requestId: entry.requestId,
+        client: entry.client,
+        operation: { type: 'rest', name: 'POST /v1/completions' },
+        outcome: entry.outcome,
+        status: entry.status,
+        durationMs: roundMs(entry.durationMs),
+        models: usage.models,
+        tokensIn: usage.tokensIn,
+        tokensOut: usage.tokensOut,
+        costUsd: usage.costUsd,
+      },
+      'operation',
+    );
+  };
+}
