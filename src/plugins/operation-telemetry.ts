@@ -61,7 +61,9 @@ export function useOperationTelemetry(deps: OperationTelemetryDeps): Plugin {
     const started = now();
     const operation = getOperationAST(args.document, args.operationName);
     const type = operation?.operation ?? 'query';
-    const name = operation?.name?.value;
+    // A client picks the name: it is cut short before it reaches a span name or a log line.
+    const given = operation?.name?.value;
+    const name = given !== undefined && given.length > 100 ? `${given.slice(0, 100)}…` : given;
     const context = args.contextValue as Context;
     const requestId = context.requestId ?? (context.req === undefined ? undefined : requestIdOf(context.req));
     let span: Span | undefined;

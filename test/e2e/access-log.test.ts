@@ -157,3 +157,16 @@ describe('the REST face’s access line', () => {
     expect(stubbed.app.logs.slice(start).join('')).not.toContain('merger');
   });
 });
+
+describe('a hostile operation name', () => {
+  it('is cut short in the access line and the metrics, not written out whole', async () => {
+    const start = stubbed.app.logs.length;
+    const name = `N${'x'.repeat(50_000)}`;
+    const response = await stubbed.app.post(`query ${name} { __typename }`);
+    expect(response.json.data.__typename).toBe('Query');
+    const line = linesSince(start).find((entry) => entry.msg === 'operation');
+    expect(line.operation.name.length).toBeLessThanOrEqual(101);
+    const metrics = await (await fetch(`${stubbed.app.origin}/metrics`)).text();
+    expect(metrics).not.toContain('x'.repeat(200));
+  });
+});
