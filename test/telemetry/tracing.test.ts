@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTracing, type Tracing } from '../../src/telemetry/tracing.js';
+import { createTracing, type Tracing, type TracingConfig } from '../../src/telemetry/tracing.js';
 import { sseClient } from '../helpers/clients.js';
 import { completionStream } from '../helpers/operations.js';
 import { type OtlpSpan, type Receiver, startOtlpReceiver } from '../helpers/otlp-receiver.js';
@@ -22,6 +22,19 @@ function attribute(span: OtlpSpan | undefined, key: string): unknown {
   return 'intValue' in value ? Number(raw) : raw;
 }
 
+/** Traces to the receiver: every operation, protobuf, no content, unless the test says otherwise. */
+function tracingTo(receiver: Receiver, overrides: Partial<TracingConfig> = {}): Tracing {
+  return createTracing({
+    url: receiver.url,
+    headers: {},
+    serviceName: 'completions-test',
+    sampler: 'parentbased_always_on',
+    samplerArg: undefined,
+    captureContent: false,
+    ...overrides,
+  });
+}
+
 const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
 const callerSpanId = '00f067aa0ba902b7';
 const prompt = 'the secret launch date is friday';
@@ -34,14 +47,7 @@ describe('traces over OTLP/HTTP', () => {
   let stubbed: StubbedApp;
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
-    tracing = createTracing({
-      url: receiver.url,
-      headers: { 'x-collector-key': 'collector-secret' },
-      serviceName: 'completions-test',
-      sampler: 'parentbased_always_on',
-      samplerArg: undefined,
-      captureContent: false,
-    });
+    tracing = tracingTo(receiver, { headers: { 'x-collector-key': 'collector-secret' } });
     stubbed = await startStubbedApp({ app: { tracing } });
   });
   afterAll(async () => {
@@ -128,16 +134,8 @@ describe('traces over OTLP/HTTP', () => {
 describe('prompt and completion text on spans', () => {
   it('are recorded only when OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT asks for it', async () => {
     const receiver = await startOtlpReceiver();
-    const tracing = createTracing({
-      url: receiver.url,
-      headers: {},
-      serviceName: 'completions-test',
-      sampler: 'always_on',
-      samplerArg: undefined,
-      captureContent: true,
-      // The other encoding a collector takes.
-      protocol: 'http/json',
-    });
+    // The other encoding a collector takes.
+    const tracing = tracingTo(receiver, { captureContent: true, protocol: 'http/json' });
     const stubbed = await startStubbedApp({ app: { tracing } });
     try {
       stubbed.stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
@@ -159,14 +157,7 @@ describe('prompt and completion text on spans', () => {
 describe('the embedded engine', () => {
   it('is an internal span, not a client one: no network call is made', async () => {
     const receiver = await startOtlpReceiver();
-    const tracing = createTracing({
-      url: receiver.url,
-      headers: {},
-      serviceName: 'completions-test',
-      sampler: 'always_on',
-      samplerArg: undefined,
-      captureContent: false,
-    });
+    const tracing = tracingTo(receiver);
     const app = await startTestApp({ provider: await localProvider(), app: { tracing } });
     try {
       const model = 'local-ngram-moby-dick';
