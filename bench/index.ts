@@ -10,6 +10,7 @@ import { runGraphqlOverheadBench } from './graphql-overhead.js';
 import { runLocalEngineBench } from './local-engine.js';
 import { runOpenStreamsBench } from './open-streams.js';
 import { runPeersBench } from './peers.js';
+import { runRoutingBench } from './routing.js';
 import { log } from './stats.js';
 import { runStreamFirstEventBench } from './stream-first-event.js';
 import { type Row, renderTable, writeResults } from './table.js';
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
   );
   await section('6', '6. peers', () => runPeersBench({ stub, proxy, bareYoga, service }));
   await section('7', '7. telemetry', () => runTelemetryBench(stub));
+  await section('8', '8. routing', () => runRoutingBench(stub));
   await Promise.all([proxy.stop(), service.stop(), bareYoga.stop()]);
   await section('4', '4. open streams', () => runOpenStreamsBench(stub));
   await stub.stop();

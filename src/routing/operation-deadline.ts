@@ -2,17 +2,20 @@ import { UpstreamTimeoutError } from '../upstream/errors.js';
 import type { RouterClock } from './clock.js';
 
 /**
- * The time one operation may take across all its attempts and fallbacks. Its signal is what every
- * attempt runs under, so when it passes the attempt in flight is cancelled (its connection closed)
- * and no further attempt starts.
+ * The time one operation may take across all its attempts and fallbacks. No attempt starts once it
+ * has passed, and the attempt in flight when it passes is cancelled (its connection closed).
+ *
+ * The first attempt at an HTTP deployment runs under the caller's own signal: its provider's
+ * timeout is never longer than this deadline (see setup.ts), so it needs no second timer and
+ * AbortController, which are most of what routing would otherwise add to every call. Later attempts,
+ * and the local engine (which has no timeout of its own), run under a signal this deadline fires.
  */
 export class OperationDeadline {
-  private readonly controller = new AbortController();
+  private controller: AbortController | undefined;
+  private cancelTimer: (() => void) | undefined;
   private readonly endsAt: number;
-  private readonly cancelTimer: () => void;
   private expired = false;
-  private readonly onCallerAbort = () => this.controller.abort(this.callerSignal?.reason);
-  readonly signal = this.controller.signal;
+  private readonly onCallerAbort = () => this.controller?.abort(this.callerSignal?.reason);
 
   constructor(
     private readonly totalMs: number,
@@ -20,18 +23,30 @@ export class OperationDeadline {
     private readonly clock: RouterClock,
   ) {
     this.endsAt = clock.now() + totalMs;
-    this.cancelTimer = clock.setTimer(() => {
-      this.expired = true;
-      this.controller.abort(this.timeoutError());
-    }, totalMs);
-    if (callerSignal?.aborted) this.onCallerAbort();
-    else callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });
+  }
+
+  /** The signal an attempt runs under; `bounded`: its provider's own timeout keeps within this deadline. */
+  signalFor(bounded: boolean): AbortSignal | undefined {
+    if (bounded && this.controller === undefined) return this.callerSignal;
+    if (this.controller === undefined) {
+      const controller = new AbortController();
+      this.controller = controller;
+      this.cancelTimer = this.clock.setTimer(
+        () => {
+          this.expired = true;
+          controller.abort(this.timeoutError());
+        },
+        Math.max(0, this.endsAt - this.clock.now()),
+      );
+      if (this.callerSignal?.aborted) this.onCallerAbort();
+      else this.callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });
+    }
+    return this.controller.signal;
   }
 
   /** Whether another attempt may start: time is left and nobody cancelled. */
   get open(): boolean {
-    if (!this.expired && this.clock.now() >= this.endsAt) this.expired = true;
-    return !this.expired && !this.signal.aborted;
+    return !this.timedOut && this.callerSignal?.aborted !== true;
   }
 
   get timedOut(): boolean {
@@ -53,7 +68,8 @@ export class OperationDeadline {
   }
 
   dispose(): void {
-    this.cancelTimer();
+    if (this.controller === undefined) return;
+    this.cancelTimer?.();
     this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
   }
 }

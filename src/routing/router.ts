@@ -31,7 +31,10 @@ export type RoutedCallOptions = CallOptions;
 export interface RouterOptions {
   deployments: readonly { spec: DeploymentSpec; provider: CompletionsProvider }[];
   routes: readonly RouteSpec[];
-  /** A non-streamed call, every attempt and fallback included. */
+  /**
+   * A non-streamed call, every attempt and fallback included. An HTTP deployment's own timeout must
+   * not be longer (its first attempt relies on it: see OperationDeadline).
+   */
   completeDeadlineMs: number;
   /** A streamed call from request to its last chunk, fallbacks before its first chunk included. */
   streamDeadlineMs: number;
@@ -100,9 +103,22 @@ export function createRouter(options: RouterOptions): Router {
     });
   }
 
-  function* candidates(route: Route): Generator<Deployment> {
-    for (const group of route.groups) yield* orderGroup(group, route.balance, random);
-  }
+  /** Every deployment of the route in the order this call tries them. */
+  const candidates = (route: Route): Deployment[] =>
+    route.groups.length === 1
+      ? orderGroup(route.groups[0] as Deployment[], route.balance, random)
+      : route.groups.flatMap((group) => orderGroup(group, route.balance, random));
+
+  /** An attempt's options: the caller's own when its signal will do (see OperationDeadline). */
+  const attemptOptions = (
+    callOptions: RoutedCallOptions,
+    op: OperationDeadline,
+    deployment: Deployment,
+    first: boolean,
+  ): RoutedCallOptions => {
+    const signal = op.signalFor(first && deployment.kind === 'openai');
+    return signal === callOptions.signal ? callOptions : { ...callOptions, signal };
+  };
 
   /** The request as this deployment knows the model. */
   const wireFor = (request: WireCompletionRequest, deployment: Deployment): WireCompletionRequest => {
@@ -136,6 +152,7 @@ export function createRouter(options: RouterOptions): Router {
     const op = new OperationDeadline(options.completeDeadlineMs, callOptions.signal, clock);
     const estimate = callOptions.estimatedTokens ?? roughTokenEstimate(request);
     const outcome = new Outcome();
+    let attempts = 0;
     try {
       for (const deployment of candidates(route)) {
         if (!op.open) break;
@@ -145,10 +162,10 @@ export function createRouter(options: RouterOptions): Router {
           continue;
         }
         try {
-          const result = await deployment.provider.complete(wireFor(request, deployment), {
-            ...callOptions,
-            signal: op.signal,
-          });
+          const result = await deployment.provider.complete(
+            wireFor(request, deployment),
+            attemptOptions(callOptions, op, deployment, attempts++ === 0),
+          );
           ticket.succeed(result.response.usage);
           served(callOptions, deployment, request.model);
           return { ...result, response: withModel(result.response, request.model) };
@@ -172,6 +189,7 @@ export function createRouter(options: RouterOptions): Router {
     const outcome = new Outcome();
     let chunks: AsyncIterator<WireCompletionResponse> | undefined;
     let ticket: Ticket | undefined;
+    let attempts = 0;
     try {
       for (const deployment of candidates(route)) {
         if (!op.open) break;
@@ -181,10 +199,10 @@ export function createRouter(options: RouterOptions): Router {
           continue;
         }
         ticket = admitted;
-        const attempt = deployment.provider.stream(wireFor(request, deployment), {
-          ...callOptions,
-          signal: op.signal,
-        });
+        const attempt = deployment.provider.stream(
+          wireFor(request, deployment),
+          attemptOptions(callOptions, op, deployment, attempts++ === 0),
+        );
         chunks = attempt[Symbol.asyncIterator]();
         let next: IteratorResult<WireCompletionResponse>;
         try {

@@ -40,7 +40,8 @@ export async function createRoutedProvider(
     const provider = createHttpProvider({
       baseUrl: spec.baseUrl as string,
       apiKey: spec.apiKey,
-      timeoutMs: spec.timeoutMs ?? config.upstreamTimeoutMs,
+      // Never past the operation's deadline, which a first attempt relies on (OperationDeadline).
+      timeoutMs: Math.min(spec.timeoutMs ?? config.upstreamTimeoutMs, config.upstreamTimeoutMs),
       maxRetries: spec.maxRetries ?? config.upstreamMaxRetries,
       maxResponseBytes: config.upstreamMaxResponseBytes,
       maxConnections: spec.maxConnections ?? config.upstreamMaxConnections,
