@@ -68,10 +68,113 @@ function contentOf(wire: WireCompletionRequest): string {
   );
 }
 
+/**
+ * One call's watch. A class, not closures: it is made for every paid call, and without a span it
+ * only times the call and counts it.
+ */
+class Watch implements CallWatch {
+  readonly callOptions: CallWatch['callOptions'];
+  private readonly started: number;
+  private previous: number;
+  private chunks = 0;
+  private readonly requestModel: string;
+  private readonly finishReasons: string[] = [];
+  private responseId: string | undefined;
+  private text = '';
+
+  constructor(
+    private readonly deps: Required<Pick<CallObserverDeps, 'metrics' | 'providerName' | 'now'>> &
+      Pick<CallObserverDeps, 'tracing'>,
+    wire: WireCompletionRequest,
+    private readonly client: string,
+    private readonly span: Span | undefined,
+    onAttempt: (status: string, retried: boolean) => void,
+  ) {
+    this.started = deps.now();
+    this.previous = this.started;
+    this.requestModel = wire.model;
+    this.callOptions =
+      span === undefined
+        ? { onAttempt }
+        : {
+            traceHeaders: deps.tracing?.headersFor(span) ?? {},
+            onAttempt: (status, retried) => {
+              onAttempt(status, retried);
+              if (retried) span.addEvent('retry', { 'http.response.status_code': status });
+            },
+          };
+  }
+
+  private attributes(responseModel?: string, errorType?: string): GenAiAttributes {
+    return {
+      providerName: this.deps.providerName,
+      requestModel: this.requestModel,
+      responseModel,
+      errorType,
+    };
+  }
+
+  /** What the span reports of the response: its id, finish reasons, and text when opted in. */
+  private note(response: WireCompletionResponse): void {
+    if (this.span === undefined) return;
+    this.responseId ??= response.id;
+    const capture = this.deps.tracing?.captureContent === true;
+    for (const choice of response.choices) {
+      if (choice.finish_reason) this.finishReasons.push(choice.finish_reason);
+      if (capture) this.text += choice.text ?? '';
+    }
+  }
+
+  chunk(chunk: WireCompletionResponse): void {
+    const at = this.deps.now();
+    if (this.chunks === 0) {
+      this.deps.metrics.firstChunk(this.attributes(), (at - this.started) / 1000);
+      this.span?.setAttribute('gen_ai.response.time_to_first_chunk', (at - this.started) / 1000);
+    } else this.deps.metrics.nextChunk(this.attributes(), (at - this.previous) / 1000);
+    this.chunks++;
+    this.previous = at;
+    this.note(chunk);
+  }
+
+  succeeded(usage: CallUsage, response?: WireCompletionResponse): void {
+    const { metrics } = this.deps;
+    metrics.call(this.attributes(usage.model), (this.deps.now() - this.started) / 1000, {
+      input: usage.promptTokens,
+      output: usage.completionTokens,
+    });
+    if (usage.costUsd !== null) metrics.cost(this.client, usage.model, usage.costUsd);
+    const span = this.span;
+    if (span === undefined) return;
+    if (response !== undefined) this.note(response);
+    span.setAttributes({
+      'gen_ai.response.model': usage.model,
+      'gen_ai.response.finish_reasons': this.finishReasons,
+      'gen_ai.usage.input_tokens': usage.promptTokens,
+      'gen_ai.usage.output_tokens': usage.completionTokens,
+    });
+    if (this.responseId !== undefined) span.setAttribute('gen_ai.response.id', this.responseId);
+    if (this.deps.tracing?.captureContent) {
+      const output = [{ role: 'assistant', parts: [{ type: 'text', content: this.text }] }];
+      span.setAttribute('gen_ai.output.messages', JSON.stringify(output));
+    }
+    span.end();
+  }
+
+  failed(error: unknown): void {
+    const type = errorType(error);
+    this.deps.metrics.call(this.attributes(undefined, type), (this.deps.now() - this.started) / 1000);
+    if (this.span === undefined) return;
+    this.span.setAttribute('error.type', type);
+    this.span.setStatus({ code: SpanStatusCode.ERROR, message: type });
+    this.span.end();
+  }
+}
+
 export function createCallObserver(deps: CallObserverDeps): CallObserver {
   const { metrics, tracing, providerName } = deps;
-  const now = deps.now ?? (() => performance.now());
+  const settings = { metrics, tracing, providerName, now: deps.now ?? (() => performance.now()) };
   const kind = providerName === 'local' ? SpanKind.INTERNAL : SpanKind.CLIENT;
+  const onAttempt = (status: string, retried: boolean) => metrics.upstreamAttempt(status, retried);
 
   function startSpan(wire: WireCompletionRequest, parent: unknown): Span | undefined {
     if (tracing === undefined) return undefined;
@@ -93,74 +196,7 @@ export function createCallObserver(deps: CallObserverDeps): CallObserver {
       // A client reusing its own id is told so in a warning; the store did not fail.
       if (!(error instanceof CompletionIdConflictError)) metrics.writeFailure('completions');
     },
-    start(call: PreparedCompletion, info): CallWatch {
-      const started = now();
-      let previous = started;
-      let chunks = 0;
-      const attributes: GenAiAttributes = { providerName, requestModel: call.wire.model };
-      const span = startSpan(call.wire, info.trace);
-      const finishReasons: string[] = [];
-      let responseId: string | undefined;
-      let text = '';
-      const note = (response: WireCompletionResponse) => {
-        responseId ??= response.id;
-        for (const choice of response.choices) {
-          if (choice.finish_reason) finishReasons.push(choice.finish_reason);
-          if (span !== undefined && tracing?.captureContent) text += choice.text ?? '';
-        }
-      };
-      return {
-        callOptions: {
-          ...(span === undefined ? {} : { traceHeaders: tracing?.headersFor(span) }),
-          onAttempt(status, retried) {
-            metrics.upstreamAttempt(status, retried);
-            if (retried) span?.addEvent('retry', { 'http.response.status_code': status });
-          },
-        },
-        chunk(chunk) {
-          const at = now();
-          if (chunks === 0) {
-            metrics.firstChunk(attributes, (at - started) / 1000);
-            span?.setAttribute('gen_ai.response.time_to_first_chunk', (at - started) / 1000);
-          } else metrics.nextChunk(attributes, (at - previous) / 1000);
-          chunks++;
-          previous = at;
-          note(chunk);
-        },
-        succeeded(usage: CallUsage, response) {
-          if (response !== undefined) note(response);
-          const ended = { ...attributes, responseModel: usage.model };
-          metrics.call(ended, (now() - started) / 1000, {
-            input: usage.promptTokens,
-            output: usage.completionTokens,
-          });
-          if (usage.costUsd !== null) metrics.cost(info.client, usage.model, usage.costUsd);
-          if (span === undefined) return;
-          span.setAttributes({
-            'gen_ai.response.model': usage.model,
-            'gen_ai.response.finish_reasons': finishReasons,
-            'gen_ai.usage.input_tokens': usage.promptTokens,
-            'gen_ai.usage.output_tokens': usage.completionTokens,
-            ...(responseId === undefined ? {} : { 'gen_ai.response.id': responseId }),
-            ...(tracing?.captureContent
-              ? {
-                  'gen_ai.output.messages': JSON.stringify([
-                    { role: 'assistant', parts: [{ type: 'text', content: text }] },
-                  ]),
-                }
-              : {}),
-          });
-          span.end();
-        },
-        failed(error) {
-          const type = errorType(error);
-          metrics.call({ ...attributes, errorType: type }, (now() - started) / 1000);
-          if (span === undefined) return;
-          span.setAttribute('error.type', type);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: type });
-          span.end();
-        },
-      };
-    },
+    start: (call: PreparedCompletion, info) =>
+      new Watch(settings, call.wire, info.client, startSpan(call.wire, info.trace), onAttempt),
   };
 }
