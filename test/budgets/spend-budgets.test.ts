@@ -154,6 +154,25 @@ describe('streams are never billed as 0', () => {
   });
 });
 
+describe('a stream whose upstream sends no usage', () => {
+  it('is charged its prompt and one token per streamed piece, never 0', async () => {
+    const { stub, app } = await start('budget=14tokens/day');
+    // The recorded stream: 7 pieces, no usage chunk although asked.
+    const events = await fetch(`${app.origin}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth },
+      body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'hi', max_tokens: 4, stream: true }),
+    });
+    expect(await events.text()).toContain('[DONE]');
+    // The stream: 1 prompt token + 7 pieces = 8. A call reserves 5 (13 fits) and settles at 22: 30
+    // (22 had the stream been billed as 0); then 30 + 5 > 14.
+    expect((await app.post(createCompletion, { input }, auth)).json.errors).toBeUndefined();
+    const { json } = await app.post(createCompletion, { input }, auth);
+    expect(json.errors[0].extensions).toMatchObject({ code: 'BUDGET_EXCEEDED', spent: 30 });
+    expect(stub.hits('/completions')).toBe(2);
+  });
+});
+
 describe('windows', () => {
   it('days and months are UTC calendar ones; durations count from the epoch', () => {
     const at = Date.parse('2026-11-30T23:59:59.999Z');
