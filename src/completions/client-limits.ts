@@ -1,5 +1,4 @@
 import type { LimitPolicy, RateLimiter, Reservation } from '../limits/index.js';
-import type { UsageLedger } from '../storage/index.js';
 import {
   UpstreamCallerKeyError,
   UpstreamConfigurationError,
@@ -10,6 +9,7 @@ import {
 import type { WireUsage } from '../upstream/wire.js';
 import type { CostEstimate } from './cost.js';
 import { PendingWrites } from './pending-writes.js';
+import type { UsageLedger } from './ports.js';
 import type { SpendBudgets, SpendHold } from './spend-budget.js';
 
 /**

@@ -1,11 +1,11 @@
 import { anonymousClient } from '../auth/client-keys.js';
 import { errorCodes } from '../errors.js';
-import { CompletionIdConflictError, type CompletionStore } from '../storage/index.js';
 import type { CallOptions, CompletionsProvider, ProviderCompletion, ServedBy } from '../upstream/provider.js';
 import type { WireCompletionResponse } from '../upstream/wire.js';
 import { type BudgetProblem, type ClientBudget, chargedUsage } from './client-limits.js';
 import { toCompletion } from './mapping.js';
 import type { Completion, CompletionRequestInput } from './model.js';
+import { CompletionIdConflictError, type CompletionStore } from './ports.js';
 import type { PreparedCompletion } from './prepare.js';
 import { costUsd, defaultPrices, type PriceTable } from './prices.js';
 import { StreamAssembly } from './stream-assembly.js';

@@ -6,8 +6,8 @@ import { migrateToLatest } from './migrate.js';
 import type { Storage, StorageOptions } from './types.js';
 import { createUsageLedger } from './usage-ledger.js';
 
+export { CompletionIdConflictError } from '../completions/ports.js';
 export { type BatchedLedger, createBatchedLedger } from './batched-ledger.js';
-export { CompletionIdConflictError } from './conflict.js';
 export { StorageError, type StorageOperation } from './errors.js';
 export type {
   CompletionStore,
