@@ -17,6 +17,8 @@ import { CorsOriginError, normaliseOrigin } from './http/cors.js';
 import { ManifestError, parseManifest } from './persisted-manifest.js';
 import { readUpstreamsFile, type UpstreamsSpec } from './routing/config-file.js';
 import { readTelemetryConfig, type TelemetryConfig } from './telemetry/config.js';
+import { readPromptsConfig } from './templates/config-file.js';
+import type { PromptsConfig } from './templates/template.js';
 
 /**
  * The only reader of `process.env`. Everything is parsed and checked once at start, so a typo in a
@@ -72,6 +74,8 @@ export interface Config {
   upstreams: UpstreamsSpec | undefined;
   /** METRICS_TOKEN, METRICS_PORT, LOG_PRETTY and the OTEL_* trace variables. */
   telemetry: TelemetryConfig;
+  /** Prompt templates (PROMPTS_FILE) and whether raw prompts may run (ALLOW_RAW_PROMPTS). */
+  prompts: PromptsConfig;
 }
 
 /** What one request may ask for; all enforced before anything executes. */
@@ -192,6 +196,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     trustedDocuments: readTrustedDocuments(env),
     prices: readFileVariable(env, 'PRICES_FILE', parsePriceTable, PriceTableError),
     upstreams: readUpstreamsFile(env),
+    prompts: readPromptsConfig(env),
     telemetry: readTelemetryConfig(env, process.stdout.isTTY === true),
     shutdown: {
       delayMs: readInt(env, 'SHUTDOWN_DELAY_MS', configDefaults.shutdown.delayMs, 0, 600_000),

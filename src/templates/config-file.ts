@@ -1,0 +1,162 @@
+import { isNode, LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { prepareFromInput } from '../completions/prepare.js';
+import { InvalidRequestError } from '../completions/validation.js';
+import { type Env, readBoolean, readFileVariable } from '../config-values.js';
+import { PromptsFileError } from './errors.js';
+import { promptsFileSchema, type TemplateInput } from './file-schema.js';
+import {
+  type PromptsConfig,
+  type PromptTemplate,
+  renderPrompt,
+  splitPrompt,
+  type TemplateParameters,
+  type TemplateVariable,
+  type VariableScalar,
+} from './template.js';
+
+/**
+ * PROMPTS_FILE (YAML or JSON) and ALLOW_RAW_PROMPTS, checked once at start. Every problem names
+ * its line and field, so a template that could not run stops the start instead of a request.
+ */
+
+type Path = readonly PropertyKey[];
+
+function describePath(path: Path): string {
+  return path.reduce<string>(
+    (text, key) =>
+      typeof key === 'number' ? `${text}[${key}]` : text === '' ? String(key) : `${text}.${String(key)}`,
+    '',
+  );
+}
+
+/** PROMPTS_FILE and ALLOW_RAW_PROMPTS; `env` is the configuration's environment (config.ts reads it). */
+export function readPromptsConfig(env: Env): PromptsConfig {
+  const templates = readFileVariable(env, 'PROMPTS_FILE', parsePromptsFile, PromptsFileError) ?? [];
+  return { templates, allowRawPrompts: readBoolean(env, 'ALLOW_RAW_PROMPTS', true) };
+}
+
+export function parsePromptsFile(text: string): PromptTemplate[] {
+  const lines = new LineCounter();
+  const document = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const syntax = document.errors[0];
+  if (syntax !== undefined) {
+    throw new PromptsFileError(`line ${lines.linePos(syntax.pos[0]).line}: ${syntax.message.split('\n')[0]}`);
+  }
+  /** "line N, field: problem": the field's own line, or its nearest parent's that exists. */
+  const problem = (path: Path, message: string) => {
+    for (let depth = path.length; depth >= 0; depth--) {
+      const node = depth === 0 ? document.contents : document.getIn(path.slice(0, depth), true);
+      if (isNode(node) && node.range) {
+        const where = describePath(path);
+        return new PromptsFileError(
+          `line ${lines.linePos(node.range[0]).line}${where ? `, ${where}` : ''}: ${message}`,
+        );
+      }
+    }
+    return new PromptsFileError(`${describePath(path) || 'the file'}: ${message}`);
+  };
+  const parsed = promptsFileSchema.safeParse(document.toJS());
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0] as z.core.$ZodIssue;
+    // A bad template or variable name: zod's own words are "Invalid key in record".
+    const inner = issue.code === 'invalid_key' ? issue.issues[0]?.message : undefined;
+    throw problem(issue.path, inner ?? issue.message);
+  }
+  return Object.entries(parsed.data.templates).map(([name, input]) =>
+    compileTemplate(name, input, (path, message) => problem(['templates', name, ...path], message)),
+  );
+}
+
+function toVariable(name: string, input: TemplateInput['variables'][string]): TemplateVariable {
+  const spec = typeof input === 'string' ? { type: input } : input;
+  const required = spec.type.endsWith('!');
+  const scalar = spec.type.replace('!', '') as VariableScalar;
+  return {
+    name,
+    scalar,
+    required,
+    ...('maxLength' in spec && spec.maxLength !== undefined ? { maxLength: spec.maxLength } : {}),
+  };
+}
+
+function toParameters(input: TemplateInput['parameters']): TemplateParameters {
+  const { stop, logitBias, ...rest } = input;
+  const parameters: TemplateParameters = { ...rest };
+  if (stop !== undefined) parameters.stop = typeof stop === 'string' ? [stop] : stop;
+  if (logitBias !== undefined) {
+    parameters.logitBias = Object.entries(logitBias).map(([token, bias]) => ({ token: Number(token), bias }));
+  }
+  return parameters;
+}
+
+/** snake_case wire parameter → the file's camelCase name, for errors that point into the file. */
+const camel = (param: string) => param.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+function compileTemplate(
+  name: string,
+  input: TemplateInput,
+  problem: (path: Path, message: string) => PromptsFileError,
+): PromptTemplate {
+  if (input.entity !== undefined) {
+    throw problem(
+      ['entity'],
+      'entity fields are not supported yet; remove it to serve the template as Query.prompt',
+    );
+  }
+  let pieces: ReturnType<typeof splitPrompt>;
+  try {
+    pieces = splitPrompt(input.prompt);
+  } catch (error) {
+    throw problem(['prompt'], (error as Error).message);
+  }
+  const variables = Object.entries(input.variables).map(([variable, spec]) => toVariable(variable, spec));
+  const used = new Set(pieces.flatMap((piece) => ('variable' in piece ? [piece.variable] : [])));
+  for (const placeholder of used) {
+    if (!variables.some((v) => v.name === placeholder)) {
+      throw problem(
+        ['prompt'],
+        `the placeholder {{${placeholder}}} is not a declared variable (add it under variables)`,
+      );
+    }
+  }
+  for (const variable of variables) {
+    if (variable.name === 'overrides') {
+      throw problem(
+        ['variables', variable.name],
+        '"overrides" is the name of the field\'s parameter overrides',
+      );
+    }
+    if (!used.has(variable.name)) {
+      throw problem(['variables', variable.name], `is declared but the prompt has no {{${variable.name}}}`);
+    }
+    if (variable.maxLength !== undefined && variable.scalar !== 'String') {
+      throw problem(['variables', variable.name, 'maxLength'], 'applies to String variables only');
+    }
+  }
+  const template: PromptTemplate = {
+    name,
+    description: input.description,
+    prompt: input.prompt,
+    pieces,
+    variables,
+    model: input.model,
+    parameters: toParameters(input.parameters),
+    ...(input.cache === undefined ? {} : { cache: input.cache }),
+  };
+  try {
+    // The service's own request rules, on the template with empty values: a default out of range
+    // stops the start rather than failing every call.
+    prepareFromInput(
+      { ...template.parameters, model: template.model, prompt: { text: renderPrompt(template, {}) } },
+      false,
+    );
+  } catch (error) {
+    if (error instanceof InvalidRequestError) {
+      const { param, problem: what } = error.violation;
+      throw problem(['parameters', camel(param)], what);
+    }
+    throw error;
+  }
+  return template;
+}
