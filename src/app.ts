@@ -175,6 +175,7 @@ export function createApp(deps: AppDeps): App {
   const models = createModelCatalog({
     provider: guarded,
     ...(router ? { routing: router.routing } : { breakerState: () => breaker.state }),
+    allowedModels: (client) => authenticator.policyOf(client)?.models,
   });
   const createContext = createContextFactory({
     completions,

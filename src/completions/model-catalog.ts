@@ -27,8 +27,9 @@ export interface ModelDeploymentStatus {
 }
 
 export interface ModelCatalog {
-  list(): Promise<Model[]>;
-  get(id: string): Promise<Model | null>;
+  /** The models `client` may use (a key's `models=`), or all of them. */
+  list(client?: string): Promise<Model[]>;
+  get(id: string, client?: string): Promise<Model | null>;
   /** Who serves the model now, in the order they are tried. */
   deployments(id: string): ModelDeploymentStatus[];
 }
@@ -39,6 +40,8 @@ export function createModelCatalog(deps: {
   routing?: RoutingView;
   /** The one upstream's breaker, without a router. */
   breakerState?: () => CircuitState;
+  /** The public models a client key is limited to; undefined: all. */
+  allowedModels?: (client: string) => ReadonlySet<string> | undefined;
   ttlMs?: number;
   now?: () => number;
 }): ModelCatalog {
@@ -63,9 +66,18 @@ export function createModelCatalog(deps: {
     return cached.models;
   }
 
+  const allowed = (client: string | undefined, id: string) => {
+    const models = client === undefined ? undefined : deps.allowedModels?.(client);
+    return models === undefined || models.has(id);
+  };
+
   return {
-    list,
-    async get(id) {
+    async list(client) {
+      const models = await list();
+      return client === undefined ? models : models.filter((model) => allowed(client, model.id));
+    },
+    async get(id, client) {
+      if (!allowed(client, id)) return null;
       if (routing !== undefined) {
         return routing.model(id) === undefined ? null : { id, object: 'model', created: null, ownedBy: null };
       }

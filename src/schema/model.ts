@@ -86,22 +86,22 @@ export const ModelRef = builder.objectRef<Model>('Model').implement({
 
 builder.asEntity(ModelRef, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (reference, context) => context.models.get(reference.id),
+  resolveReference: (reference, context) => context.models.get(reference.id, context.client.name),
 });
 
 builder.queryFields((t) => ({
   models: t.field({
     type: [ModelRef],
     description:
-      'The models clients may ask for: the public names of UPSTREAMS_FILE, or the upstream’s list (cached for a minute).',
+      'The models the calling client may ask for (its key’s models= when set): the public names of UPSTREAMS_FILE, or the upstream’s list (cached for a minute).',
     listSize: { assumedSize: 20 },
-    resolve: (_root, _args, context) => context.models.list(),
+    resolve: (_root, _args, context) => context.models.list(context.client.name),
   }),
   model: t.field({
     type: ModelRef,
     nullable: true,
     description: 'One model by id, or null when it is not offered.',
     args: { id: t.arg.id({ required: true, description: 'The model identifier.' }) },
-    resolve: (_root, { id }, context) => context.models.get(String(id)),
+    resolve: (_root, { id }, context) => context.models.get(String(id), context.client.name),
   }),
 }));

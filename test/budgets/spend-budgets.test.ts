@@ -124,6 +124,13 @@ describe('allowed models', () => {
     expect((await rest.json()).error).toMatchObject({ code: 'model_not_allowed', param: 'model' });
     expect(stub.hits('/completions')).toBe(0);
   });
+
+  it('Query.models and Query.model show such a key only its models', async () => {
+    const { stub, app } = await start('models=babbage-002');
+    stub.on('GET', '/models', reply.models('gpt-3.5-turbo-instruct', 'babbage-002'));
+    const { json } = await app.post('{ models { id } model(id: "gpt-3.5-turbo-instruct") { id } }', {}, auth);
+    expect(json.data).toEqual({ models: [{ id: 'babbage-002' }], model: null });
+  });
 });
 
 describe('streams are never billed as 0', () => {
