@@ -5,6 +5,7 @@ import { argumentForParam } from './completions/mapping.js';
 import { CostLimitError, TooManyCompletionsError } from './completions/operation-limits.js';
 import { BudgetExceededError, ModelNotAllowedError } from './completions/spend-budget.js';
 import { InvalidRequestError } from './completions/validation.js';
+import { errorCodes } from './error-codes.js';
 import { LimiterUnavailableError } from './limits/index.js';
 import { StorageError } from './storage/index.js';
 import {
@@ -24,39 +25,7 @@ import {
  * Yoga calls `toClientError` from its masking hook; anything not recognised here stays masked.
  */
 
-export const errorCodes = {
-  badUserInput: 'BAD_USER_INPUT',
-  upstreamRateLimited: 'UPSTREAM_RATE_LIMITED',
-  upstreamTimeout: 'UPSTREAM_TIMEOUT',
-  upstreamUnavailable: 'UPSTREAM_UNAVAILABLE',
-  upstreamBadResponse: 'UPSTREAM_BAD_RESPONSE',
-  /** Pass-through mode: the upstream refused the caller's own X-Upstream-Api-Key. */
-  upstreamKeyRefused: 'UPSTREAM_KEY_REFUSED',
-  clientClosedRequest: 'CLIENT_CLOSED_REQUEST',
-  rateLimited: 'RATE_LIMITED',
-  /** A hard spend budget of the client key would be passed (`resetAt`, `budget`, `spent`). */
-  budgetExceeded: 'BUDGET_EXCEEDED',
-  /** The client key may not use this model. */
-  modelNotAllowed: 'MODEL_NOT_ALLOWED',
-  unauthenticated: 'UNAUTHENTICATED',
-  tooManyOperations: 'TOO_MANY_OPERATIONS',
-  misdirectedRequest: 'MISDIRECTED_REQUEST',
-  shuttingDown: 'SHUTTING_DOWN',
-  maxCompletionsExceeded: 'MAX_COMPLETIONS_EXCEEDED',
-  costLimitExceeded: 'COST_LIMIT_EXCEEDED',
-  limiterUnavailable: 'RATE_LIMITER_UNAVAILABLE',
-  storageUnavailable: 'STORAGE_UNAVAILABLE',
-  tooManyEntities: 'TOO_MANY_ENTITIES',
-  /** Warnings (`extensions.warnings`): the completion is returned, but `store: true` was not honoured. */
-  storeFailed: 'STORE_FAILED',
-  storeConflict: 'STORE_CONFLICT',
-  /** Warnings: the completion is returned, but the client's rate-limit usage could not be settled yet. */
-  usageNotSettled: 'USAGE_NOT_SETTLED',
-  upstreamUsageImplausible: 'UPSTREAM_USAGE_IMPLAUSIBLE',
-  /** Warnings: the call went through, but the client key has passed a soft spend budget. */
-  budgetSoftExceeded: 'BUDGET_SOFT_EXCEEDED',
-  internal: 'INTERNAL_SERVER_ERROR',
-} as const;
+export { errorCodes };
 
 function withRequestId(error: UpstreamError, extensions: Record<string, unknown>): Record<string, unknown> {
   return error.requestId === undefined ? extensions : { ...extensions, upstreamRequestId: error.requestId };

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { ClientAuthenticator } from './auth/client-keys.js';
 import { configDefaults, type OperationLimits } from './config.js';
 import type { GraphQLContext } from './context.js';
-import { originalError, toClientError } from './errors.js';
+import { errorCodes, originalError, toClientError } from './errors.js';
 import { type CorsPolicy, sameOriginOnly, yogaCorsOptions } from './http/cors.js';
 import { renderOfflineGraphiQL, useGraphiqlPageHeaders } from './http/graphiql.js';
 import { requestIdOf } from './http/request-id.js';
@@ -88,7 +88,7 @@ function logYogaError(logger: Logger, args: unknown[]): void {
   const error = args[0];
   if (error instanceof GraphQLError && error.path !== undefined) return;
   const code = clientCode(error);
-  if (code === undefined || code === 'INTERNAL_SERVER_ERROR') {
+  if (code === undefined || code === errorCodes.internal) {
     logger.error(args.map(String).join(' '));
   } else if (logger.isLevelEnabled('debug')) {
     logger.debug({ code }, args.map(String).join(' '));

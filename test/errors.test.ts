@@ -204,3 +204,22 @@ describe('originalError', () => {
     expect(originalError('text')).toBe('text');
   });
 });
+
+describe('the code catalogue', () => {
+  it('is the only place a code is spelled: no `code: "LITERAL"` anywhere else in src', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const root = new URL('../src/', import.meta.url).pathname;
+    const files = (await readdir(root, { recursive: true }))
+      .filter((file) => file.endsWith('.ts') && !file.startsWith('playground') && file !== 'error-codes.ts')
+      .map((file) => join(root, file));
+    const spelled: string[] = [];
+    for (const file of files) {
+      const text = await readFile(file, 'utf8');
+      // Node's and undici's own codes (ECONNRESET, UND_ERR_*) are theirs, not ours.
+      for (const match of text.matchAll(/code(?:: | === )'(?!UND_ERR_)([A-Z][A-Z_]+)'/g))
+        spelled.push(`${file}: ${match[1]}`);
+    }
+    expect(spelled).toEqual([]);
+  });
+});

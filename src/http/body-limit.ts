@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorCodes } from '../error-codes.js';
 
 /**
  * Request bodies are read here, under a byte cap, before GraphQL sees them: a declared length
@@ -58,7 +59,7 @@ export function sendPayloadTooLarge(res: ServerResponse, maxBytes: number): void
     errors: [
       {
         message: `The request body is larger than ${maxBytes} bytes.`,
-        extensions: { code: 'PAYLOAD_TOO_LARGE' },
+        extensions: { code: errorCodes.payloadTooLarge },
       },
     ],
   });

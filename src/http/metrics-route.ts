@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import { errorCodes } from '../error-codes.js';
 import { headerText } from './headers.js';
 import type { RouteHandler } from './route.js';
 
@@ -37,7 +38,7 @@ export function createMetricsRoute(deps: MetricsRouteDeps): RouteHandler {
     if (req.url !== '/metrics' && !req.url?.startsWith('/metrics?')) return false;
     if (!deps.open) {
       if (expected === undefined) {
-        sendJson(res, 404, 'NOT_FOUND', 'Not found.');
+        sendJson(res, 404, errorCodes.notFound, 'Not found.');
         return true;
       }
       // Compared as digests: equal lengths, and no timing hint about the token.
@@ -46,7 +47,7 @@ export function createMetricsRoute(deps: MetricsRouteDeps): RouteHandler {
         sendJson(
           res,
           401,
-          'UNAUTHENTICATED',
+          errorCodes.unauthenticated,
           'Scraping the metrics needs Authorization: Bearer <METRICS_TOKEN>.',
         );
         return true;
@@ -75,6 +76,7 @@ export function createMetricsRoute(deps: MetricsRouteDeps): RouteHandler {
 export function createMetricsServer(registry: Registry, token: string | undefined): Server {
   const route = createMetricsRoute({ registry, open: token === undefined, token });
   return createServer(async (req, res) => {
-    if (!(await route(req, res))) sendJson(res, 404, 'NOT_FOUND', 'Only /metrics is served on this port.');
+    if (!(await route(req, res)))
+      sendJson(res, 404, errorCodes.notFound, 'Only /metrics is served on this port.');
   });
 }

@@ -1,5 +1,6 @@
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { errorCodes } from '../error-codes.js';
 
 /**
  * Yoga's CSRF prevention for requests with a body: a form-encoded, multipart or text/plain POST
@@ -22,7 +23,7 @@ export function usePostCsrfPrevention(): Plugin {
       } catch {
         throw createGraphQLError(
           'This request could be sent cross-site by a browser: send JSON, or add the x-graphql-yoga-csrf header.',
-          { extensions: { code: 'CSRF_HEADER_REQUIRED', http: { status: 403 } } },
+          { extensions: { code: errorCodes.csrfHeaderRequired, http: { status: 403 } } },
         );
       }
     },

@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { errorCodes } from '../error-codes.js';
 
 /**
  * graphql-js reports parse, validation and variable errors without `extensions.code`. Clients
@@ -7,11 +8,11 @@ import { createGraphQLError, type Plugin } from 'graphql-yoga';
  */
 
 export const stageCodes = {
-  parse: 'GRAPHQL_PARSE_FAILED',
-  validation: 'GRAPHQL_VALIDATION_FAILED',
-  variables: 'BAD_USER_INPUT',
+  parse: errorCodes.graphqlParseFailed,
+  validation: errorCodes.graphqlValidationFailed,
+  variables: errorCodes.badUserInput,
   /** Refused before GraphQL parsing: body shape, method, content type, headers. */
-  request: 'BAD_REQUEST',
+  request: errorCodes.badRequest,
 } as const;
 
 type ProcessedResult = Parameters<NonNullable<Plugin['onResultProcess']>>[0]['result'];

@@ -1,4 +1,5 @@
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { errorCodes } from '../error-codes.js';
 import { mediaTypes } from '../http/headers.js';
 
 /**
@@ -28,7 +29,7 @@ export function useMediaTypeChecks(): Plugin {
             {
               message:
                 'This API answers in application/graphql-response+json, application/json or text/event-stream.',
-              extensions: { code: 'NOT_ACCEPTABLE' },
+              extensions: { code: errorCodes.notAcceptable },
             },
           ],
         });
@@ -44,7 +45,7 @@ export function useMediaTypeChecks(): Plugin {
       throw createGraphQLError(
         `Send the request body as application/json (got ${type ?? 'no content type'}).`,
         {
-          extensions: { code: 'UNSUPPORTED_MEDIA_TYPE', http: { status: 415 } },
+          extensions: { code: errorCodes.unsupportedMediaType, http: { status: 415 } },
         },
       );
     },

@@ -7,27 +7,39 @@ import {
   type GraphQLObjectType,
   type GraphQLSchema,
   GraphQLSkipDirective,
+  isObjectType,
   getArgumentValues,
   getDirectiveValues,
+  getNamedType,
   getOperationAST,
   getVariableValues,
   Kind,
   type SelectionSetNode,
 } from 'graphql';
 import type { CompletionRequestInput } from '../completions/model.js';
+import { promptNamespaceType, templateCallKey, templatesOf } from '../templates/schema.js';
+import type { PromptTemplate } from '../templates/template.js';
+import { errorCodes } from '../error-codes.js';
 
 /**
  * Finds every field of an operation that calls the paid upstream, with its coerced input: through
- * aliases, fragment spreads and inline fragments, honouring @skip and @include.
+ * aliases, fragment spreads and inline fragments, honouring @skip and @include; template fields
+ * under every selection of `Query.prompt` too.
  */
 
-export interface PaidField {
-  /** The schema field (`createCompletion`, `completionStream`). */
+export type PaidField = {
+  /** The schema field (`createCompletion`, `completionStream`, or the template's name). */
   name: string;
-  /** The alias or field name: where the resolver finds its prepared call. */
+  /**
+   * Where the resolver finds its prepared call: the alias or field name; for a template field, the
+   * namespace's and the field's (`prompt.productSummary`).
+   */
   responseKey: string;
-  input: CompletionRequestInput;
-}
+} & (
+  | { input: CompletionRequestInput }
+  /** A template field: its template and its coerced arguments, rendered and priced by the plan. */
+  | { template: PromptTemplate; args: Record<string, unknown> }
+);
 
 export const paidFieldNames: readonly string[] = ['createCompletion', 'completionStream'];
 
@@ -40,47 +52,72 @@ function isIncluded(
   return getDirectiveValues(GraphQLIncludeDirective, selection, variables)?.if !== false;
 }
 
-function collect(
-  root: GraphQLObjectType,
+interface Walk {
+  fragments: Map<string, FragmentDefinitionNode>;
+  variables: Record<string, unknown>;
+  templates: ReadonlyMap<string, PromptTemplate> | undefined;
+  out: Map<string, PaidField>;
+}
+
+/** Every included field of a selection set, through inline fragments and fragment spreads. */
+function eachField(
   selectionSet: SelectionSetNode,
-  fragments: Map<string, FragmentDefinitionNode>,
-  variables: Record<string, unknown>,
-  out: Map<string, PaidField>,
+  walk: Walk,
   seen: ReadonlySet<string>,
+  visit: (field: FieldNode) => void,
 ): void {
   for (const selection of selectionSet.selections) {
-    if (!isIncluded(selection, variables)) continue;
-    if (selection.kind === Kind.FIELD) {
-      const definition = root.getFields()[selection.name.value];
-      if (definition === undefined || !paidFieldNames.includes(definition.name)) continue;
-      const responseKey = selection.alias?.value ?? selection.name.value;
-      // Selections under one response key are merged by execution (validation made their arguments
-      // equal): one call. Coercing each one still refuses any that does not coerce.
-      const args = getArgumentValues(definition, selection, variables);
-      if (!out.has(responseKey)) {
-        out.set(responseKey, {
-          name: definition.name,
-          responseKey,
-          input: args.input as CompletionRequestInput,
-        });
-      }
-    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      collect(root, selection.selectionSet, fragments, variables, out, seen);
-    } else {
-      const fragment = fragments.get(selection.name.value);
+    if (!isIncluded(selection, walk.variables)) continue;
+    if (selection.kind === Kind.FIELD) visit(selection);
+    else if (selection.kind === Kind.INLINE_FRAGMENT) eachField(selection.selectionSet, walk, seen, visit);
+    else {
+      const fragment = walk.fragments.get(selection.name.value);
       // Validation refuses unknown fragments and cycles; here they only must not loop or slip by.
       if (fragment === undefined) throw new GraphQLError(`Unknown fragment "${selection.name.value}".`);
       if (seen.has(fragment.name.value)) continue;
-      collect(
-        root,
-        fragment.selectionSet,
-        fragments,
-        variables,
-        out,
-        new Set([...seen, fragment.name.value]),
-      );
+      eachField(fragment.selectionSet, walk, new Set([...seen, fragment.name.value]), visit);
     }
   }
+}
+
+/** The template fields under one `prompt` selection; a field of it that is no template is refused. */
+function collectTemplates(namespace: GraphQLObjectType, selection: FieldNode, namespaceKey: string, walk: Walk) {
+  if (selection.selectionSet === undefined) return;
+  eachField(selection.selectionSet, walk, new Set(), (field) => {
+    if (field.name.value === '__typename') return;
+    const definition = namespace.getFields()[field.name.value];
+    const template = walk.templates?.get(field.name.value);
+    if (definition === undefined || template === undefined) {
+      throw new GraphQLError(`"${field.name.value}" is not a prompt template of this server.`);
+    }
+    const responseKey = templateCallKey(namespaceKey, field.alias?.value ?? field.name.value);
+    const args = getArgumentValues(definition, field, walk.variables);
+    if (!walk.out.has(responseKey)) walk.out.set(responseKey, { name: template.name, responseKey, template, args });
+  });
+}
+
+function collect(root: GraphQLObjectType, selectionSet: SelectionSetNode, walk: Walk): void {
+  eachField(selectionSet, walk, new Set(), (selection) => {
+    const definition = root.getFields()[selection.name.value];
+    if (definition === undefined) return;
+    const responseKey = selection.alias?.value ?? selection.name.value;
+    const type = getNamedType(definition.type);
+    if (type.name === promptNamespaceType && isObjectType(type)) {
+      collectTemplates(type, selection, responseKey, walk);
+      return;
+    }
+    if (!paidFieldNames.includes(definition.name)) return;
+    // Selections under one response key are merged by execution (validation made their arguments
+    // equal): one call. Coercing each one still refuses any that does not coerce.
+    const args = getArgumentValues(definition, selection, walk.variables);
+    if (!walk.out.has(responseKey)) {
+      walk.out.set(responseKey, {
+        name: definition.name,
+        responseKey,
+        input: args.input as CompletionRequestInput,
+      });
+    }
+  });
 }
 
 export type PaidFieldsResult = { fields: PaidField[] } | { errors: readonly GraphQLError[] };
@@ -105,7 +142,7 @@ export function findPaidFields(
           operationName
             ? `Unknown operation named "${operationName}".`
             : 'Must provide operation name if query contains multiple operations.',
-          { extensions: { code: 'BAD_REQUEST' } },
+          { extensions: { code: errorCodes.badRequest } },
         ),
       ],
     };
@@ -121,7 +158,12 @@ export function findPaidFields(
   );
   const fields = new Map<string, PaidField>();
   try {
-    collect(root, operation.selectionSet, fragments, coerced.coerced, fields, new Set());
+    collect(root, operation.selectionSet, {
+      fragments,
+      variables: coerced.coerced,
+      templates: templatesOf(schema),
+      out: fields,
+    });
   } catch (error) {
     return {
       errors: [

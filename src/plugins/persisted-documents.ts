@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { errorCodes } from '../error-codes.js';
 import { sha256 } from '../persisted-manifest.js';
 
 /**
@@ -29,9 +30,9 @@ export interface DocumentRequest {
 export type ResolvedDocument = { query: string } | { error: GraphQLError };
 
 export const persistedCodes = {
-  notFound: 'PERSISTED_QUERY_NOT_FOUND',
-  only: 'PERSISTED_QUERY_ONLY',
-  hashMismatch: 'PERSISTED_QUERY_HASH_MISMATCH',
+  notFound: errorCodes.persistedQueryNotFound,
+  only: errorCodes.persistedQueryOnly,
+  hashMismatch: errorCodes.persistedQueryHashMismatch,
 } as const;
 
 const requestError = { spec: true, status: 400 } as const;
