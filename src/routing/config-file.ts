@@ -31,6 +31,8 @@ export interface DeploymentSpec {
   timeoutMs?: number;
   maxRetries?: number;
   maxConnections?: number;
+  /** Overrides of the circuit breaker's defaults for this deployment. */
+  breaker?: { windowSize?: number; minimumCalls?: number; failureRatio?: number; coolDownMs?: number };
 }
 
 export interface RouteSpec {
@@ -112,7 +114,7 @@ function resolve(
         ? input.models.map((model) => [model, model])
         : Object.entries(input.models ?? {}),
     );
-    const { name, kind, weight, rpm, tpm, timeoutMs, maxRetries, maxConnections } = input;
+    const { name, kind, weight, rpm, tpm, timeoutMs, maxRetries, maxConnections, breaker } = input;
     const spec: DeploymentSpec = {
       name,
       kind,
@@ -123,6 +125,7 @@ function resolve(
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
       ...(maxRetries === undefined ? {} : { maxRetries }),
       ...(maxConnections === undefined ? {} : { maxConnections }),
+      ...(breaker === undefined ? {} : { breaker }),
     };
     if (kind === 'local') {
       if (input.baseUrl !== undefined) throw problem(at('baseUrl'), 'a local deployment has no base URL');

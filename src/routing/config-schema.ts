@@ -37,6 +37,15 @@ export const deploymentSchema = z.strictObject({
   timeoutMs: positiveInt(600_000).optional(),
   maxRetries: z.number().int().min(0).max(10).optional(),
   maxConnections: positiveInt(100_000).optional(),
+  /** This deployment's circuit breaker, where it should differ from the defaults. */
+  breaker: z
+    .strictObject({
+      windowSize: positiveInt(10_000).optional(),
+      minimumCalls: positiveInt(10_000).optional(),
+      failureRatio: z.number().gt(0).max(1).optional(),
+      coolDownMs: positiveInt(3_600_000).optional(),
+    })
+    .optional(),
 });
 
 export const balanceSchema = z.enum(['weighted', 'least-outstanding']);

@@ -44,6 +44,13 @@ export interface Ticket {
   abandon(): void;
 }
 
+/** The fields that are set: an absent override must not blank out a default. */
+function definedOnly<T extends object>(values: T | undefined): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(values ?? {}).filter(([, value]) => value !== undefined),
+  ) as Partial<T>;
+}
+
 export class Deployment {
   readonly name: string;
   readonly kind: 'openai' | 'local';
@@ -66,7 +73,7 @@ export class Deployment {
     this.kind = spec.kind;
     this.weight = spec.weight;
     this.models = spec.models;
-    this.breaker = new CircuitBreaker({ ...breaker, now: () => clock.now() });
+    this.breaker = new CircuitBreaker({ ...breaker, ...definedOnly(spec.breaker), now: () => clock.now() });
     const now = () => clock.now();
     this.requests = spec.rpm === undefined ? undefined : new RateBucket(spec.rpm, now);
     this.tokens = spec.tpm === undefined ? undefined : new RateBucket(spec.tpm, now);

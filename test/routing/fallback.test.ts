@@ -143,6 +143,26 @@ describe("never on the caller's own mistakes", () => {
 });
 
 describe('a circuit breaker per deployment', () => {
+  it("a deployment's own breaker settings from the file: one failure opens it, for its own cool-down", async () => {
+    routed = await startRoutedApp({
+      file: (urls) =>
+        threeGroups(urls).replace(
+          'models: { m: model-at-a } }',
+          'models: { m: model-at-a }, breaker: { windowSize: 1, minimumCalls: 1, failureRatio: 1, coolDownMs: 5000 } }',
+        ),
+    });
+    routed.stubs.a.on('POST', '/completions', serverError(500));
+    routed.stubs.b.on('POST', '/completions', reply.completionOrStream());
+    await complete();
+    expect(routed.router.routing.deployment('a')?.breaker.state).toBe('open');
+    routed.clock.advance(4_999);
+    expect(routed.router.routing.deployment('a')?.breaker.state).toBe('open');
+    routed.clock.advance(1);
+    expect(routed.router.routing.deployment('a')?.breaker.state).toBe('half-open');
+    // b keeps the defaults: ten calls before its window decides anything.
+    expect(routed.router.routing.deployment('b')?.breaker.state).toBe('closed');
+  });
+
   const twoDeployments = (urls: Record<StubName, string>) => `
 deployments:
   - { name: a, kind: openai, baseUrl: "${urls.a}", apiKeyEnv: KEY_A, models: [m] }
