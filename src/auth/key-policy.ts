@@ -57,9 +57,14 @@ export function parseKeyPolicy(attributes: readonly string[]): KeyPolicy | undef
   for (const attribute of attributes) {
     const [name, value] = attribute.split(/=(.*)/s) as [string, string | undefined];
     if (value === undefined || value === '') throw new KeyPolicyError(`"${attribute}" is not name=value`);
-    if (name === 'budget' || name === 'soft-budget')
-      policy.budgets.push(parseBudget(value, name === 'budget'));
-    else if (name === 'models') policy.models = new Set(value.split('|').filter((model) => model !== ''));
+    if (name === 'budget' || name === 'soft-budget') {
+      const budget = parseBudget(value, name === 'budget');
+      // Each budget keeps its own counter, named by its kind and label: two alike would count twice.
+      if (policy.budgets.some((b) => b.hard === budget.hard && b.label === budget.label)) {
+        throw new KeyPolicyError(`"${attribute}" is given twice`);
+      }
+      policy.budgets.push(budget);
+    } else if (name === 'models') policy.models = new Set(value.split('|').filter((model) => model !== ''));
     else throw new KeyPolicyError(`unknown key attribute "${name}" (budget, soft-budget, models)`);
   }
   return policy;

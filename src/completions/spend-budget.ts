@@ -102,7 +102,7 @@ export function createSpendBudgets(deps: SpendBudgetsDeps): SpendBudgets {
         Promise.all(held.map((h) => deps.store.adjust(h.key, -h.amount, h.resetAt))).then(() => undefined);
       for (const budget of policy.budgets) {
         const window = budgetWindow(budget.period, now());
-        const key = `${client}:${budget.label}:${window.id}`;
+        const key = `${client}:${budget.hard ? 'hard' : 'soft'}:${budget.label}:${window.id}`;
         const amount = inUnits(budget, model, most);
         const limit = budget.hard
           ? Math.round(budget.amount * (budget.unit === 'usd' ? microUsd : 1))

@@ -210,6 +210,8 @@ describe('windows', () => {
     expect(entry('budget=1.5tokens/day')).toThrow(/whole for tokens/);
     expect(entry('budget=5usd/10s')).toThrow(/1m or more/);
     expect(entry('limit=3')).toThrow(/unknown key attribute "limit"/);
+    expect(entry('budget=5usd/day budget=5USD/day')).toThrow(/given twice/);
+    expect(entry('budget=5usd/day soft-budget=5usd/day')()[0]?.policy?.budgets).toHaveLength(2);
   });
 });
 
