@@ -35,6 +35,8 @@ import { restAccessLog } from './telemetry/access-log.js';
 import { createCallObserver } from './telemetry/call-observer.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import type { Tracing } from './telemetry/tracing.js';
+import { buildSchema } from './templates/schema.js';
+import type { PromptsConfig } from './templates/template.js';
 import { createJsonRoute } from './transports/json-route.js';
 import { createSseSubscriptionRoute } from './transports/sse.js';
 import { attachWebSocket } from './transports/websocket.js';
@@ -83,6 +85,8 @@ export interface AppDeps {
   metricsToken?: string;
   /** Traces over OTLP/HTTP; off when not given. */
   tracing?: Tracing;
+  /** Prompt templates (each a field of Query.prompt) and whether raw prompts may run; none, and yes, by default. */
+  prompts?: PromptsConfig;
 }
 
 export interface App {
@@ -194,6 +198,7 @@ export function createApp(deps: AppDeps): App {
     trustedOnly: deps.trustedDocuments?.only ?? false,
   });
   const yoga = createYogaApp({
+    schema: buildSchema(deps.prompts?.templates ?? []),
     documents,
     cors,
     maskError,

@@ -8,6 +8,7 @@ import { InvalidRequestError } from './completions/validation.js';
 import { errorCodes } from './error-codes.js';
 import { LimiterUnavailableError } from './limits/index.js';
 import { StorageError } from './storage/index.js';
+import { TemplateVariableError } from './templates/errors.js';
 import {
   UpstreamAbortedError,
   UpstreamBadResponseError,
@@ -50,6 +51,12 @@ export function toClientError(error: unknown, path?: readonly (string | number)[
     return createGraphQLError(
       `${argument} ${error.violation.problem}`,
       options({ code: errorCodes.badUserInput, argument, param: error.violation.param }),
+    );
+  }
+  if (error instanceof TemplateVariableError) {
+    return createGraphQLError(
+      error.message,
+      options({ code: errorCodes.badUserInput, argument: error.argument }),
     );
   }
   if (error instanceof TooManyCompletionsError) {

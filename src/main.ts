@@ -54,6 +54,7 @@ async function main(): Promise<void> {
     corsOrigins: config.corsOrigins,
     trustedDocuments: config.trustedDocuments,
     ...(config.prices ? { prices: config.prices } : {}),
+    prompts: config.prompts,
     // Bound to loopback, only the developer's own names may reach it (no DNS rebinding).
     ...(isLoopback(config.host) ? { allowedHosts: loopbackHosts } : {}),
     wsInitTimeoutMs: config.wsInitTimeoutMs,

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useApolloInlineTrace } from '@graphql-yoga/plugin-apollo-inline-trace';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, maskError as defaultMaskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { ClientAuthenticator } from './auth/client-keys.js';
@@ -33,6 +33,8 @@ import type { Tracing } from './telemetry/tracing.js';
 
 export interface YogaDeps {
   createContext: (caller: Caller) => GraphQLContext;
+  /** The served schema (with the configured prompt templates); the static one by default. */
+  schema?: GraphQLSchema;
   authenticator: ClientAuthenticator;
   logger: Logger;
   /** Development shows masked errors' messages; production never does. */
@@ -116,7 +118,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
   const { logger } = deps;
   const limits = deps.limits ?? configDefaults.limits;
   return createYoga<ServerContext, GraphQLContext>({
-    schema,
+    schema: deps.schema ?? schema,
     graphqlEndpoint,
     healthCheckEndpoint: '/healthz',
     landingPage: false,

@@ -5,6 +5,7 @@ import { assertWithinCeilings, type OperationCeilings } from '../completions/ope
 import { type PreparedCompletion, type PrepareSettings, prepareFromInput } from '../completions/prepare.js';
 import type { GraphQLContext } from '../context.js';
 import { errorCodes, toClientError } from '../errors.js';
+import { prepareTemplateCall } from '../templates/call.js';
 import { stageCodes } from './error-codes.js';
 import { findPaidFields } from './paid-fields.js';
 
@@ -42,6 +43,25 @@ function refusal(error: unknown): GraphQLError {
   });
 }
 
+/**
+ * A plain GET that would run paid fields (a template is a Query field): a page on another site can
+ * send one with an `<img>`, no preflight, so it runs only with a header such a page cannot add.
+ * The WebSocket and JSON routes bring no fetch `request`; yoga's GET for an event stream was
+ * already held to the same header by the CSRF plugin.
+ */
+function crossSiteGet(context: unknown): boolean {
+  const request = (context as { request?: Request }).request;
+  if (request?.method !== 'GET') return false;
+  return !request.headers.has('x-graphql-yoga-csrf') && !request.headers.has('apollo-require-preflight');
+}
+
+function crossSiteRefusal(): GraphQLError {
+  return new GraphQLError(
+    'A GET that runs a paid field needs the x-graphql-yoga-csrf header (a browser page on another site cannot add it); or POST JSON.',
+    { extensions: { code: errorCodes.csrfHeaderRequired, http: { status: 403 } } },
+  );
+}
+
 /** The operation's prepared paid calls by response key, or the errors refusing the whole of it. */
 export function planOperation(
   args: ExecutionArgs,
@@ -57,7 +77,9 @@ export function planOperation(
     for (const field of found.fields) {
       plan.set(
         field.responseKey,
-        prepareFromInput(field.input, field.name === 'completionStream', options, counter),
+        'template' in field
+          ? prepareTemplateCall(field.template, field.args, options, counter)
+          : prepareFromInput(field.input, field.name === 'completionStream', options, counter),
       );
     }
     assertWithinCeilings([...plan.values()], options);
@@ -77,6 +99,8 @@ export function useCompletionPreflight(options: PreflightOptions): Plugin {
   }) => {
     const plan = planOperation(args, options);
     if (!(plan instanceof Map)) setResultAndStopExecution({ errors: plan });
+    else if (plan.size > 0 && crossSiteGet(args.contextValue))
+      setResultAndStopExecution({ errors: [crossSiteRefusal()] });
     else (args.contextValue as unknown as GraphQLContext).paidCalls = plan;
   };
   return { onExecute: preflight, onSubscribe: preflight };

@@ -7,19 +7,19 @@ import {
   type GraphQLObjectType,
   type GraphQLSchema,
   GraphQLSkipDirective,
-  isObjectType,
   getArgumentValues,
   getDirectiveValues,
   getNamedType,
   getOperationAST,
   getVariableValues,
+  isObjectType,
   Kind,
   type SelectionSetNode,
 } from 'graphql';
 import type { CompletionRequestInput } from '../completions/model.js';
+import { errorCodes } from '../error-codes.js';
 import { promptNamespaceType, templateCallKey, templatesOf } from '../templates/schema.js';
 import type { PromptTemplate } from '../templates/template.js';
-import { errorCodes } from '../error-codes.js';
 
 /**
  * Finds every field of an operation that calls the paid upstream, with its coerced input: through
@@ -81,7 +81,12 @@ function eachField(
 }
 
 /** The template fields under one `prompt` selection; a field of it that is no template is refused. */
-function collectTemplates(namespace: GraphQLObjectType, selection: FieldNode, namespaceKey: string, walk: Walk) {
+function collectTemplates(
+  namespace: GraphQLObjectType,
+  selection: FieldNode,
+  namespaceKey: string,
+  walk: Walk,
+) {
   if (selection.selectionSet === undefined) return;
   eachField(selection.selectionSet, walk, new Set(), (field) => {
     if (field.name.value === '__typename') return;
@@ -92,7 +97,8 @@ function collectTemplates(namespace: GraphQLObjectType, selection: FieldNode, na
     }
     const responseKey = templateCallKey(namespaceKey, field.alias?.value ?? field.name.value);
     const args = getArgumentValues(definition, field, walk.variables);
-    if (!walk.out.has(responseKey)) walk.out.set(responseKey, { name: template.name, responseKey, template, args });
+    if (!walk.out.has(responseKey))
+      walk.out.set(responseKey, { name: template.name, responseKey, template, args });
   });
 }
 
