@@ -35,6 +35,7 @@ import { restAccessLog } from './telemetry/access-log.js';
 import { createCallObserver } from './telemetry/call-observer.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import type { Tracing } from './telemetry/tracing.js';
+import { RawPromptForbiddenError } from './templates/errors.js';
 import { buildSchema } from './templates/schema.js';
 import type { PromptsConfig } from './templates/template.js';
 import { createJsonRoute } from './transports/json-route.js';
@@ -199,6 +200,7 @@ export function createApp(deps: AppDeps): App {
   });
   const yoga = createYogaApp({
     schema: buildSchema(deps.prompts?.templates ?? []),
+    allowRawPrompts: deps.prompts?.allowRawPrompts ?? true,
     documents,
     cors,
     maskError,
@@ -218,6 +220,8 @@ export function createApp(deps: AppDeps): App {
     listModels: () => guarded.listModels(),
     maxBodyBytes: limits.maxRequestBytes,
     prepare: (request) => {
+      // The REST face has raw prompts only: with ALLOW_RAW_PROMPTS=false it runs nothing paid.
+      if (deps.prompts?.allowRawPrompts === false) throw new RawPromptForbiddenError();
       const call = prepareFromWire(request, limits);
       assertWithinCeilings([call], {
         maxCompletions: limits.maxCompletionsPerOperation,

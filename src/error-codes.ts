@@ -26,6 +26,8 @@ export const errorCodes = {
   limiterUnavailable: 'RATE_LIMITER_UNAVAILABLE',
   storageUnavailable: 'STORAGE_UNAVAILABLE',
   tooManyEntities: 'TOO_MANY_ENTITIES',
+  /** ALLOW_RAW_PROMPTS=false: createCompletion, completionStream and the REST face run only templates. */
+  forbiddenRawPrompt: 'FORBIDDEN_RAW_PROMPT',
   /** Warnings (`extensions.warnings`): the completion is returned, but `store: true` was not honoured. */
   storeFailed: 'STORE_FAILED',
   storeConflict: 'STORE_CONFLICT',

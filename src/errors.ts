@@ -8,7 +8,7 @@ import { InvalidRequestError } from './completions/validation.js';
 import { errorCodes } from './error-codes.js';
 import { LimiterUnavailableError } from './limits/index.js';
 import { StorageError } from './storage/index.js';
-import { TemplateVariableError } from './templates/errors.js';
+import { RawPromptForbiddenError, TemplateVariableError } from './templates/errors.js';
 import {
   UpstreamAbortedError,
   UpstreamBadResponseError,
@@ -52,6 +52,9 @@ export function toClientError(error: unknown, path?: readonly (string | number)[
       `${argument} ${error.violation.problem}`,
       options({ code: errorCodes.badUserInput, argument, param: error.violation.param }),
     );
+  }
+  if (error instanceof RawPromptForbiddenError) {
+    return createGraphQLError(error.message, options({ code: errorCodes.forbiddenRawPrompt }));
   }
   if (error instanceof TemplateVariableError) {
     return createGraphQLError(

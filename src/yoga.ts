@@ -35,6 +35,8 @@ export interface YogaDeps {
   createContext: (caller: Caller) => GraphQLContext;
   /** The served schema (with the configured prompt templates); the static one by default. */
   schema?: GraphQLSchema;
+  /** false (ALLOW_RAW_PROMPTS): createCompletion and completionStream refuse; templates still run. */
+  allowRawPrompts?: boolean;
   authenticator: ClientAuthenticator;
   logger: Logger;
   /** Development shows masked errors' messages; production never does. */
@@ -173,6 +175,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         maxCompletions: limits.maxCompletionsPerOperation,
         maxEstimatedTokens: limits.maxEstimatedTokensPerOperation,
         defaultMaxTokens: limits.defaultMaxTokens,
+        allowRawPrompts: deps.allowRawPrompts ?? true,
       }),
       useGraphqlSse(graphqlSseEndpoint, documents),
       // Federated tracing: only when a gateway asks (apollo-federation-include-trace: ftv1).

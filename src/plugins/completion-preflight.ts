@@ -1,11 +1,13 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { PromptCounter } from '../completions/cost.js';
+import type { CompletionRequestInput } from '../completions/model.js';
 import { assertWithinCeilings, type OperationCeilings } from '../completions/operation-limits.js';
 import { type PreparedCompletion, type PrepareSettings, prepareFromInput } from '../completions/prepare.js';
 import type { GraphQLContext } from '../context.js';
 import { errorCodes, toClientError } from '../errors.js';
 import { prepareTemplateCall } from '../templates/call.js';
+import { RawPromptForbiddenError } from '../templates/errors.js';
 import { stageCodes } from './error-codes.js';
 import { findPaidFields } from './paid-fields.js';
 
@@ -17,7 +19,10 @@ import { findPaidFields } from './paid-fields.js';
  * on the variables, and yoga caches validation results per document.
  */
 
-export interface PreflightOptions extends OperationCeilings, PrepareSettings {}
+export interface PreflightOptions extends OperationCeilings, PrepareSettings {
+  /** false: only template fields may run; createCompletion and completionStream are refused. */
+  allowRawPrompts?: boolean;
+}
 
 /** Status 400 under `application/graphql-response+json`, 200 for legacy JSON clients, as yoga does. */
 const requestError = { spec: true, status: 400 } as const;
@@ -62,6 +67,16 @@ function crossSiteRefusal(): GraphQLError {
   );
 }
 
+function prepareRaw(
+  input: CompletionRequestInput,
+  stream: boolean,
+  options: PreflightOptions,
+  counter: PromptCounter,
+): PreparedCompletion {
+  if (options.allowRawPrompts === false) throw new RawPromptForbiddenError();
+  return prepareFromInput(input, stream, options, counter);
+}
+
 /** The operation's prepared paid calls by response key, or the errors refusing the whole of it. */
 export function planOperation(
   args: ExecutionArgs,
@@ -79,7 +94,7 @@ export function planOperation(
         field.responseKey,
         'template' in field
           ? prepareTemplateCall(field.template, field.args, options, counter)
-          : prepareFromInput(field.input, field.name === 'completionStream', options, counter),
+          : prepareRaw(field.input, field.name === 'completionStream', options, counter),
       );
     }
     assertWithinCeilings([...plan.values()], options);

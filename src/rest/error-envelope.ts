@@ -8,6 +8,7 @@ import { CostLimitError } from '../completions/operation-limits.js';
 import { BudgetExceededError, ModelNotAllowedError } from '../completions/spend-budget.js';
 import { InvalidRequestError } from '../completions/validation.js';
 import { LimiterUnavailableError } from '../limits/index.js';
+import { RawPromptForbiddenError } from '../templates/errors.js';
 import {
   UpstreamAbortedError,
   UpstreamBadResponseError,
@@ -59,6 +60,9 @@ export function mapError(err: unknown): MappedError {
       'retry-after': String(Math.max(1, Math.ceil((err.resetAt.getTime() - Date.now()) / 1000))),
     };
     return mapped;
+  }
+  if (err instanceof RawPromptForbiddenError) {
+    return envelope(403, err.message, 'invalid_request_error', 'prompt', 'forbidden_raw_prompt');
   }
   if (err instanceof ModelNotAllowedError) {
     return envelope(403, err.message, 'invalid_request_error', 'model', 'model_not_allowed');
