@@ -116,6 +116,7 @@ export function useOperationTelemetry(deps: OperationTelemetryDeps): Plugin {
             durationMs: roundMs(durationMs),
             timeToFirstEventMs: firstEventMs === undefined ? undefined : roundMs(firstEventMs),
             models: usage.models,
+            deployments: usage.deployments,
             tokensIn: usage.tokensIn,
             tokensOut: usage.tokensOut,
             costUsd: usage.costUsd,

@@ -9,24 +9,37 @@ import type { RestAccess } from '../rest/openai-compat.js';
  */
 export function usageFields(calls: readonly CallUsage[]): {
   models: string[] | undefined;
+  /** The deployments that served (UPSTREAMS_FILE); undefined with one upstream. */
+  deployments: string[] | undefined;
   tokensIn: number | undefined;
   tokensOut: number | undefined;
   costUsd: number | null | undefined;
 } {
   if (calls.length === 0) {
-    return { models: undefined, tokensIn: undefined, tokensOut: undefined, costUsd: undefined };
+    return {
+      models: undefined,
+      deployments: undefined,
+      tokensIn: undefined,
+      tokensOut: undefined,
+      costUsd: undefined,
+    };
   }
   let tokensIn = 0;
   let tokensOut = 0;
   let costUsd: number | null = 0;
   const models: string[] = [];
+  let deployments: string[] | undefined;
   for (const call of calls) {
+    if (call.deployment !== undefined) {
+      deployments ??= [];
+      if (!deployments.includes(call.deployment)) deployments.push(call.deployment);
+    }
     tokensIn += call.promptTokens;
     tokensOut += call.completionTokens;
     costUsd = costUsd === null || call.costUsd === null ? null : costUsd + call.costUsd;
     if (!models.includes(call.model)) models.push(call.model);
   }
-  return { models, tokensIn, tokensOut, costUsd };
+  return { models, deployments, tokensIn, tokensOut, costUsd };
 }
 
 export const roundMs = (ms: number): number => Math.round(ms * 10) / 10;
@@ -45,6 +58,7 @@ export function restAccessLog(logger: Logger): (entry: RestAccess) => void {
         status: entry.status,
         durationMs: roundMs(entry.durationMs),
         models: usage.models,
+        deployments: usage.deployments,
         tokensIn: usage.tokensIn,
         tokensOut: usage.tokensOut,
         costUsd: usage.costUsd,

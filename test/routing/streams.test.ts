@@ -46,6 +46,10 @@ describe('before the first chunk: another deployment takes the stream unseen', (
     expect(outcome.events.at(-1).extensions.usage.calls).toMatchObject([{ model: 'm', deployment: 'b' }]);
     expect(outcome.events.every((event) => event.data.completionStream.model === 'm')).toBe(true);
     expect([routed.stubs.a.hits(), routed.stubs.b.hits(), routed.stubs.c.hits()]).toEqual([1, 1, 0]);
+    // The access line names the deployment that served.
+    await expect
+      .poll(() => routed.app.logs.find((line) => line.includes('"msg":"operation"')) ?? '')
+      .toMatch(/"deployments":\["b"\]/);
   });
 });
 
