@@ -217,7 +217,12 @@ export function createApp(deps: AppDeps): App {
   const rest = createOpenAiCompatHandler({
     completions,
     shutdown: shutdown.signal,
-    listModels: () => guarded.listModels(),
+    // The same list as Query.models: public names, and only a limited key's own models.
+    listModels: async (client) => {
+      const all = await guarded.listModels();
+      const allowed = client === undefined ? undefined : authenticator.policyOf(client)?.models;
+      return allowed === undefined ? all : all.filter((model) => allowed.has(model.id));
+    },
     maxBodyBytes: limits.maxRequestBytes,
     prepare: (request) => {
       // The REST face has raw prompts only: with ALLOW_RAW_PROMPTS=false it runs nothing paid.

@@ -15,7 +15,8 @@ import { BadRequest, parseCompletionRequest, readJsonBody } from './request-body
 export interface OpenAiCompatDeps {
   /** The same use case as GraphQL: client budgets, ledger, breaker. */
   completions: CompletionsService;
-  listModels: () => Promise<WireModel[]>;
+  /** The models this client may use (a key limited to some models sees only those). */
+  listModels: (client: string | undefined) => Promise<WireModel[]>;
   /**
    * Checks and prices a parsed request as one operation (the rules, the default max_tokens and the
    * per-operation ceiling GraphQL uses); throws the same typed errors.
@@ -167,10 +168,11 @@ async function handleCompletion(
 
 async function handleModel(
   deps: OpenAiCompatDeps,
+  client: string | undefined,
   id: string | undefined,
   res: ServerResponse,
 ): Promise<void> {
-  const models = await deps.listModels();
+  const models = await deps.listModels(client);
   if (id === undefined) {
     sendJson(res, 200, { object: 'list', data: models });
     return;
@@ -225,6 +227,7 @@ export function createOpenAiCompatHandler(deps: OpenAiCompatDeps): Handler {
       else
         await handleModel(
           deps,
+          caller.client,
           modelMatch?.[1] === undefined ? undefined : decodeURIComponent(modelMatch[1]),
           res,
         );

@@ -125,11 +125,18 @@ describe('allowed models', () => {
     expect(stub.hits('/completions')).toBe(0);
   });
 
-  it('Query.models and Query.model show such a key only its models', async () => {
+  it('Query.models, Query.model and GET /v1/models show such a key only its models', async () => {
     const { stub, app } = await start('models=babbage-002');
     stub.on('GET', '/models', reply.models('gpt-3.5-turbo-instruct', 'babbage-002'));
     const { json } = await app.post('{ models { id } model(id: "gpt-3.5-turbo-instruct") { id } }', {}, auth);
     expect(json.data).toEqual({ models: [{ id: 'babbage-002' }], model: null });
+    // The REST face's list agrees.
+    const list = await fetch(`${app.origin}/v1/models`, { headers: auth });
+    expect(((await list.json()) as { data: { id: string }[] }).data.map((model) => model.id)).toEqual([
+      'babbage-002',
+    ]);
+    const one = await fetch(`${app.origin}/v1/models/gpt-3.5-turbo-instruct`, { headers: auth });
+    expect(one.status).toBe(404);
   });
 });
 
