@@ -1,14 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
 import { ClientAuthenticator } from './auth/client-keys.js';
-import { createClientBudget } from './completions/client-limits.js';
-import { createModelCatalog } from './completions/model-catalog.js';
 import { assertWithinCeilings } from './completions/operation-limits.js';
 import { prepareFromWire } from './completions/prepare.js';
-import { costUsd, defaultPrices, type PriceTable } from './completions/prices.js';
-import { createCompletionsService } from './completions/service.js';
-import { createSpendBudgets } from './completions/spend-budget.js';
 import { configDefaults, type OperationLimits } from './config.js';
 import { errorCodes } from './errors.js';
 import { enforceBodyCap, sendPayloadTooLarge } from './http/body-limit.js';
@@ -20,58 +14,35 @@ import { createPlaygroundRoute } from './http/playground.js';
 import { createReadinessRoute } from './http/readiness.js';
 import { requestIdHeader, requestIdOf } from './http/request-id.js';
 import type { RouteHandler } from './http/route.js';
-import {
-  createMemoryRateLimiter,
-  createMemorySpendStore,
-  type LimitPolicy,
-  type RateLimiter,
-} from './limits/index.js';
 import { createPersistedDocuments } from './plugins/persisted-documents.js';
-import { createContextFactory, upstreamKeyHeader } from './request-context.js';
+import { upstreamKeyHeader } from './request-context.js';
 import { createOpenAiCompatHandler } from './rest/openai-compat.js';
-import { isRouter } from './routing/router.js';
-import { createBatchedLedger, type Storage } from './storage/index.js';
+import type { Storage } from './storage/index.js';
 import { restAccessLog } from './telemetry/access-log.js';
-import { createCallObserver } from './telemetry/call-observer.js';
-import { createMetrics, type Metrics } from './telemetry/metrics.js';
-import type { Tracing } from './telemetry/tracing.js';
+import type { Metrics } from './telemetry/metrics.js';
 import { RawPromptForbiddenError } from './templates/errors.js';
 import { buildSchema } from './templates/schema.js';
 import type { PromptsConfig } from './templates/template.js';
 import { createJsonRoute } from './transports/json-route.js';
 import { createSseSubscriptionRoute } from './transports/sse.js';
 import { attachWebSocket } from './transports/websocket.js';
-import {
-  CircuitBreaker,
-  type CircuitBreakerOptions,
-  withCircuitBreaker,
-} from './upstream/circuit-breaker.js';
-import type { CompletionsProvider } from './upstream/provider.js';
+import type { CircuitBreaker } from './upstream/circuit-breaker.js';
+import { assembleUseCase, type UseCaseDeps } from './use-case.js';
 import { type CompletionsYoga, createErrorMasker, createYogaApp } from './yoga.js';
 
 export type { RouteHandler } from './http/route.js';
 
-export interface AppDeps {
-  provider: CompletionsProvider;
-  logger: Logger;
+/** The use case's dependencies (use-case.ts), and what the HTTP server around it needs. */
+export interface AppDeps extends UseCaseDeps {
   production: boolean;
   exampleModel?: string;
   limits?: OperationLimits;
   /** No keys: the service runs open, every caller is `anonymous`. */
   authenticator?: ClientAuthenticator;
-  upstreamKeyPassthrough?: boolean;
-  /** Stored completions and the usage ledger; without it `store: true` only warns. */
-  storage?: Storage;
-  /** Shared (Redis) or per-process limits; in memory by default. */
-  limiter?: RateLimiter;
-  rateLimit?: LimitPolicy;
-  breaker?: Partial<CircuitBreakerOptions>;
   /** Extra routes served before GraphQL on the same port. */
   routes?: RouteHandler[];
   /** Browser origins besides this server's own (`*`: any, without credentials); none by default. */
   corsOrigins?: readonly string[];
-  /** USD per million tokens by model; the built-in table of OpenAI completion models by default. */
-  prices?: PriceTable;
   /** Trusted documents by sha256, and whether only they may run (TRUSTED_DOCUMENTS_FILE / _ONLY). */
   trustedDocuments?: { manifest: ReadonlyMap<string, string>; only: boolean };
   /** Host names the server answers to (loopback names when bound to loopback); any when unset. */
@@ -80,12 +51,8 @@ export interface AppDeps {
   wsInitTimeoutMs?: number;
   /** Operations running at once on one WebSocket. */
   wsMaxOperationsPerSocket?: number;
-  /** Prometheus metrics; a fresh registry when not given. */
-  metrics?: Metrics;
   /** `/metrics` needs this bearer token when client keys are configured (404 without one). */
   metricsToken?: string;
-  /** Traces over OTLP/HTTP; off when not given. */
-  tracing?: Tracing;
   /** Prompt templates (each a field of Query.prompt) and whether raw prompts may run; none, and yes, by default. */
   prompts?: PromptsConfig;
 }
@@ -131,65 +98,13 @@ function sendMisdirected(res: ServerResponse): void {
 export function createApp(deps: AppDeps): App {
   const limits = deps.limits ?? configDefaults.limits;
   const authenticator = deps.authenticator ?? new ClientAuthenticator([]);
-  const breaker = new CircuitBreaker(deps.breaker);
   let draining = false;
   // Fired when the grace period of a shutdown ends: open streams end with a coded event.
   const shutdown = new AbortController();
   // Every open stream listens to it.
   setMaxListeners(0, shutdown.signal);
-  const limiter = deps.limiter ?? createMemoryRateLimiter();
-  // Several deployments: the router keeps a breaker per deployment; one upstream: the app's breaker.
-  const router = isRouter(deps.provider) ? deps.provider : undefined;
-  const guarded = router ?? withCircuitBreaker(deps.provider, breaker);
-  const metrics = deps.metrics ?? createMetrics();
-  // A breaker series per deployment behind a router; the app's own breaker otherwise.
-  if (router === undefined) metrics.watchBreaker(deps.provider.name, () => breaker.state);
-  else for (const d of router.routing.deployments()) metrics.watchBreaker(d.name, () => d.breaker.state);
-  const reportAfterPayment = (message: string, details: Record<string, unknown>) => {
-    metrics.writeFailure('ledger');
-    deps.logger.error(details, message);
-  };
-  // Usage is summed in memory and written in batches, off the request path.
-  const ledger = deps.storage && createBatchedLedger(deps.storage.usage, { onError: reportAfterPayment });
-  // Client budgets outside the breaker: a call the open circuit refuses gives its reservation back.
-  const budget = createClientBudget({
-    limiter,
-    policy: deps.rateLimit ?? configDefaults.rateLimit,
-    ...(ledger ? { ledger } : {}),
-    price: (model, tokens) => costUsd(deps.prices ?? defaultPrices, model, tokens),
-    // Keys' spend budgets count in the limiter's store: Redis shares them across instances.
-    spend: createSpendBudgets({
-      store: limiter.spend ?? createMemorySpendStore(),
-      policyOf: (client) => authenticator.policyOf(client),
-      price: (model, tokens) => costUsd(deps.prices ?? defaultPrices, model, tokens),
-    }),
-    onSoftBudget: (details) => deps.logger.warn(details, 'soft spend budget passed'),
-    onError: reportAfterPayment,
-  });
-  const completions = createCompletionsService({
-    provider: guarded,
-    budget,
-    observer: createCallObserver({
-      metrics,
-      providerName: deps.provider.name,
-      ...(deps.tracing === undefined ? {} : { tracing: deps.tracing }),
-    }),
-    ...(deps.prices ? { prices: deps.prices } : {}),
-    ...(deps.storage ? { store: deps.storage.completions } : {}),
-  });
-  const models = createModelCatalog({
-    provider: guarded,
-    ...(router ? { routing: router.routing } : { breakerState: () => breaker.state }),
-    allowedModels: (client) => authenticator.policyOf(client)?.models,
-  });
-  const createContext = createContextFactory({
-    completions,
-    models,
-    upstreamKeyPassthrough: deps.upstreamKeyPassthrough ?? false,
-    shutdown: shutdown.signal,
-    ...(deps.storage ? { store: deps.storage.completions } : {}),
-    ...(ledger ? { usage: ledger } : {}),
-  });
+  const { breaker, router, guarded, limiter, metrics, ledger, budget, completions, createContext } =
+    assembleUseCase(deps, authenticator, shutdown.signal);
   // One masking function for yoga and for the SSE route, so a stream's errors read as yoga's.
   const maskError = createErrorMasker(deps.production);
   const cors = createCorsPolicy(deps.corsOrigins, deps.allowedHosts);
