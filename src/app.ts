@@ -18,7 +18,7 @@ import { createPersistedDocuments } from './plugins/persisted-documents.js';
 import { upstreamKeyHeader } from './request-context.js';
 import { createOpenAiCompatHandler } from './rest/openai-compat.js';
 import type { Storage } from './storage/index.js';
-import { restAccessLog } from './telemetry/access-log.js';
+import { restObserver } from './telemetry/access-log.js';
 import type { Metrics } from './telemetry/metrics.js';
 import { RawPromptForbiddenError } from './templates/errors.js';
 import { buildSchema } from './templates/schema.js';
@@ -149,7 +149,7 @@ export function createApp(deps: AppDeps): App {
       });
       return call;
     },
-    onAnswered: restAccessLog(deps.logger),
+    observe: restObserver(deps.logger, deps.tracing),
     identify: (req) => {
       const auth = authenticator.authenticate(req.headers.authorization);
       if (!auth.ok) return null;

@@ -28,8 +28,15 @@ export interface OpenAiCompatDeps {
   shutdown?: AbortSignal;
   /** Who calls: options for the call (client identity, pass-through key), or null for 401. */
   identify?: (req: IncomingMessage) => Omit<CallOptions, 'signal'> | null;
-  /** Told when a completion request has been answered: for the access line. */
-  onAnswered?: (entry: RestAccess) => void;
+  /** Watches each completion request: its span (when tracing) and its access line. */
+  observe?: (req: IncomingMessage) => RestObservation;
+}
+
+/** One completion request watched: its trace parents the call's span; told when it is answered. */
+export interface RestObservation {
+  /** The request's trace context, opaque here (see GraphQLContext.trace). */
+  readonly trace: unknown;
+  answered(entry: RestAccess): void;
 }
 
 /** One answered `POST /v1/completions`, as the access line reports it. */
@@ -145,12 +152,13 @@ async function handleCompletion(
   req: IncomingMessage,
   res: ServerResponse,
   onUsage: (usage: CallUsage) => void,
+  trace: unknown,
 ): Promise<void> {
   const body = await readJsonBody(req, deps.maxBodyBytes ?? 1024 * 1024);
   const call = deps.prepare(parseCompletionRequest(body));
   const disconnected = disconnectSignal(res);
   const signal = deps.shutdown ? AbortSignal.any([disconnected, deps.shutdown]) : disconnected;
-  const options = { ...caller, signal, requestId: requestIdOf(req), onUsage };
+  const options = { ...caller, signal, requestId: requestIdOf(req), onUsage, trace };
   if (call.wire.stream === true) {
     const chunks = deps.completions.streamChunks(call, options)[Symbol.asyncIterator]();
     await streamCompletion(res, chunks, disconnected, deps.shutdown);
@@ -219,10 +227,16 @@ export function createOpenAiCompatHandler(deps: OpenAiCompatDeps): Handler {
     const started = performance.now();
     let usage: CallUsage | undefined;
     let outcome = 'OK';
+    const observation = path === '/v1/completions' && req.method === 'POST' ? deps.observe?.(req) : undefined;
     try {
       if (path === '/v1/completions') {
         if (req.method !== 'POST') methodNotAllowed(res, 'POST');
-        else await handleCompletion(deps, caller, req, res, (reported) => (usage = reported));
+        else {
+          const onUsage = (reported: CallUsage) => {
+            usage = reported;
+          };
+          await handleCompletion(deps, caller, req, res, onUsage, observation?.trace);
+        }
       } else if (req.method !== 'GET') methodNotAllowed(res, 'GET');
       else
         await handleModel(
@@ -236,16 +250,14 @@ export function createOpenAiCompatHandler(deps: OpenAiCompatDeps): Handler {
       outcome = error.code ?? error.type;
       sendError(res, err);
     }
-    if (path === '/v1/completions' && req.method === 'POST') {
-      deps.onAnswered?.({
-        requestId: requestIdOf(req),
-        client: caller.client,
-        status: res.statusCode,
-        outcome,
-        durationMs: performance.now() - started,
-        usage,
-      });
-    }
+    observation?.answered({
+      requestId: requestIdOf(req),
+      client: caller.client,
+      status: res.statusCode,
+      outcome,
+      durationMs: performance.now() - started,
+      usage,
+    });
     return true;
   };
 }

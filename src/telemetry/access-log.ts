@@ -1,6 +1,9 @@
+import type { IncomingMessage } from 'node:http';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { CallUsage } from '../completions/service.js';
-import type { RestAccess } from '../rest/openai-compat.js';
+import type { RestAccess, RestObservation } from '../rest/openai-compat.js';
+import type { Tracing } from './tracing.js';
 
 /**
  * The access line's fields about what an operation's paid calls used, written as one literal shape
@@ -44,8 +47,37 @@ export function usageFields(calls: readonly CallUsage[]): {
 
 export const roundMs = (ms: number): number => Math.round(ms * 10) / 10;
 
+/**
+ * The REST face's request, observed as a GraphQL operation is: a server span continuing the
+ * caller's trace (the call's span hangs from it), and the access line.
+ */
+export function restObserver(logger: Logger, tracing?: Tracing): (req: IncomingMessage) => RestObservation {
+  const log = restAccessLog(logger);
+  return (req) => {
+    if (tracing === undefined) return { trace: undefined, answered: log };
+    const parent = tracing.extract(req.headers);
+    const span = tracing.tracer.startSpan(
+      'POST /v1/completions',
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'POST', 'url.path': '/v1/completions' } },
+      parent,
+    );
+    return {
+      trace: trace.setSpan(parent, span),
+      answered(entry) {
+        span.setAttribute('http.response.status_code', entry.status);
+        if (entry.outcome !== 'OK') {
+          span.setAttribute('error.type', entry.outcome);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: entry.outcome });
+        }
+        span.end();
+        log(entry);
+      },
+    };
+  };
+}
+
 /** The REST face's access line: one per `POST /v1/completions`, the GraphQL line's shape. */
-export function restAccessLog(logger: Logger): (entry: RestAccess) => void {
+function restAccessLog(logger: Logger): (entry: RestAccess) => void {
   return (entry) => {
     if (!logger.isLevelEnabled('info')) return;
     const usage = usageFields(entry.usage === undefined ? [] : [entry.usage]);

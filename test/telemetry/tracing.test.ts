@@ -101,6 +101,26 @@ describe('traces over OTLP/HTTP', () => {
     expect(receiver.contentTypes[0]).toBe('application/x-protobuf');
   });
 
+  it('gives the REST face a server span too, continuing the caller’s trace, with the call under it', async () => {
+    stubbed.stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
+    const restTrace = 'aaf92f3577b34da6a3ce929d0e0e4736';
+    const response = await fetch(`${stubbed.app.origin}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: `00-${restTrace}-${callerSpanId}-01` },
+      body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt, max_tokens: 20 }),
+    });
+    expect(response.status).toBe(200);
+    await tracing.forceFlush();
+    await expect.poll(() => receiver.spans().filter((span) => span.traceId === restTrace).length).toBe(2);
+    const spans = receiver.spans().filter((span) => span.traceId === restTrace);
+    const server = spans.find((span) => span.name === 'POST /v1/completions');
+    expect(server).toMatchObject({ kind: 2, parentSpanId: callerSpanId });
+    expect(attribute(server, 'http.response.status_code')).toBe(200);
+    const call = spans.find((span) => span.name.startsWith('text_completion'));
+    expect(call?.parentSpanId).toBe(server?.spanId);
+    expect(stubbed.stub.requests.at(-1)?.headers.traceparent).toBe(`00-${restTrace}-${call?.spanId}-01`);
+  });
+
   it('marks a failed call and its operation with the error code', async () => {
     stubbed.stub.on(
       'POST',
