@@ -7,6 +7,7 @@ import { type PreparedCompletion, type PrepareSettings, prepareFromInput } from 
 import type { GraphQLContext } from '../context.js';
 import { errorCodes, toClientError } from '../errors.js';
 import { prepareTemplateCall } from '../templates/call.js';
+import { prepareEntityBatch } from '../templates/entities.js';
 import { RawPromptForbiddenError } from '../templates/errors.js';
 import { stageCodes } from './error-codes.js';
 import { findPaidFields } from './paid-fields.js';
@@ -90,12 +91,14 @@ export function planOperation(
     // One prompt counter for the operation: its budget of exact tokenization is per operation.
     const counter = new PromptCounter();
     for (const field of found.fields) {
-      plan.set(
-        field.responseKey,
+      const call =
         'template' in field
           ? prepareTemplateCall(field.template, field.args, options, counter)
-          : prepareRaw(field.input, field.name === 'completionStream', options, counter),
-      );
+          : 'entity' in field
+            ? prepareEntityBatch(field.entity, field.representations, options, counter)
+            : prepareRaw(field.input, field.name === 'completionStream', options, counter);
+      // An `_entities` field with no entity of the template's type calls nothing.
+      if (call !== undefined) plan.set(field.responseKey, call);
     }
     assertWithinCeilings([...plan.values()], options);
   } catch (error) {

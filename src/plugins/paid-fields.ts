@@ -3,6 +3,7 @@ import {
   type FieldNode,
   type FragmentDefinitionNode,
   GraphQLError,
+  type GraphQLField,
   GraphQLIncludeDirective,
   type GraphQLObjectType,
   type GraphQLSchema,
@@ -18,7 +19,9 @@ import {
 } from 'graphql';
 import type { CompletionRequestInput } from '../completions/model.js';
 import { errorCodes } from '../error-codes.js';
-import { promptNamespaceType, templateCallKey, templatesOf } from '../templates/schema.js';
+import { entityCallKey } from '../templates/entities.js';
+import type { EntityTemplates } from '../templates/entity-schema.js';
+import { entityTemplatesOf, promptNamespaceType, templateCallKey, templatesOf } from '../templates/schema.js';
 import type { PromptTemplate } from '../templates/template.js';
 
 /**
@@ -39,6 +42,8 @@ export type PaidField = {
   | { input: CompletionRequestInput }
   /** A template field: its template and its coerced arguments, rendered and priced by the plan. */
   | { template: PromptTemplate; args: Record<string, unknown> }
+  /** An entity field under `_entities`: its template and the representations, one call for all. */
+  | { entity: PromptTemplate; representations: readonly unknown[] }
 );
 
 export const paidFieldNames: readonly string[] = ['createCompletion', 'completionStream'];
@@ -56,28 +61,57 @@ interface Walk {
   fragments: Map<string, FragmentDefinitionNode>;
   variables: Record<string, unknown>;
   templates: ReadonlyMap<string, PromptTemplate> | undefined;
+  entities: EntityTemplates | undefined;
   out: Map<string, PaidField>;
 }
 
-/** Every included field of a selection set, through inline fragments and fragment spreads. */
+/**
+ * Every included field of a selection set, through inline fragments and fragment spreads, with the
+ * type condition it is under (the innermost one; `condition` where none is written).
+ */
 function eachField(
   selectionSet: SelectionSetNode,
   walk: Walk,
   seen: ReadonlySet<string>,
-  visit: (field: FieldNode) => void,
+  visit: (field: FieldNode, condition: string | undefined) => void,
+  condition?: string,
 ): void {
   for (const selection of selectionSet.selections) {
     if (!isIncluded(selection, walk.variables)) continue;
-    if (selection.kind === Kind.FIELD) visit(selection);
-    else if (selection.kind === Kind.INLINE_FRAGMENT) eachField(selection.selectionSet, walk, seen, visit);
-    else {
+    if (selection.kind === Kind.FIELD) visit(selection, condition);
+    else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      const inner = selection.typeCondition?.name.value ?? condition;
+      eachField(selection.selectionSet, walk, seen, visit, inner);
+    } else {
       const fragment = walk.fragments.get(selection.name.value);
       // Validation refuses unknown fragments and cycles; here they only must not loop or slip by.
       if (fragment === undefined) throw new GraphQLError(`Unknown fragment "${selection.name.value}".`);
       if (seen.has(fragment.name.value)) continue;
-      eachField(fragment.selectionSet, walk, new Set([...seen, fragment.name.value]), visit);
+      const inner = fragment.typeCondition.name.value;
+      eachField(fragment.selectionSet, walk, new Set([...seen, fragment.name.value]), visit, inner);
     }
   }
+}
+
+/** The entity fields under one `_entities` selection: one batch per entity type and field key. */
+function collectEntities(
+  definition: GraphQLField<unknown, unknown>,
+  selection: FieldNode,
+  entitiesKey: string,
+  walk: Walk,
+) {
+  if (selection.selectionSet === undefined) return;
+  let representations: readonly unknown[] | undefined;
+  eachField(selection.selectionSet, walk, new Set(), (field, condition) => {
+    const template =
+      condition === undefined ? undefined : walk.entities?.get(condition)?.get(field.name.value);
+    if (template === undefined || condition === undefined) return;
+    const responseKey = entityCallKey(entitiesKey, condition, field.alias?.value ?? field.name.value);
+    representations ??= getArgumentValues(definition, selection, walk.variables).representations as unknown[];
+    if (!walk.out.has(responseKey)) {
+      walk.out.set(responseKey, { name: template.name, responseKey, entity: template, representations });
+    }
+  });
 }
 
 /** The template fields under one `prompt` selection; a field of it that is no template is refused. */
@@ -110,6 +144,10 @@ function collect(root: GraphQLObjectType, selectionSet: SelectionSetNode, walk: 
     const type = getNamedType(definition.type);
     if (type.name === promptNamespaceType && isObjectType(type)) {
       collectTemplates(type, selection, responseKey, walk);
+      return;
+    }
+    if (definition.name === '_entities' && walk.entities !== undefined) {
+      collectEntities(definition, selection, responseKey, walk);
       return;
     }
     if (!paidFieldNames.includes(definition.name)) return;
@@ -168,6 +206,7 @@ export function findPaidFields(
       fragments,
       variables: coerced.coerced,
       templates: templatesOf(schema),
+      entities: entityTemplatesOf(schema),
       out: fields,
     });
   } catch (error) {

@@ -6,6 +6,7 @@ import { type Env, readBoolean, readFileVariable } from '../config-values.js';
 import { PromptsFileError } from './errors.js';
 import { promptsFileSchema, type TemplateInput } from './file-schema.js';
 import {
+  type EntityBinding,
   type PromptsConfig,
   type PromptTemplate,
   renderPrompt,
@@ -90,6 +91,40 @@ function toParameters(input: TemplateInput['parameters']): TemplateParameters {
   return parameters;
 }
 
+/**
+ * An entity binding's `requires` are the template's variables: the same names and types, since the
+ * gateway sends those fields of the entity as the values. Without `requires`, the variables are it.
+ */
+function checkEntity(
+  input: NonNullable<TemplateInput['entity']>,
+  variables: readonly TemplateVariable[],
+  problem: (path: Path, message: string) => PromptsFileError,
+): EntityBinding {
+  const requires = input.requires ?? {};
+  const typeOf = (v: TemplateVariable) => `${v.scalar}${v.required ? '!' : ''}`;
+  for (const [field, type] of Object.entries(requires)) {
+    const variable = variables.find((v) => v.name === field);
+    if (variable === undefined) {
+      throw problem(['entity', 'requires', field], 'is not a variable of the template');
+    }
+    if (typeOf(variable) !== type) {
+      throw problem(['entity', 'requires', field], `is ${type} here but the variable is ${typeOf(variable)}`);
+    }
+  }
+  for (const variable of variables) {
+    if (input.requires !== undefined && !(variable.name in requires)) {
+      throw problem(['entity', 'requires'], `must list every variable: ${variable.name} is missing`);
+    }
+    if (variable.name === input.key) {
+      throw problem(['entity', 'key'], 'is sent by the gateway, not a variable: rename the variable');
+    }
+  }
+  if (variables.length === 0) {
+    throw problem(['entity'], 'an entity template reads at least one field of the entity');
+  }
+  return { type: input.type, key: input.key, field: input.field };
+}
+
 /** snake_case wire parameter → the file's camelCase name, for errors that point into the file. */
 const camel = (param: string) => param.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -98,12 +133,6 @@ function compileTemplate(
   input: TemplateInput,
   problem: (path: Path, message: string) => PromptsFileError,
 ): PromptTemplate {
-  if (input.entity !== undefined) {
-    throw problem(
-      ['entity'],
-      'entity fields are not supported yet; remove it to serve the template as Query.prompt',
-    );
-  }
   let pieces: ReturnType<typeof splitPrompt>;
   try {
     pieces = splitPrompt(input.prompt);
@@ -143,6 +172,7 @@ function compileTemplate(
     model: input.model,
     parameters: toParameters(input.parameters),
     ...(input.cache === undefined ? {} : { cache: input.cache }),
+    ...(input.entity === undefined ? {} : { entity: checkEntity(input.entity, variables, problem) }),
   };
   try {
     // The service's own request rules, on the template with empty values: a default out of range

@@ -58,8 +58,19 @@ export const templateSchema = z.strictObject({
   model: z.string().trim().min(1, 'must name a model the service serves').max(256),
   parameters: parameters.default({}),
   cache: cache.optional(),
-  /** Entity fields (`@requires`) are the next step of issue 14: named here to be refused clearly. */
-  entity: z.unknown().optional(),
+  /**
+   * A field on another subgraph's entity: `type` (its name), `key` (its key field, an ID), `field`
+   * (the new field's name) and `requires` (the entity's fields the prompt reads: the template's
+   * variables, with the same types).
+   */
+  entity: z
+    .strictObject({
+      type: name,
+      key: name.default('id'),
+      field: name,
+      requires: z.record(name, variableType).optional(),
+    })
+    .optional(),
 });
 
 export const promptsFileSchema = z.strictObject({

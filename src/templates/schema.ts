@@ -11,6 +11,13 @@ import { completionCallOptions, UnplannedCallError } from '../schema/call-option
 import { completionFieldCost } from '../schema/completion.js';
 import { schema as defaultSchema } from '../schema/index.js';
 import { type GeneratedText, toGeneratedText } from './call.js';
+import { resolveEntityField } from './entities.js';
+import {
+  type EntityTemplates,
+  entitySdl,
+  groupEntityTemplates,
+  withFederationImports,
+} from './entity-schema.js';
 import type { PromptTemplate } from './template.js';
 
 /**
@@ -30,6 +37,13 @@ const catalogs = new WeakMap<GraphQLSchema, ReadonlyMap<string, PromptTemplate>>
 
 export function templatesOf(schema: GraphQLSchema): ReadonlyMap<string, PromptTemplate> | undefined {
   return catalogs.get(schema);
+}
+
+const entityCatalogs = new WeakMap<GraphQLSchema, EntityTemplates>();
+
+/** Each served schema's entity fields by entity type and field: priced by the preflight in batches. */
+export function entityTemplatesOf(schema: GraphQLSchema): EntityTemplates | undefined {
+  return entityCatalogs.get(schema);
 }
 
 /** The plan's key for a template field: the namespace's response key, then the field's. */
@@ -119,7 +133,10 @@ const resolveTemplate: GraphQLFieldResolver<unknown, GraphQLContext> = async (
 
 export function buildSchema(templates: readonly PromptTemplate[]): GraphQLSchema {
   if (templates.length === 0) return defaultSchema;
-  const schema = extendSchema(defaultSchema, parse(extensionSdl(templates)), { assumeValidSDL: true });
+  const entities = groupEntityTemplates(templates, (name) => defaultSchema.getType(name) !== undefined);
+  const document = parse(`${extensionSdl(templates)}\n${entitySdl(entities)}`);
+  let schema = extendSchema(defaultSchema, document, { assumeValidSDL: true });
+  if (entities.size > 0) schema = withFederationImports(schema, ['@external', '@requires']);
   const query = schema.getQueryType();
   const prompts = schema.getType(promptNamespaceType);
   if (query === null || query === undefined || !(prompts instanceof GraphQLObjectType)) {
@@ -133,9 +150,18 @@ export function buildSchema(templates: readonly PromptTemplate[]): GraphQLSchema
   // the default schema's fields are untouched.
   namespaceField.resolve = () => namespace;
   for (const field of Object.values(prompts.getFields())) field.resolve = resolveTemplate;
+  for (const [typeName, fields] of entities) {
+    const type = schema.getType(typeName);
+    if (!(type instanceof GraphQLObjectType)) throw new Error(`the entity type ${typeName} is missing`);
+    for (const field of fields.keys()) {
+      const definition = type.getFields()[field];
+      if (definition !== undefined) definition.resolve = resolveEntityField;
+    }
+  }
   // Gateways compose what `_service` says: the extended SDL, template fields included.
   const sdl = printSubgraphSchema(schema);
   service.resolve = () => ({ sdl });
   catalogs.set(schema, new Map(templates.map((template) => [template.name, template])));
+  entityCatalogs.set(schema, entities);
   return schema;
 }

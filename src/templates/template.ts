@@ -43,6 +43,15 @@ export interface PromptTemplate {
   model: string;
   parameters: Readonly<TemplateParameters>;
   cache?: CachePolicy;
+  /** Also served as `<type>.<field> @requires(...)` on another subgraph's entity, resolved in batches. */
+  entity?: EntityBinding;
+}
+
+export interface EntityBinding {
+  type: string;
+  /** The `@key` field (an `ID!`). */
+  key: string;
+  field: string;
 }
 
 /** What the service reads from PROMPTS_FILE and ALLOW_RAW_PROMPTS. */

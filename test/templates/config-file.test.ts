@@ -38,6 +38,7 @@ describe('the example file', () => {
       model: 'gpt-3.5-turbo-instruct',
       parameters: { maxTokens: 80, temperature: 0, stop: ['\n\n'] },
       cache: { ttlSeconds: 86400, reuse: 'deterministic' },
+      entity: { type: 'Product', key: 'id', field: 'aiSummary' },
     });
     expect(summary?.variables).toEqual([
       { name: 'name', scalar: 'String', required: true, maxLength: 200 },
@@ -108,8 +109,24 @@ describe('mistakes name their line and field', () => {
       /templates\.t\.variables\.overrides: /,
     ],
     [
-      one('prompt: "Hi"\nentity: { type: Product }'),
-      /^line 6, templates\.t\.entity: entity fields are not supported yet/,
+      one('prompt: "Hi {{n}}"\nvariables: { n: String }\nentity: { type: Product }'),
+      /^line 7, templates\.t\.entity\.field: /,
+    ],
+    [
+      one(
+        'prompt: "Hi {{n}}"\nvariables: { n: String }\nentity: { type: P, field: f, requires: { n: String! } }',
+      ),
+      /^line 7, templates\.t\.entity\.requires\.n: is String! here but the variable is String/,
+    ],
+    [
+      one(
+        'prompt: "Hi {{n}} {{m}}"\nvariables: { n: String, m: Int }\nentity: { type: P, field: f, requires: { n: String } }',
+      ),
+      /^line 7, templates\.t\.entity\.requires: must list every variable: m is missing/,
+    ],
+    [
+      one('prompt: "Hi {{id}}"\nvariables: { id: String }\nentity: { type: P, field: f }'),
+      /^line 7, templates\.t\.entity\.key: is sent by the gateway/,
     ],
     [
       'templates:\n  2bad: { description: d, model: m, prompt: p }\n',

@@ -106,14 +106,18 @@ async function check(run: () => Promise<boolean>, label: string) {
   tally.operations++;
   tally.calls += calls.length;
   if (wasRefused) tally.refused++;
-  const sent = calls.map((c) => c.json as { prompt: string; max_tokens?: number; n?: number });
+  const sent = calls.map((c) => c.json as { prompt: string | string[]; max_tokens?: number; n?: number });
   expect(calls.length, label).toBeLessThanOrEqual(maxCompletions);
   if (wasRefused) expect(calls.length, `refused, yet called: ${label}`).toBe(0);
-  const spent = sent.reduce((sum, b) => sum + (b.max_tokens ?? Number.POSITIVE_INFINITY) * (b.n ?? 1), 0);
+  const prompts = (b: (typeof sent)[number]) => (Array.isArray(b.prompt) ? b.prompt.length : 1);
+  const spent = sent.reduce(
+    (sum, b) => sum + (b.max_tokens ?? Number.POSITIVE_INFINITY) * (b.n ?? 1) * prompts(b),
+    0,
+  );
   expect(spent, label).toBeLessThanOrEqual(maxEstimatedTokens);
-  for (const body of sent) {
+  for (const prompt of sent.flatMap((body) => body.prompt)) {
     // No value past its maxLength (200 for both templates' first variable) ever reached the upstream.
-    const value = /Name: ([^\n]*)\n|tagline for ([^\n]*):$/.exec(body.prompt);
+    const value = /Name: ([^\n]*)\n|tagline for ([^\n]*):$/.exec(prompt);
     expect([...(value?.[1] ?? value?.[2] ?? '')].length, label).toBeLessThanOrEqual(200);
   }
 }
@@ -151,9 +155,45 @@ describe.each(Object.entries(transports))('over %s', (name, send) => {
   });
 });
 
+/** A gateway's `_entities` fetch: any number of products, some of them unusable, under aliases and directives. */
+const representation = fc.oneof(
+  fc.constantFrom('Lamp', 'Lamp', 'Lamp', 'x'.repeat(200), 'x'.repeat(201), null).map((name) => ({
+    __typename: 'Product',
+    id: '1',
+    name,
+  })),
+  fc.constant({ __typename: 'Model', id: 'm' }),
+);
+const entitiesOperation = fc.record({
+  // Up to 4: a batch of 2 fits the ceiling, more do not.
+  representations: fc.array(representation, { maxLength: 4 }),
+  aliases: fc.subarray(['s', 't', 'aiSummary'], { minLength: 1, maxLength: 2 }),
+  second: fc.boolean(),
+  skip: fc.constantFrom(true, false, null),
+});
+
+describe('over HTTP, _entities', () => {
+  it('a generated entity fetch never reaches the upstream beyond what the preflight allowed', async () => {
+    await fc.assert(
+      fc.asyncProperty(entitiesOperation, async (op) => {
+        const fields = op.aliases.map(
+          (alias, i) => `${alias}: aiSummary${i === 0 ? ' @skip(if: $skip)' : ''} { text }`,
+        );
+        // The fragment is spread in a second, aliased _entities field or beside the others.
+        const inline = `... on Product { ${fields.join(' ')} }${op.second ? '' : ' ...F'}`;
+        const second = op.second ? ' e2: _entities(representations: $r) { ...F }' : '';
+        const query = `query ($r: [_Any!]!, $skip: Boolean = false) { _entities(representations: $r) { ${inline} }${second} } fragment F on Product { f: aiSummary { text } }`;
+        const variables = { r: op.representations, skip: op.skip };
+        await check(() => overHttp(query, variables), `${query} ${JSON.stringify(variables)}`);
+      }),
+      { numRuns: 60, seed: 20261130 },
+    );
+  });
+});
+
 describe('the generated operations were not vacuous', () => {
   it('some ran paid calls and some were refused', () => {
-    expect(tally.operations).toBeGreaterThanOrEqual(180);
+    expect(tally.operations).toBeGreaterThanOrEqual(240);
     expect(tally.calls).toBeGreaterThan(20);
     expect(tally.refused).toBeGreaterThan(20);
   });

@@ -1,3 +1,4 @@
+import { composeServices } from '@apollo/composition';
 import { printSubgraphSchema } from '@apollo/subgraph';
 import { Kind, type ObjectTypeDefinitionNode, parse, print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +17,9 @@ import { exampleTemplates, summaryPrompt, summaryQuery } from './helpers.js';
  */
 
 let stubbed: StubbedApp;
-const templates = exampleTemplates();
+// Without the example's entity binding (test/templates/entity-fields.test.ts covers it): this
+// subgraph composes alone.
+const templates = exampleTemplates().map(({ entity: _entity, ...template }) => template);
 const hits = () => stubbed.stub.hits('/completions');
 type Sent = { prompt: string; model: string; max_tokens: number; temperature?: number; stop?: string[] };
 const lastSent = () => stubbed.stub.requests.at(-1)?.json as Sent;
@@ -56,6 +59,12 @@ describe('the schema', () => {
     ]);
     expect(field && print(field.type)).toBe('GeneratedText!');
     expect(field?.directives?.map((d) => print(d))).toEqual(['@cost(weight: 1000)']);
+    // It composes: Apollo's composition takes it as a subgraph, template fields included.
+    const composed = composeServices([
+      { name: 'completions', typeDefs: parse(sdl), url: 'http://127.0.0.1:9' },
+    ]);
+    expect(composed.errors).toBeUndefined();
+    expect(composed.supergraphSdl).toMatch(/productSummary\(/);
     expect(sdl).toMatch(/supportReply\([^)]*sentences: Int!/);
     expect(sdl).toMatch(/type GeneratedText \{[^}]*cached: Boolean!/);
     // Everything the default schema has is still there: the extension only adds.

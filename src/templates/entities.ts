@@ -1,0 +1,172 @@
+import type { GraphQLFieldResolver } from 'graphql';
+import type { PromptCounter } from '../completions/cost.js';
+import type { Completion, CompletionUsage } from '../completions/model.js';
+import { type PreparedCompletion, type PrepareSettings, prepareFromInput } from '../completions/prepare.js';
+import type { CompletionResult } from '../completions/service.js';
+import type { GraphQLContext } from '../context.js';
+import { completionCallOptions, UnplannedCallError } from '../schema/call-options.js';
+import { UpstreamBadResponseError } from '../upstream/errors.js';
+import type { GeneratedText } from './call.js';
+import { TemplateVariableError } from './errors.js';
+import { type PromptTemplate, renderPrompt, type TemplateVariable } from './template.js';
+
+/**
+ * Entity fields (`Product.aiSummary @requires(...)`): every entity of one `_entities` field that
+ * selects the field is rendered into one prompt of ONE upstream call (the Completions API takes a
+ * prompt array and answers choices indexed by prompt), priced as a whole by the plan. Each entity's
+ * resolver waits for the batch's one call and takes its own choices; a failed call fails each
+ * entity at its own path, and a prompt the upstream left without a choice is an error, never
+ * another entity's text.
+ */
+
+/** The plan's key of a batch: the `_entities` response key, the entity type and the field's key. */
+export function entityCallKey(entitiesKey: string, type: string, fieldKey: string): string {
+  return `${entitiesKey}.${type}.${fieldKey}`;
+}
+
+interface EntityBatch {
+  /** Representation index → prompt index in the call. */
+  promptOf: ReadonlyMap<number, number>;
+  /** Choices per prompt. */
+  n: number;
+  /** Each prompt's length: the upstream reports usage for the call only, so it is split by these. */
+  promptWeights: number[];
+  /** The call, started by the first entity resolver that needs it and shared by the others. */
+  result?: Promise<CompletionResult>;
+}
+
+const batches = new WeakMap<PreparedCompletion, EntityBatch>();
+
+const scalarChecks: Record<TemplateVariable['scalar'], (value: unknown) => boolean> = {
+  String: (value) => typeof value === 'string',
+  Int: (value) => Number.isInteger(value),
+  Float: (value) => typeof value === 'number' && Number.isFinite(value),
+  Boolean: (value) => typeof value === 'boolean',
+};
+
+/** A representation's required fields as the template's arguments, checked like GraphQL arguments. */
+function argumentsOf(template: PromptTemplate, representation: Record<string, unknown>, index: number) {
+  const args: Record<string, unknown> = {};
+  for (const variable of template.variables) {
+    const value = representation[variable.name];
+    const at = `representations[${index}].${variable.name}`;
+    if (value === undefined || value === null) {
+      if (variable.required) throw new TemplateVariableError(at, `is required (${variable.scalar}!).`);
+      continue;
+    }
+    if (!scalarChecks[variable.scalar](value))
+      throw new TemplateVariableError(at, `must be a ${variable.scalar}.`);
+    args[variable.name] = value;
+  }
+  try {
+    renderPrompt(template, args);
+  } catch (error) {
+    if (error instanceof TemplateVariableError) {
+      throw new TemplateVariableError(`representations[${index}].${error.argument}`, error.problem);
+    }
+    throw error;
+  }
+  return args;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The one call for the template's entities among the representations (none: undefined), prepared
+ * and priced as `createCompletion` with a prompt array; any entity breaking a limit refuses it all.
+ */
+export function prepareEntityBatch(
+  template: PromptTemplate,
+  representations: readonly unknown[],
+  settings: PrepareSettings,
+  counter: PromptCounter,
+): PreparedCompletion | undefined {
+  const promptOf = new Map<number, number>();
+  const prompts: string[] = [];
+  representations.forEach((representation, index) => {
+    if (!isRecord(representation) || representation.__typename !== template.entity?.type) return;
+    promptOf.set(index, prompts.length);
+    prompts.push(renderPrompt(template, argumentsOf(template, representation, index)));
+  });
+  if (prompts.length === 0) return undefined;
+  const call = prepareFromInput(
+    { ...template.parameters, model: template.model, prompt: { texts: prompts } },
+    false,
+    settings,
+    counter,
+  );
+  batches.set(call, { promptOf, n: template.parameters.n ?? 1, promptWeights: prompts.map((p) => p.length) });
+  return call;
+}
+
+/** `total` split in proportion to `weights`, in whole tokens that sum to it (largest remainder). */
+export function splitTokens(total: number, weights: readonly number[]): number[] {
+  const sum = weights.reduce((a, b) => a + b, 0);
+  if (sum === 0) return weights.map((_, i) => (i === 0 ? total : 0));
+  const exact = weights.map((w) => (total * w) / sum);
+  const parts = exact.map(Math.floor);
+  let left = total - parts.reduce((a, b) => a + b, 0);
+  const order = exact.map((x, i) => [x - Math.floor(x), i] as const).sort((a, b) => b[0] - a[0]);
+  for (const [, i] of order) {
+    if (left <= 0) break;
+    parts[i] = (parts[i] ?? 0) + 1;
+    left--;
+  }
+  return parts;
+}
+
+function entityText(completion: Completion, batch: EntityBatch, prompt: number): GeneratedText {
+  const choices = completion.choices
+    .filter((choice) => Math.floor(choice.index / batch.n) === prompt)
+    .sort((a, b) => a.index - b.index);
+  if (choices.length === 0) {
+    throw new UpstreamBadResponseError(
+      `The upstream answered no choice for this entity's prompt (${prompt}).`,
+    );
+  }
+  let usage: CompletionUsage | null = null;
+  if (completion.usage !== null) {
+    const textWeights = batch.promptWeights.map((_, p) =>
+      completion.choices
+        .filter((c) => Math.floor(c.index / batch.n) === p)
+        .reduce((sum, c) => sum + c.text.length, 0),
+    );
+    const promptTokens = splitTokens(completion.usage.promptTokens, batch.promptWeights)[prompt] ?? 0;
+    const completionTokens = splitTokens(completion.usage.completionTokens, textWeights)[prompt] ?? 0;
+    usage = {
+      promptTokens,
+      completionTokens,
+      totalTokens: promptTokens + completionTokens,
+      promptTokensDetails: null,
+      completionTokensDetails: null,
+    };
+  }
+  return {
+    text: choices[0]?.text ?? '',
+    texts: choices.map((c) => c.text),
+    finishReason: choices[0]?.finishReason ?? null,
+    model: completion.model,
+    usage,
+    cached: false,
+    completionId: completion.id,
+  };
+}
+
+export const resolveEntityField: GraphQLFieldResolver<unknown, GraphQLContext> = async (
+  _entity,
+  _args,
+  context,
+  info,
+): Promise<GeneratedText> => {
+  const index = info.path.prev?.key;
+  const entitiesKey = info.path.prev?.prev?.key;
+  const key = entityCallKey(String(entitiesKey), info.parentType.name, String(info.path.key));
+  const call = context.paidCalls?.get(key);
+  const batch = call && batches.get(call);
+  const prompt = typeof index === 'number' ? batch?.promptOf.get(index) : undefined;
+  // Only a prompt of the batch the preflight prepared and priced.
+  if (call === undefined || batch === undefined || prompt === undefined) throw new UnplannedCallError(key);
+  batch.result ??= context.completions.create(call, completionCallOptions(context, key));
+  return entityText((await batch.result).completion, batch, prompt);
+};
