@@ -152,6 +152,8 @@ export function toClientError(error: unknown, path?: readonly (string | number)[
         withRequestId(error, {
           code: errorCodes.upstreamRateLimited,
           ...(error.retryAfterSeconds === undefined ? {} : { retryAfter: error.retryAfterSeconds }),
+          // `insufficient_quota` (billing) is not `rate_limit_exceeded` (wait): clients act differently.
+          ...(error.upstreamCode === undefined ? {} : { upstreamCode: error.upstreamCode }),
         }),
       ),
     );

@@ -116,6 +116,16 @@ describe('toClientError', () => {
         code: 'UPSTREAM_RATE_LIMITED',
       });
     });
+
+    it('with the upstream’s own code: out of quota is not the same as too fast', () => {
+      const error = new UpstreamRateLimitError('You exceeded your quota', {
+        upstreamCode: 'insufficient_quota',
+      });
+      expect(mapped(error).extensions).toEqual({
+        code: 'UPSTREAM_RATE_LIMITED',
+        upstreamCode: 'insufficient_quota',
+      });
+    });
   });
 
   it.each([
