@@ -7,9 +7,9 @@
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../src/app.js';
 import { configDefaults } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
 import { parseUpstreamsFile } from '../src/routing/config-file.js';
 import { createRouter } from '../src/routing/router.js';
+import { createLogger } from '../src/telemetry/logger.js';
 import { createHttpProvider } from '../src/upstream/http.js';
 import type { CompletionsProvider } from '../src/upstream/provider.js';
 import { serveParent } from './children.js';

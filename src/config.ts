@@ -14,7 +14,7 @@ export { ConfigError };
 import { type ClientKeyEntry, ClientKeyError, parseClientKeys } from './auth/client-keys.js';
 import { type PriceTable, PriceTableError, parsePriceTable } from './completions/prices.js';
 import { CorsOriginError, normaliseOrigin } from './http/cors.js';
-import { ManifestError, parseManifest } from './persisted-manifest.js';
+import { ManifestError, parseManifest } from './plugins/persisted-manifest.js';
 import { readUpstreamsFile, type UpstreamsSpec } from './routing/config-file.js';
 import { readTelemetryConfig, type TelemetryConfig } from './telemetry/config.js';
 import { readPromptsConfig } from './templates/config-file.js';

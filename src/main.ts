@@ -5,10 +5,10 @@ import { ConfigError, loadConfig, resolveRateLimit } from './config.js';
 import { isLoopback, loopbackHosts } from './http/cors.js';
 import { createMetricsServer } from './http/metrics-route.js';
 import { createRateLimiter } from './limits/index.js';
-import { createLogger } from './logger.js';
-import { createProvider } from './provider-factory.js';
+import { createProvider } from './routing/provider-factory.js';
 import { createStorage } from './storage/index.js';
 import { operationNamesOf } from './telemetry/bounded-label.js';
+import { createLogger } from './telemetry/logger.js';
 import { createMetrics } from './telemetry/metrics.js';
 import { createTracing } from './telemetry/tracing.js';
 

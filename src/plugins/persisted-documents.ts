@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { errorCodes } from '../error-codes.js';
-import { sha256 } from '../persisted-manifest.js';
+import { sha256 } from './persisted-manifest.js';
 
 /**
  * Known documents by their sha256: a manifest of trusted documents (the GraphQL Code Generator

@@ -1,4 +1,3 @@
-import { redactSecrets } from '../redact.js';
 import {
   UpstreamBadResponseError,
   UpstreamCallerKeyError,
@@ -9,6 +8,7 @@ import {
   UpstreamTimeoutError,
   UpstreamUnavailableError,
 } from './errors.js';
+import { redactSecrets } from './redact.js';
 
 /**
  * One switch from an upstream's non-2xx answer to a typed error, as openai-node's

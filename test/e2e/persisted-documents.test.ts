@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { sha256 } from '../../src/persisted-manifest.js';
+import { sha256 } from '../../src/plugins/persisted-manifest.js';
 import { sseClient, wsClient } from '../helpers/clients.js';
 import { completionStream, createCompletion } from '../helpers/operations.js';
 import { reply } from '../helpers/stub-upstream.js';

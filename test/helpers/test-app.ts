@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { type App, type AppDeps, createApp, type RouteHandler } from '../../src/app.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/telemetry/logger.js';
 import { createHttpProvider, type HttpProviderOptions } from '../../src/upstream/http.js';
 import type { CompletionsProvider } from '../../src/upstream/provider.js';
 import { canaryKey, type StubUpstream, startStubUpstream } from './stub-upstream.js';

@@ -3,10 +3,10 @@ import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
 import type { RouterClock } from '../../src/routing/clock.js';
 import type { Router, RouterOptions } from '../../src/routing/router.js';
 import { createRoutedProvider } from '../../src/routing/setup.js';
+import { createLogger } from '../../src/telemetry/logger.js';
 import {
   canaryKey,
   type StubHandler,

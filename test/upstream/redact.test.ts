@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactSecrets } from '../../src/redact.js';
+import { redactSecrets } from '../../src/upstream/redact.js';
 import { recorded } from '../helpers/recorded.js';
 
 describe('redactSecrets', () => {

@@ -1,6 +1,6 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
-import { redactSecrets } from './redact.js';
+import { redactSecrets } from '../upstream/redact.js';
 
 /**
  * pino, with every finished line passed through the secret scrubber: redaction by path alone

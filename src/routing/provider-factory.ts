@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { type Config, resolveUpstream } from './config.js';
-import { createRoutedProvider } from './routing/setup.js';
-import { createHttpProvider } from './upstream/http.js';
-import type { CompletionsProvider } from './upstream/provider.js';
+import { type Config, resolveUpstream } from '../config.js';
+import { createHttpProvider } from '../upstream/http.js';
+import type { CompletionsProvider } from '../upstream/provider.js';
+import { createRoutedProvider } from './setup.js';
 
 export interface ProviderSetup {
   provider: CompletionsProvider;
@@ -42,7 +42,7 @@ export async function createProvider(config: Config, logger: Logger): Promise<Pr
       close: () => provider.close(),
     };
   }
-  const { createLocalProvider } = await import('./local/provider.js');
+  const { createLocalProvider } = await import('../local/provider.js');
   const provider = await createLocalProvider({
     cacheDir: config.localModelCacheDir,
     maxChoices: config.localMaxChoices,
