@@ -1,14 +1,17 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { printSubgraphSchema } from '@apollo/subgraph';
 import {
   type ASTNode,
   type DefinitionNode,
+  type GraphQLSchema,
   lexicographicSortSchema,
   parse,
   print,
   printSchema,
   visit,
 } from 'graphql';
+import { parsePromptsFile } from '../templates/config-file.js';
+import { buildSchema } from '../templates/schema.js';
 import { schema } from './index.js';
 
 /**
@@ -55,8 +58,13 @@ export function sortSdl(sdl: string): string {
   return `${print({ ...sorted, definitions })}\n`;
 }
 
-export function printSortedSubgraphSchema(): string {
-  return sortSdl(printSubgraphSchema(schema));
+export function printSortedSubgraphSchema(served: GraphQLSchema = schema): string {
+  return sortSdl(printSubgraphSchema(served));
+}
+
+/** The SDL served with the example prompts file: template fields and an entity field, composed by gateways. */
+export function printExamplePromptsSchema(): string {
+  return printSortedSubgraphSchema(buildSchema(parsePromptsFile(readFileSync(examplePromptsFile, 'utf8'))));
 }
 
 /** The executable API as clients and codegen see it (federation's `_service`/`_entities` included). */
@@ -66,9 +74,12 @@ export function printSortedApiSchema(): string {
 
 export const schemaFile = new URL('../../schema/schema.graphql', import.meta.url);
 export const apiSchemaFile = new URL('../../schema/api.graphql', import.meta.url);
+export const promptsSchemaFile = new URL('../../schema/schema.prompts.graphql', import.meta.url);
+const examplePromptsFile = new URL('../../examples/prompts.yaml', import.meta.url);
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   writeFileSync(schemaFile, printSortedSubgraphSchema());
   writeFileSync(apiSchemaFile, printSortedApiSchema());
-  console.log(`wrote ${schemaFile.pathname} and ${apiSchemaFile.pathname}`);
+  writeFileSync(promptsSchemaFile, printExamplePromptsSchema());
+  console.log(`wrote ${schemaFile.pathname}, ${apiSchemaFile.pathname} and ${promptsSchemaFile.pathname}`);
 }
