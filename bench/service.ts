@@ -47,7 +47,6 @@ const benchOptions = {
   ...(clientToken === undefined
     ? {}
     : { authenticator: new ClientAuthenticator([{ name: 'bench', sha256: hashToken(clientToken) }]) }),
-  ...(sqlitePath === undefined ? {} : { storage: await createStorage({ sqlitePath }) }),
 };
 // Comma-separated parts of telemetry to turn on; metrics alone (the app's default) when unset.
 const telemetry = new Set((process.env.BENCH_TELEMETRY ?? 'metrics').split(','));
@@ -73,29 +72,44 @@ function noMetrics(): Metrics {
 
 const accessLog = process.env.BENCH_ACCESS_LOG;
 const otlpUrl = process.env.BENCH_OTLP_URL;
-const app = createApp({
-  ...benchOptions,
-  provider,
-  logger: createLogger({
-    level: telemetry.has('log') ? 'info' : 'silent',
-    secrets: [],
-    ...(accessLog === undefined ? {} : { destination: pino.destination({ dest: accessLog, sync: false }) }),
-  }),
-  production: true,
-  metrics: telemetry.has('metrics') ? createMetrics() : noMetrics(),
-  ...(telemetry.has('traces') && otlpUrl !== undefined
-    ? {
-        tracing: createTracing({
-          url: otlpUrl,
-          headers: {},
-          serviceName: 'bench',
-          sampler: 'parentbased_traceidratio',
-          samplerArg: Number(process.env.BENCH_TRACE_RATIO ?? 1),
-          captureContent: false,
-        }),
-      }
-    : {}),
-});
+
+/** The app with the given parts of telemetry on (section 7 runs two in one process). */
+async function build(parts: ReadonlySet<string>, storagePath: string | undefined) {
+  return createApp({
+    ...benchOptions,
+    ...(storagePath === undefined ? {} : { storage: await createStorage({ sqlitePath: storagePath }) }),
+    provider,
+    logger: createLogger({
+      level: parts.has('log') ? 'info' : 'silent',
+      secrets: [],
+      ...(accessLog === undefined ? {} : { destination: pino.destination({ dest: accessLog, sync: false }) }),
+    }),
+    production: true,
+    metrics: parts.has('metrics') ? createMetrics() : noMetrics(),
+    ...(parts.has('traces') && otlpUrl !== undefined
+      ? {
+          tracing: createTracing({
+            url: otlpUrl,
+            headers: {},
+            serviceName: 'bench',
+            sampler: 'parentbased_traceidratio',
+            samplerArg: Number(process.env.BENCH_TRACE_RATIO ?? 1),
+            captureContent: false,
+          }),
+        }
+      : {}),
+  });
+}
+
+const app = await build(telemetry, sqlitePath);
+// Section 7: a twin with other telemetry in the same process, so both are measured with the same
+// JIT, heap and scheduling (separate processes differed by up to 15 % with identical settings).
+const twinParts = process.env.BENCH_TWIN_TELEMETRY;
+const twin =
+  twinParts === undefined
+    ? undefined
+    : await build(new Set(twinParts.split(',')), sqlitePath && `${sqlitePath}.twin`);
+if (twin !== undefined) await new Promise<void>((resolve) => twin.server.listen(0, '127.0.0.1', resolve));
 
 // A listen queue deep enough for the open-streams burst (Node's default backlog is 511).
 app.server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () => {
@@ -107,6 +121,7 @@ app.server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () => {
       return true;
     },
     cpu: () => process.cpuUsage(),
+    twinPort: () => (twin?.server.address() as AddressInfo | undefined)?.port,
     connections: () =>
       new Promise<number>((resolve, reject) =>
         app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
