@@ -1,5 +1,4 @@
-import { isNode, LineCounter, parseDocument } from 'yaml';
-import type { z } from 'zod';
+import { type Problem, parseConfigFile } from '../config-file.js';
 import { type Env, readFileVariable } from '../config-values.js';
 import { type UpstreamsFileInput, upstreamsFileSchema } from './config-schema.js';
 
@@ -48,16 +47,6 @@ export interface UpstreamsSpec {
   routes: RouteSpec[];
 }
 
-type Path = readonly PropertyKey[];
-
-function describePath(path: Path): string {
-  return path.reduce<string>(
-    (text, key) =>
-      typeof key === 'number' ? `${text}[${key}]` : text === '' ? String(key) : `${text}.${String(key)}`,
-    '',
-  );
-}
-
 /** UPSTREAMS_FILE, when set: `env` is the configuration's environment (config.ts reads it). */
 export function readUpstreamsFile(env: Env): UpstreamsSpec | undefined {
   return readFileVariable(env, 'UPSTREAMS_FILE', (text) => parseUpstreamsFile(text, env), UpstreamsFileError);
@@ -68,33 +57,14 @@ export function parseUpstreamsFile(
   text: string,
   env: Readonly<Record<string, string | undefined>>,
 ): UpstreamsSpec {
-  const lines = new LineCounter();
-  const document = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const syntax = document.errors[0];
-  if (syntax !== undefined) {
-    const line = lines.linePos(syntax.pos[0]).line;
-    throw new UpstreamsFileError(`line ${line}: ${syntax.message.split('\n')[0]}`);
-  }
-  /** "line N, field: problem" — the line of the field itself, or of its nearest parent that exists. */
-  const problem = (path: Path, message: string) => {
-    for (let depth = path.length; depth >= 0; depth--) {
-      const node = depth === 0 ? document.contents : document.getIn(path.slice(0, depth), true);
-      if (isNode(node) && node.range) {
-        const where = describePath(path);
-        return new UpstreamsFileError(
-          `line ${lines.linePos(node.range[0]).line}${where ? `, ${where}` : ''}: ${message}`,
-        );
-      }
-    }
-    return new UpstreamsFileError(`${describePath(path) || 'the file'}: ${message}`);
-  };
-  const parsed = upstreamsFileSchema.safeParse(document.toJS());
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0] as z.core.$ZodIssue;
-    const hint = issue.code === 'unrecognized_keys' && issue.keys.includes('apiKey') ? hintApiKey : '';
-    throw problem(issue.path, `${issue.message}${hint}`);
-  }
-  return resolve(parsed.data, env, problem);
+  const { data, problem } = parseConfigFile(
+    text,
+    upstreamsFileSchema,
+    (message) => new UpstreamsFileError(message),
+    (issue) =>
+      `${issue.message}${issue.code === 'unrecognized_keys' && issue.keys.includes('apiKey') ? hintApiKey : ''}`,
+  );
+  return resolve(data, env, problem);
 }
 
 const hintApiKey =
@@ -103,7 +73,7 @@ const hintApiKey =
 function resolve(
   file: UpstreamsFileInput,
   env: Readonly<Record<string, string | undefined>>,
-  problem: (path: Path, message: string) => UpstreamsFileError,
+  problem: Problem,
 ): UpstreamsSpec {
   const byName = new Map<string, DeploymentSpec>();
   const deployments = file.deployments.map((input, index): DeploymentSpec => {

@@ -1,7 +1,6 @@
-import { isNode, LineCounter, parseDocument } from 'yaml';
-import type { z } from 'zod';
 import { prepareFromInput } from '../completions/prepare.js';
 import { InvalidRequestError } from '../completions/validation.js';
+import { type ConfigPath as Path, parseConfigFile } from '../config-file.js';
 import { type Env, readBoolean, readFileVariable } from '../config-values.js';
 import { PromptsFileError } from './errors.js';
 import { promptsFileSchema, type TemplateInput } from './file-schema.js';
@@ -21,16 +20,6 @@ import {
  * its line and field, so a template that could not run stops the start instead of a request.
  */
 
-type Path = readonly PropertyKey[];
-
-function describePath(path: Path): string {
-  return path.reduce<string>(
-    (text, key) =>
-      typeof key === 'number' ? `${text}[${key}]` : text === '' ? String(key) : `${text}.${String(key)}`,
-    '',
-  );
-}
-
 /** PROMPTS_FILE and ALLOW_RAW_PROMPTS; `env` is the configuration's environment (config.ts reads it). */
 export function readPromptsConfig(env: Env): PromptsConfig {
   const templates = readFileVariable(env, 'PROMPTS_FILE', parsePromptsFile, PromptsFileError) ?? [];
@@ -38,33 +27,14 @@ export function readPromptsConfig(env: Env): PromptsConfig {
 }
 
 export function parsePromptsFile(text: string): PromptTemplate[] {
-  const lines = new LineCounter();
-  const document = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const syntax = document.errors[0];
-  if (syntax !== undefined) {
-    throw new PromptsFileError(`line ${lines.linePos(syntax.pos[0]).line}: ${syntax.message.split('\n')[0]}`);
-  }
-  /** "line N, field: problem": the field's own line, or its nearest parent's that exists. */
-  const problem = (path: Path, message: string) => {
-    for (let depth = path.length; depth >= 0; depth--) {
-      const node = depth === 0 ? document.contents : document.getIn(path.slice(0, depth), true);
-      if (isNode(node) && node.range) {
-        const where = describePath(path);
-        return new PromptsFileError(
-          `line ${lines.linePos(node.range[0]).line}${where ? `, ${where}` : ''}: ${message}`,
-        );
-      }
-    }
-    return new PromptsFileError(`${describePath(path) || 'the file'}: ${message}`);
-  };
-  const parsed = promptsFileSchema.safeParse(document.toJS());
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0] as z.core.$ZodIssue;
+  const { data, problem } = parseConfigFile(
+    text,
+    promptsFileSchema,
+    (message) => new PromptsFileError(message),
     // A bad template or variable name: zod's own words are "Invalid key in record".
-    const inner = issue.code === 'invalid_key' ? issue.issues[0]?.message : undefined;
-    throw problem(issue.path, inner ?? issue.message);
-  }
-  return Object.entries(parsed.data.templates).map(([name, input]) =>
+    (issue) => (issue.code === 'invalid_key' ? issue.issues[0]?.message : undefined) ?? issue.message,
+  );
+  return Object.entries(data.templates).map(([name, input]) =>
     compileTemplate(name, input, (path, message) => problem(['templates', name, ...path], message)),
   );
 }
