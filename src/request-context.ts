@@ -71,6 +71,8 @@ export function createContextFactory(deps: ContextDeps): (caller: Caller) => Gra
       usageReport: [],
       requestId: caller.requestId,
       shutdown: deps.shutdown,
+      // Set by the operation telemetry when tracing; present from the start so the shape never changes.
+      trace: undefined,
     };
   };
 }
