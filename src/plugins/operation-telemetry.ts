@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { GraphQLContext } from '../context.js';
 import { errorCodes, originalError, toClientError } from '../errors.js';
 import { requestIdOf } from '../http/request-id.js';
-import { roundMs, usageFields } from '../telemetry/access-log.js';
+import { logAccess } from '../telemetry/access-log.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Tracing } from '../telemetry/tracing.js';
 
@@ -105,24 +105,15 @@ export function useOperationTelemetry(deps: OperationTelemetryDeps): Plugin {
           }
           span.end();
         }
-        if (!logger.isLevelEnabled('info')) return;
-        const usage = usageFields(calls);
-        logger.info(
-          {
-            requestId,
-            client: context.client?.name,
-            operation: { type, name },
-            outcome,
-            durationMs: roundMs(durationMs),
-            timeToFirstEventMs: firstEventMs === undefined ? undefined : roundMs(firstEventMs),
-            models: usage.models,
-            deployments: usage.deployments,
-            tokensIn: usage.tokensIn,
-            tokensOut: usage.tokensOut,
-            costUsd: usage.costUsd,
-          },
-          'operation',
-        );
+        logAccess(logger, {
+          requestId,
+          client: context.client?.name,
+          operation: { type, name },
+          outcome,
+          durationMs,
+          timeToFirstEventMs: firstEventMs,
+          calls,
+        });
       },
     };
   }

@@ -5,47 +5,66 @@ import type { CallUsage } from '../completions/service.js';
 import type { RestAccess, RestObservation } from '../rest/openai-compat.js';
 import type { Tracing } from './tracing.js';
 
+/** One operation as its access line tells it. */
+export interface AccessEntry {
+  requestId: string | undefined;
+  client: string | undefined;
+  operation: { type: string; name: string | undefined };
+  /** `OK`, or the first error's code. */
+  outcome: string;
+  /** The REST face's HTTP status. */
+  status?: number;
+  durationMs: number;
+  /** Streams: until the first event. */
+  timeToFirstEventMs?: number | undefined;
+  /** What its paid calls used. */
+  calls: readonly CallUsage[];
+}
+
+const roundMs = (ms: number | undefined): number | undefined =>
+  ms === undefined ? undefined : Math.round(ms * 10) / 10;
+
 /**
- * The access line's fields about what an operation's paid calls used, written as one literal shape
- * (absent fields undefined, which JSON leaves out): spreads of optional parts make objects that
- * serialise several times slower, on every operation.
+ * The access line at `info`, one shape for GraphQL operations and REST requests. Written as one
+ * literal (absent fields undefined, which JSON leaves out): spreads of optional parts make objects
+ * that serialise several times slower, on every operation.
  */
-export function usageFields(calls: readonly CallUsage[]): {
-  models: string[] | undefined;
-  /** The deployments that served (UPSTREAMS_FILE); undefined with one upstream. */
-  deployments: string[] | undefined;
-  tokensIn: number | undefined;
-  tokensOut: number | undefined;
-  costUsd: number | null | undefined;
-} {
-  if (calls.length === 0) {
-    return {
-      models: undefined,
-      deployments: undefined,
-      tokensIn: undefined,
-      tokensOut: undefined,
-      costUsd: undefined,
-    };
-  }
-  let tokensIn = 0;
-  let tokensOut = 0;
-  let costUsd: number | null = 0;
-  const models: string[] = [];
+export function logAccess(logger: Logger, entry: AccessEntry): void {
+  if (!logger.isLevelEnabled('info')) return;
+  let models: string[] | undefined;
   let deployments: string[] | undefined;
-  for (const call of calls) {
+  let tokensIn: number | undefined;
+  let tokensOut: number | undefined;
+  let costUsd: number | null | undefined;
+  for (const call of entry.calls) {
+    models ??= [];
+    if (!models.includes(call.model)) models.push(call.model);
     if (call.deployment !== undefined) {
       deployments ??= [];
       if (!deployments.includes(call.deployment)) deployments.push(call.deployment);
     }
-    tokensIn += call.promptTokens;
-    tokensOut += call.completionTokens;
-    costUsd = costUsd === null || call.costUsd === null ? null : costUsd + call.costUsd;
-    if (!models.includes(call.model)) models.push(call.model);
+    tokensIn = (tokensIn ?? 0) + call.promptTokens;
+    tokensOut = (tokensOut ?? 0) + call.completionTokens;
+    costUsd = costUsd === null || call.costUsd === null ? null : (costUsd ?? 0) + call.costUsd;
   }
-  return { models, deployments, tokensIn, tokensOut, costUsd };
+  logger.info(
+    {
+      requestId: entry.requestId,
+      client: entry.client,
+      operation: entry.operation,
+      outcome: entry.outcome,
+      status: entry.status,
+      durationMs: roundMs(entry.durationMs),
+      timeToFirstEventMs: roundMs(entry.timeToFirstEventMs),
+      models,
+      deployments,
+      tokensIn,
+      tokensOut,
+      costUsd,
+    },
+    'operation',
+  );
 }
-
-export const roundMs = (ms: number): number => Math.round(ms * 10) / 10;
 
 /**
  * The REST face's request, observed as a GraphQL operation is: a server span continuing the
@@ -78,24 +97,14 @@ export function restObserver(logger: Logger, tracing?: Tracing): (req: IncomingM
 
 /** The REST face's access line: one per `POST /v1/completions`, the GraphQL line's shape. */
 function restAccessLog(logger: Logger): (entry: RestAccess) => void {
-  return (entry) => {
-    if (!logger.isLevelEnabled('info')) return;
-    const usage = usageFields(entry.usage === undefined ? [] : [entry.usage]);
-    logger.info(
-      {
-        requestId: entry.requestId,
-        client: entry.client,
-        operation: { type: 'rest', name: 'POST /v1/completions' },
-        outcome: entry.outcome,
-        status: entry.status,
-        durationMs: roundMs(entry.durationMs),
-        models: usage.models,
-        deployments: usage.deployments,
-        tokensIn: usage.tokensIn,
-        tokensOut: usage.tokensOut,
-        costUsd: usage.costUsd,
-      },
-      'operation',
-    );
-  };
+  return (entry) =>
+    logAccess(logger, {
+      requestId: entry.requestId,
+      client: entry.client,
+      operation: { type: 'rest', name: 'POST /v1/completions' },
+      outcome: entry.outcome,
+      status: entry.status,
+      durationMs: entry.durationMs,
+      calls: entry.usage === undefined ? [] : [entry.usage],
+    });
 }
