@@ -29,7 +29,20 @@ async function main(): Promise<void> {
       ...(config.upstreams?.deployments.map((deployment) => deployment.apiKey) ?? []),
     ],
   });
-  const tracing = telemetry.tracing && createTracing(telemetry.tracing);
+  // A collector that is down must be seen, but not once per batch: at most a line a minute.
+  let lastExportWarning = 0;
+  const tracing =
+    telemetry.tracing &&
+    createTracing(telemetry.tracing, {
+      onExportError: (error) => {
+        if (Date.now() - lastExportWarning < 60_000) return;
+        lastExportWarning = Date.now();
+        logger.warn(
+          { err: error.message },
+          'traces could not be exported to the OTLP endpoint (more may follow)',
+        );
+      },
+    });
   const metrics = createMetrics({
     knownOperationNames: operationNamesOf(config.trustedDocuments.manifest.values()),
   });

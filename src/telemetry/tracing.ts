@@ -8,7 +8,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { ExportResultCode, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -79,13 +79,35 @@ function exporterFor(config: TracingConfig): SpanExporter {
   return config.protocol === 'http/json' ? new JsonExporter(options) : new ProtobufExporter(options);
 }
 
-export function createTracing(config: TracingConfig, exporter?: SpanExporter): Tracing {
+/** Tells of every export that failed (a collector down or refusing): the SDK alone says nothing. */
+function reportingFailures(exporter: SpanExporter, onError: (error: Error) => void): SpanExporter {
+  return {
+    export: (spans, done) =>
+      exporter.export(spans, (result) => {
+        if (result.code !== ExportResultCode.SUCCESS)
+          onError(result.error ?? new Error('span export failed'));
+        done(result);
+      }),
+    shutdown: () => exporter.shutdown(),
+    forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
+  };
+}
+
+export interface TracingOptions {
+  /** Where spans go instead of OTLP (tests). */
+  exporter?: SpanExporter;
+  /** Told when a batch of spans could not be exported. */
+  onExportError?: (error: Error) => void;
+}
+
+export function createTracing(config: TracingConfig, options: TracingOptions = {}): Tracing {
+  const exporter = options.exporter ?? exporterFor(config);
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.serviceName }),
     sampler: samplerFor(config.sampler, config.samplerArg),
     spanProcessors: [
       new BatchSpanProcessor({
-        exporter: exporter ?? exporterFor(config),
+        exporter: options.onExportError ? reportingFailures(exporter, options.onExportError) : exporter,
       }),
     ],
   });

@@ -196,3 +196,35 @@ describe('the embedded engine', () => {
     }
   });
 });
+
+describe('a collector that cannot be reached', () => {
+  it('is reported (the SDK alone says nothing), and the operation is served all the same', async () => {
+    // A port with nobody listening: every export fails.
+    const closed = await startOtlpReceiver();
+    const url = closed.url;
+    await closed.close();
+    const failures: Error[] = [];
+    const tracing = createTracing(
+      {
+        url,
+        headers: {},
+        serviceName: 'completions-test',
+        sampler: 'always_on',
+        samplerArg: undefined,
+        captureContent: false,
+      },
+      { onExportError: (error) => failures.push(error) },
+    );
+    const stubbed = await startStubbedApp({ app: { tracing } });
+    try {
+      stubbed.stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
+      const response = await stubbed.app.post(hello, { input });
+      expect(response.json.errors).toBeUndefined();
+      await tracing.forceFlush().catch(() => {});
+      expect(failures.length).toBeGreaterThan(0);
+    } finally {
+      await stopStubbedApp(stubbed);
+      await tracing.shutdown().catch(() => {});
+    }
+  });
+});
