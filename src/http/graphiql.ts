@@ -1,7 +1,13 @@
 import type { GraphiQLOptions, Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { RouteHandler } from './route.js';
-import { createAsset, type StaticAsset, sendAsset, sendAssetUnavailable } from './static-asset.js';
+import {
+  closedContentSecurityPolicy,
+  createAsset,
+  type StaticAsset,
+  sendAsset,
+  sendAssetUnavailable,
+} from './static-asset.js';
 
 /**
  * GraphiQL from the service itself, for machines without internet and behind proxies that block
@@ -33,18 +39,14 @@ interface GraphiqlBundle {
  * The page's policy. Styles allow 'unsafe-inline' because Monaco and GraphiQL's components insert
  * <style> elements at run time; scripts, workers and requests stay on this origin.
  */
-export const graphiqlContentSecurityPolicy = [
-  "default-src 'none'",
+export const graphiqlContentSecurityPolicy = closedContentSecurityPolicy([
   "script-src 'self'",
   "worker-src 'self'",
   "style-src 'self' 'unsafe-inline'",
   "img-src 'self' data:",
   "font-src 'self' data:",
   "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+]);
 
 const pageHeaders = {
   'content-type': 'text/html; charset=utf-8',

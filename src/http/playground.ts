@@ -4,7 +4,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { RouteHandler } from './route.js';
-import { createAsset, type StaticAsset, sendAsset, sendAssetUnavailable } from './static-asset.js';
+import {
+  closedContentSecurityPolicy,
+  createAsset,
+  type StaticAsset,
+  sendAsset,
+  sendAssetUnavailable,
+} from './static-asset.js';
 
 /**
  * `/playground`: a page for watching completions stream, built on the public GraphQL API only.
@@ -17,16 +23,12 @@ export const playgroundPath = '/playground';
 const assetPrefix = `${playgroundPath}/assets/`;
 
 /** Everything from this origin; no inline script or style, no plugins, no framing. */
-export const playgroundContentSecurityPolicy = [
-  "default-src 'none'",
+export const playgroundContentSecurityPolicy = closedContentSecurityPolicy([
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self'",
   "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+]);
 
 const pageHeaders = {
   'content-security-policy': playgroundContentSecurityPolicy,

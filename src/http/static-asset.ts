@@ -82,6 +82,20 @@ export function sendAsset(
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
+/**
+ * A page's Content-Security-Policy: nothing is allowed (`default-src 'none'`, no base, forms or
+ * framing) but the sources the page names, so both pages start from the same closed policy.
+ */
+export function closedContentSecurityPolicy(allowed: readonly string[]): string {
+  return [
+    "default-src 'none'",
+    ...allowed,
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
 /** A failure to build an asset (a missing file, a syntax error in the playground's source). */
 export function sendAssetUnavailable(res: ServerResponse): void {
   const body =
