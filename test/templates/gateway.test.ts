@@ -1,140 +1,151 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { ApolloGateway, IntrospectAndCompose } from '@apollo/gateway';
+import { ApolloGateway, IntrospectAndCompose, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import { parse } from 'graphql';
-import { createYoga } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configDefaults } from '../../src/config.js';
-import { type StubbedApp, startStubbedApp, stopStubbedApp } from '../helpers/test-app.js';
-import { exampleTemplates, summaryPrompt } from './helpers.js';
+import { postGraphQL } from '../federation/fixtures.js';
+import { type StubbedApp, stopStubbedApp } from '../helpers/test-app.js';
+import { summaryPrompt } from './helpers.js';
+import {
+  answerBatch,
+  as,
+  catalogue,
+  expectedSummary,
+  type ProductsSubgraph,
+  productsQuery,
+  rawPromptMutation,
+  startProductsSubgraph,
+  startTemplatesSubgraph,
+} from './products-subgraph.js';
 
 /**
- * Through a real gateway: a test `products` subgraph owns Product (name, description), the
+ * Through a real gateway: the test `products` subgraph owns Product (name, description), the
  * completions subgraph adds `Product.aiSummary` from the example prompts file, and Apollo Gateway
- * composes both. `{ products { aiSummary { text } } }` for 20 products is ONE upstream call.
+ * composes both, forwarding each client's `Authorization` to the subgraphs (its own key serves
+ * composition only). `{ products { aiSummary { text } } }` for 20 products is ONE upstream call.
+ * The same composition behind the Hive gateway: `hive-gateway.test.ts`.
  */
 
-interface Product {
-  id: string;
-  name: string;
-  description: string | null;
+interface GatewayContext {
+  authorization?: string;
 }
 
-let products: Product[] = [];
-let productsServer: Server;
+let products: ProductsSubgraph;
 let completions: StubbedApp;
-let server: ApolloServer;
+let server: ApolloServer<GatewayContext>;
 let gatewayUrl: string;
 
-async function startProducts(): Promise<string> {
-  const schema = buildSubgraphSchema({
-    typeDefs: parse(`
-      extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key"])
-      type Query { products: [Product!]! }
-      type Product @key(fields: "id") { id: ID! name: String! description: String }
-    `),
-    resolvers: {
-      Query: { products: () => products },
-      Product: { __resolveReference: (ref: { id: string }) => products.find((p) => p.id === ref.id) ?? null },
-    },
-  });
-  productsServer = createServer(createYoga({ schema, logging: false }));
-  await new Promise<void>((resolve) => productsServer.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(productsServer.address() as AddressInfo).port}/graphql`;
-}
-
 beforeAll(async () => {
-  const productsUrl = await startProducts();
-  completions = await startStubbedApp({
-    app: {
-      prompts: { templates: exampleTemplates(), allowRawPrompts: false },
-      limits: { ...configDefaults.limits, maxEstimatedTokensPerOperation: 4_000 },
-    },
-  });
-  completions.stub.on('POST', '/completions', (_req, res, request) => {
-    const prompts = (request.json as { prompt: string[] }).prompt;
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify({
-        id: 'cmpl-batch',
-        object: 'text_completion',
-        created: 1,
-        model: 'gpt-3.5-turbo-instruct',
-        choices: prompts.map((_, i) => ({
-          text: `summary ${i}`,
-          index: i,
-          logprobs: null,
-          finish_reason: 'stop',
-        })),
-        usage: {
-          prompt_tokens: 10 * prompts.length,
-          completion_tokens: 3 * prompts.length,
-          total_tokens: 13 * prompts.length,
-        },
-      }),
-    );
-  });
+  products = await startProductsSubgraph();
+  completions = await startTemplatesSubgraph();
   const gateway = new ApolloGateway({
     supergraphSdl: new IntrospectAndCompose({
       subgraphs: [
-        { name: 'products', url: productsUrl },
+        { name: 'products', url: products.url },
         { name: 'completions', url: completions.app.graphqlUrl },
       ],
+      introspectionHeaders: as('gateway'),
     }),
+    buildService: ({ url }) =>
+      new RemoteGraphQLDataSource<GatewayContext>({
+        url,
+        willSendRequest({ request, context }) {
+          if (context.authorization) request.http?.headers.set('authorization', context.authorization);
+        },
+      }),
   });
-  server = new ApolloServer({ gateway });
-  ({ url: gatewayUrl } = await startStandaloneServer(server, { listen: { port: 0, host: '127.0.0.1' } }));
+  server = new ApolloServer<GatewayContext>({ gateway });
+  ({ url: gatewayUrl } = await startStandaloneServer(server, {
+    listen: { port: 0, host: '127.0.0.1' },
+    context: async ({ req }) =>
+      req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization },
+  }));
 });
 
 afterAll(async () => {
   await server?.stop();
-  await new Promise((resolve) => productsServer?.close(resolve));
+  await products?.close();
   if (completions) await stopStubbedApp(completions);
 });
 
-async function query(text: string) {
-  const response = await fetch(gatewayUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: text }),
-  });
-  return response.json();
-}
-
-const catalogue = (count: number): Product[] =>
-  Array.from({ length: count }, (_, i) => ({
-    id: `p${i}`,
-    name: `Product ${i}`,
-    description: i % 3 === 0 ? null : `Made of thing ${i}`,
-  }));
+const hits = () => completions.stub.hits('/completions');
 
 describe('Product.aiSummary through Apollo Gateway', () => {
   it('20 products: exactly 1 upstream call carrying their 20 prompts in order, each product its own text', async () => {
-    products = catalogue(20);
-    const before = completions.stub.hits('/completions');
-    const result = await query('{ products { id name aiSummary { text cached } } }');
-    expect(result.errors).toBeUndefined();
-    expect(completions.stub.hits('/completions') - before).toBe(1);
+    products.products = catalogue(20);
+    const before = hits();
+    const { json } = await postGraphQL(gatewayUrl, productsQuery, undefined, as('alice'));
+    expect(json.errors).toBeUndefined();
+    expect(hits() - before).toBe(1);
     const sent = completions.stub.requests.at(-1)?.json as { prompt: string[] };
-    expect(sent.prompt).toEqual(products.map((p) => summaryPrompt(p.name, p.description ?? '')));
-    expect(result.data.products).toEqual(
-      products.map((p, i) => ({
+    expect(sent.prompt).toEqual(products.products.map((p) => summaryPrompt(p.name, p.description ?? '')));
+    expect(json.data.products).toEqual(
+      products.products.map((p, i) => ({
         id: p.id,
         name: p.name,
-        aiSummary: { text: `summary ${i}`, cached: false },
+        aiSummary: { text: expectedSummary(i, p), cached: false },
       })),
     );
   });
 
+  it('choices answered out of order still reach their own products (by index)', async () => {
+    products.products = catalogue(20);
+    completions.stub.on('POST', '/completions', answerBatch('reversed'));
+    try {
+      const before = hits();
+      const { json } = await postGraphQL(gatewayUrl, productsQuery, undefined, as('alice'));
+      expect(json.errors).toBeUndefined();
+      expect(hits() - before).toBe(1);
+      expect(json.data.products.map((p: { aiSummary: { text: string } }) => p.aiSummary.text)).toEqual(
+        products.products.map((p, i) => expectedSummary(i, p)),
+      );
+    } finally {
+      completions.stub.on('POST', '/completions', answerBatch());
+    }
+  });
+
   it('past the operation ceiling: every product gets the coded error and nothing is called', async () => {
-    products = catalogue(60);
-    const before = completions.stub.hits('/completions');
-    const result = await query('{ products { id aiSummary { text } } }');
-    expect(completions.stub.hits('/completions') - before).toBe(0);
-    expect(result.data?.products?.every((p: { aiSummary: unknown }) => p.aiSummary === null)).toBe(true);
-    expect(JSON.stringify(result.errors)).toContain('COST_LIMIT_EXCEEDED');
+    products.products = catalogue(60);
+    const before = hits();
+    const { json } = await postGraphQL(gatewayUrl, productsQuery, undefined, as('alice'));
+    expect(hits() - before).toBe(0);
+    expect(json.data?.products).toHaveLength(60);
+    expect(json.data.products.every((p: { aiSummary: unknown }) => p.aiSummary === null)).toBe(true);
+    expect(JSON.stringify(json.errors)).toContain('COST_LIMIT_EXCEEDED');
+  });
+
+  it('a client over its budget: the coded error at each product’s aiSummary, names still served, no call', async () => {
+    products.products = catalogue(5);
+    const before = hits();
+    const { json } = await postGraphQL(gatewayUrl, productsQuery, undefined, as('broke'));
+    expect(hits() - before).toBe(0);
+    expect(json.data.products).toEqual(
+      products.products.map((p) => ({ id: p.id, name: p.name, aiSummary: null })),
+    );
+    expect(json.errors).toEqual(
+      products.products.map((_, i) =>
+        expect.objectContaining({
+          path: ['products', i, 'aiSummary'],
+          extensions: expect.objectContaining({ code: 'BUDGET_EXCEEDED' }),
+        }),
+      ),
+    );
+  });
+
+  it('without a client key: UNAUTHENTICATED, no call', async () => {
+    products.products = catalogue(2);
+    const before = hits();
+    const { json } = await postGraphQL(gatewayUrl, productsQuery);
+    expect(hits() - before).toBe(0);
+    expect(JSON.stringify(json.errors)).toContain('UNAUTHENTICATED');
+  });
+
+  it('ALLOW_RAW_PROMPTS=false: createCompletion with a raw prompt is refused with FORBIDDEN_RAW_PROMPT, no call', async () => {
+    const before = hits();
+    const { json } = await postGraphQL(gatewayUrl, rawPromptMutation, undefined, as('alice'));
+    expect(hits() - before).toBe(0);
+    expect(json.data?.createCompletion ?? null).toBeNull();
+    expect(json.errors).toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: 'FORBIDDEN_RAW_PROMPT' }) }),
+    ]);
   });
 });
