@@ -6,6 +6,7 @@
  */
 import { type BenchChild, serviceEnv, startChild, stopAllChildren } from './children.js';
 import { runClientCpuBench } from './client-cpu.js';
+import { runEntitiesBench } from './entities.js';
 import { runGraphqlOverheadBench } from './graphql-overhead.js';
 import { runLocalEngineBench } from './local-engine.js';
 import { runOpenStreamsBench } from './open-streams.js';
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
   await section('6', '6. peers', () => runPeersBench({ stub, proxy, bareYoga, service }));
   await section('7', '7. telemetry', () => runTelemetryBench(stub));
   await section('8', '8. routing', () => runRoutingBench(stub));
+  await section('9', '9. entities & cache', () => runEntitiesBench(stub));
   await Promise.all([proxy.stop(), service.stop(), bareYoga.stop()]);
   await section('4', '4. open streams', () => runOpenStreamsBench(stub));
   await stub.stop();

@@ -2,12 +2,13 @@
  * The bench's stub upstream, run as its own process (`startChild('stub-upstream.ts')`) so its CPU
  * does not count against the clients measured. Answers `POST /v1/completions` from the recorded
  * bodies as fast as it can:
- * - non-streamed: `openai-nonstream-basic.json`, byte for byte;
+ * - non-streamed: `openai-nonstream-basic.json`, byte for byte; with a prompt array (a batch of
+ *   template entity fields), its choice once per prompt (× n), each with its own index;
  * - `stream: true`: the events of `openai-stream-basic.sse`, the first at once and the rest
  *   `BURST_DELAY_MS` apart;
  * - `stream: true` with model `bench-hold`: the first event at once, then one event a second,
  *   never ending, so streams stay open until the client goes away.
- * Counts the held streams it opened and saw closed (`stats`).
+ * Counts the held streams it opened and saw closed, and the prompts of batches (`stats`).
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
@@ -23,10 +24,15 @@ const sseEvents = readFileSync(new URL('openai-stream-basic.sse', recordedDir), 
   .split('\n\n')
   .filter((event) => event.trim() !== '')
   .map((event) => Buffer.from(`${event}\n\n`));
+const recordedAnswer = JSON.parse(nonStreamBody.toString('utf8')) as {
+  choices: Record<string, unknown>[];
+  usage: { prompt_tokens: number; completion_tokens: number };
+};
+const recordedChoice = recordedAnswer.choices[0];
 const firstEvent = sseEvents[0] ?? Buffer.from('');
 const middleEvent = sseEvents[1] ?? firstEvent;
 
-const stats = { requests: 0, streams: 0, heldOpened: 0, heldClosed: 0, heldOpen: 0 };
+const stats = { requests: 0, streams: 0, heldOpened: 0, heldClosed: 0, heldOpen: 0, batchedPrompts: 0 };
 const jsonHeaders = {
   'content-type': 'application/json',
   'content-length': String(nonStreamBody.length),
@@ -47,6 +53,10 @@ const server = createServer((req, res) => {
     const body = Buffer.concat(chunks);
     // Cheap check first: most requests are non-streamed and need no parse.
     if (!body.includes('"stream":true')) {
+      if (body.includes('"prompt":[')) {
+        batch(res, JSON.parse(body.toString('utf8')) as { prompt: unknown[]; n?: number });
+        return;
+      }
       res.writeHead(200, jsonHeaders);
       res.end(nonStreamBody);
       return;
@@ -59,6 +69,26 @@ const server = createServer((req, res) => {
     else burst(res);
   });
 });
+
+/** A prompt array: the recorded choice once per prompt (× n), indexed `prompt × n + i`, usage scaled. */
+function batch(res: ServerResponse, request: { prompt: unknown[]; n?: number }): void {
+  const n = request.n ?? 1;
+  const prompts = request.prompt.length;
+  stats.batchedPrompts += prompts;
+  const answer = {
+    ...recordedAnswer,
+    choices: Array.from({ length: prompts * n }, (_, index) => ({ ...recordedChoice, index })),
+    usage: {
+      prompt_tokens: recordedAnswer.usage.prompt_tokens * prompts,
+      completion_tokens: recordedAnswer.usage.completion_tokens * prompts * n,
+      total_tokens:
+        (recordedAnswer.usage.prompt_tokens + recordedAnswer.usage.completion_tokens * n) * prompts,
+    },
+  };
+  const text = JSON.stringify(answer);
+  res.writeHead(200, { ...jsonHeaders, 'content-length': String(Buffer.byteLength(text)) });
+  res.end(text);
+}
 
 function burst(res: ServerResponse): void {
   let next = 1;
@@ -92,7 +122,7 @@ server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () => {
     stats: () => ({ ...stats }),
     cpu: () => process.cpuUsage(),
     reset: () => {
-      Object.assign(stats, { requests: 0, streams: 0, heldOpened: 0, heldClosed: 0 });
+      Object.assign(stats, { requests: 0, streams: 0, heldOpened: 0, heldClosed: 0, batchedPrompts: 0 });
       return true;
     },
   });
