@@ -71,7 +71,7 @@ const hits = () => completions.stub.hits('/completions');
 
 describe('Product.aiSummary through Apollo Gateway', () => {
   it('20 products: exactly 1 upstream call carrying their 20 prompts in order, each product its own text', async () => {
-    products.products = catalogue(20);
+    products.products = catalogue(20, 'Lamp');
     const before = hits();
     const { json } = await postGraphQL(gatewayUrl, productsQuery, undefined, as('alice'));
     expect(json.errors).toBeUndefined();
@@ -88,7 +88,7 @@ describe('Product.aiSummary through Apollo Gateway', () => {
   });
 
   it('choices answered out of order still reach their own products (by index)', async () => {
-    products.products = catalogue(20);
+    products.products = catalogue(20, 'Chair');
     completions.stub.on('POST', '/completions', answerBatch('reversed'));
     try {
       const before = hits();
@@ -104,7 +104,7 @@ describe('Product.aiSummary through Apollo Gateway', () => {
   });
 
   it('past the operation ceiling: every product gets the coded error and nothing is called', async () => {
-    products.products = catalogue(60);
+    products.products = catalogue(60, 'Desk');
     const before = hits();
     const { json } = await postGraphQL(gatewayUrl, productsQuery, undefined, as('alice'));
     expect(hits() - before).toBe(0);
@@ -114,7 +114,7 @@ describe('Product.aiSummary through Apollo Gateway', () => {
   });
 
   it('a client over its budget: the coded error at each product’s aiSummary, names still served, no call', async () => {
-    products.products = catalogue(5);
+    products.products = catalogue(5, 'Rug');
     const before = hits();
     const { json } = await postGraphQL(gatewayUrl, productsQuery, undefined, as('broke'));
     expect(hits() - before).toBe(0);
@@ -132,7 +132,7 @@ describe('Product.aiSummary through Apollo Gateway', () => {
   });
 
   it('without a client key: UNAUTHENTICATED, no call', async () => {
-    products.products = catalogue(2);
+    products.products = catalogue(2, 'Shelf');
     const before = hits();
     const { json } = await postGraphQL(gatewayUrl, productsQuery);
     expect(hits() - before).toBe(0);

@@ -123,7 +123,7 @@ const hits = () => completions.stub.hits('/completions');
 
 describe('Product.aiSummary through the Hive gateway', () => {
   it('20 products: exactly 1 upstream call carrying their 20 prompts in order, each product its own text', async () => {
-    products.products = catalogue(20);
+    products.products = catalogue(20, 'Lamp');
     const before = hits();
     const { json } = await postGraphQL(gatewayUrl, productsQuery, undefined, as('alice'));
     expect(json.errors).toBeUndefined();
@@ -144,7 +144,7 @@ describe('Product.aiSummary through the Hive gateway', () => {
   });
 
   it('choices answered out of order still reach their own products (by index)', async () => {
-    products.products = catalogue(20);
+    products.products = catalogue(20, 'Chair');
     completions.stub.on('POST', '/completions', answerBatch('reversed'));
     try {
       const before = hits();
@@ -160,7 +160,7 @@ describe('Product.aiSummary through the Hive gateway', () => {
   });
 
   it('a client over its budget: the coded error at each product’s aiSummary, names still served, no call', async () => {
-    products.products = catalogue(5);
+    products.products = catalogue(5, 'Desk');
     const before = hits();
     const { json } = await postGraphQL(gatewayUrl, productsQuery, undefined, as('broke'));
     expect(hits() - before).toBe(0);
@@ -193,7 +193,7 @@ describe('Product.aiSummary through the Hive gateway', () => {
   });
 
   it('without a client key: UNAUTHENTICATED from the subgraph, no call', async () => {
-    products.products = catalogue(2);
+    products.products = catalogue(2, 'Rug');
     const before = hits();
     const { json } = await postGraphQL(gatewayUrl, productsQuery);
     expect(hits() - before).toBe(0);

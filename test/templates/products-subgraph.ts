@@ -57,11 +57,15 @@ export async function startProductsSubgraph(): Promise<ProductsSubgraph> {
   return subgraph;
 }
 
-/** `count` products; every third has no description (the template then renders it as nothing). */
-export const catalogue = (count: number): Product[] =>
+/**
+ * `count` products named `<name> <i>`; every third has no description (the template then renders it
+ * as nothing). Each test names its own, so no two tests send the same prompt (a result one test
+ * paid for may be reused by the cache for another).
+ */
+export const catalogue = (count: number, name = 'Product'): Product[] =>
   Array.from({ length: count }, (_, i) => ({
     id: `p${i}`,
-    name: `Product ${i}`,
+    name: `${name} ${i}`,
     description: i % 3 === 0 ? null : `Made of thing ${i}`,
   }));
 
