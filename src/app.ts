@@ -103,8 +103,8 @@ export function createApp(deps: AppDeps): App {
   const shutdown = new AbortController();
   // Every open stream listens to it.
   setMaxListeners(0, shutdown.signal);
-  const { breaker, router, guarded, limiter, metrics, ledger, budget, completions, createContext } =
-    assembleUseCase(deps, authenticator, shutdown.signal);
+  const useCase = assembleUseCase(deps, authenticator, shutdown.signal);
+  const { breaker, router, guarded, limiter, metrics, ledger, budget, completions, createContext } = useCase;
   // One masking function for yoga and for the SSE route, so a stream's errors read as yoga's.
   const maskError = createErrorMasker(deps.production);
   const cors = createCorsPolicy(deps.corsOrigins, deps.allowedHosts);
@@ -273,6 +273,7 @@ export function createApp(deps: AppDeps): App {
       // Ledger entries and settlements of calls already paid for, before storage and Redis close.
       await budget.pending.drain();
       await ledger?.close();
+      await useCase.promptCache?.drain();
     },
   };
 }

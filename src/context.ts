@@ -4,6 +4,7 @@ import type { ModelCatalog } from './completions/model-catalog.js';
 import type { PreparedCompletion } from './completions/prepare.js';
 import type { CallUsage, CompletionsService } from './completions/service.js';
 import type { UsageLedger } from './storage/index.js';
+import type { PromptCache } from './templates/result-cache.js';
 
 /** A note for the client that something secondary failed while its paid result is still returned. */
 export interface Warning {
@@ -37,6 +38,13 @@ export interface GraphQLContext {
    * resolver runs. A paid resolver runs only what it finds here.
    */
   paidCalls?: ReadonlyMap<string, PreparedCompletion>;
+  /** Template results reused across calls (PROMPTS_FILE cache policies); absent: none are. */
+  promptCache?: PromptCache;
+  /**
+   * What the response's Cache-Control may say: the seconds every result in it stays valid, 'none'
+   * once any field's result must not be reused; undefined while no template field ran.
+   */
+  cacheHint: number | 'none' | undefined;
   /** The operation's trace context (an OpenTelemetry Context) when tracing is on; opaque here. */
   trace?: unknown;
 }

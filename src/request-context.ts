@@ -7,6 +7,7 @@ import type { CompletionsService } from './completions/service.js';
 import type { GraphQLContext } from './context.js';
 import { errorCodes } from './errors.js';
 import type { CompletionStore, StoredCompletion, UsageLedger } from './storage/index.js';
+import type { PromptCache } from './templates/result-cache.js';
 
 /** Builds each operation's context from what the transport knows about the caller. */
 
@@ -19,6 +20,7 @@ export interface ContextDeps {
   usage?: UsageLedger;
   /** The app's shutdown signal (see GraphQLContext.shutdown). */
   shutdown: AbortSignal;
+  promptCache?: PromptCache;
 }
 
 /** The caller as its transport authenticated it (once): HTTP headers, or a WebSocket's connection. */
@@ -71,6 +73,8 @@ export function createContextFactory(deps: ContextDeps): (caller: Caller) => Gra
       usageReport: [],
       requestId: caller.requestId,
       shutdown: deps.shutdown,
+      ...(deps.promptCache ? { promptCache: deps.promptCache } : {}),
+      cacheHint: undefined,
       // Set by the operation telemetry when tracing; present from the start so the shape never changes.
       trace: undefined,
     };

@@ -19,6 +19,8 @@ import { type BatchedLedger, createBatchedLedger, type Storage } from './storage
 import { createCallObserver } from './telemetry/call-observer.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import type { Tracing } from './telemetry/tracing.js';
+import { createMemoryPromptCache, type PromptCacheStore } from './templates/cache-store.js';
+import { PromptCache } from './templates/result-cache.js';
 import {
   CircuitBreaker,
   type CircuitBreakerOptions,
@@ -49,6 +51,11 @@ export interface UseCaseDeps {
   metrics?: Metrics;
   /** Traces over OTLP/HTTP; off when not given. */
   tracing?: Tracing;
+  /**
+   * Where template results are reused from (PROMPT_CACHE_STORE): false turns reuse off; by default
+   * the storage's database, or this process's memory without one.
+   */
+  promptCache?: PromptCacheStore | false;
 }
 
 export interface UseCase {
@@ -63,6 +70,7 @@ export interface UseCase {
   budget: ClientBudget;
   completions: CompletionsService;
   models: ModelCatalog;
+  promptCache: PromptCache | undefined;
   createContext: (caller: Caller) => GraphQLContext;
 }
 
@@ -117,6 +125,18 @@ export function assembleUseCase(
     ...(router ? { routing: router.routing } : { breakerState: () => breaker.state }),
     allowedModels: (client) => authenticator.policyOf(client)?.models,
   });
+  const promptStore =
+    deps.promptCache === false
+      ? undefined
+      : (deps.promptCache ?? deps.storage?.promptCache ?? createMemoryPromptCache());
+  const promptCache =
+    promptStore &&
+    new PromptCache({
+      store: promptStore,
+      onStoreError: (operation, error) =>
+        deps.logger.warn({ err: error, operation }, 'prompt cache store failed; served as a miss'),
+      modelAllowed: (client, model) => authenticator.policyOf(client)?.models?.has(model) ?? true,
+    });
   const createContext = createContextFactory({
     completions,
     models,
@@ -124,6 +144,19 @@ export function assembleUseCase(
     shutdown,
     ...(deps.storage ? { store: deps.storage.completions } : {}),
     ...(ledger ? { usage: ledger } : {}),
+    ...(promptCache ? { promptCache } : {}),
   });
-  return { breaker, router, guarded, limiter, metrics, ledger, budget, completions, models, createContext };
+  return {
+    breaker,
+    router,
+    guarded,
+    limiter,
+    metrics,
+    ledger,
+    budget,
+    completions,
+    models,
+    promptCache,
+    createContext,
+  };
 }

@@ -47,6 +47,8 @@ export interface UsageEntry {
   lastAt: Date;
   /** USD, priced when each call was made; null when some calls were on a model without a price. */
   costUsd: number | null;
+  /** Template results served from the prompt cache: no upstream call, no tokens, no cost. */
+  cachedRequests: number;
 }
 
 export interface UsageRecord {
@@ -64,6 +66,8 @@ export interface UsageRecord {
   costUsd?: number;
   /** Requests on a model without a price; defaults to 0. */
   unpricedRequests?: number;
+  /** Results served from the prompt cache (free); defaults to 0. */
+  cachedRequests?: number;
 }
 
 export interface UsageLedger {

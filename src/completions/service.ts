@@ -70,6 +70,8 @@ export interface CallUsage {
   upstreamRequestId?: string;
   /** The deployment that served it (UPSTREAMS_FILE); the call's `model` stays the public name. */
   deployment?: string;
+  /** Template results reused from the cache (no call, no tokens, no cost) this entry stands for. */
+  cachedResults?: number;
 }
 
 export interface CompletionsService {

@@ -160,7 +160,7 @@ export async function createRedisRateLimiter(options: RedisRateLimiterOptions): 
  * Gives the first connection attempt a bounded chance, so requests right after start-up are not
  * refused for nothing. An unreachable store is not fatal here: calls fail fast until it comes back.
  */
-function firstConnection(client: Redis, limitMs: number): Promise<void> {
+export function firstConnection(client: Redis, limitMs: number): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);

@@ -15,6 +15,10 @@ const ModelUsageRef = builder.objectRef<UsageEntry>('ModelUsage').implement({
     requests: t.exposeInt('requests', {
       description: 'Billed calls, those that ended in an error after the upstream may have billed included.',
     }),
+    cachedRequests: t.exposeInt('cachedRequests', {
+      description:
+        'Prompt-template results served from the cache: no upstream call, no tokens and no cost (not in requests).',
+    }),
     promptTokens: t.exposeInt('promptTokens', { description: 'Tokens in (prompts).' }),
     completionTokens: t.exposeInt('completionTokens', { description: 'Tokens out (generated).' }),
     totalTokens: t.int({

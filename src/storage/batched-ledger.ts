@@ -34,6 +34,7 @@ function merge(into: Map<string, Sum>, key: string, sum: Sum): void {
   current.completionTokens += sum.completionTokens;
   current.costUsd += sum.costUsd;
   current.unpricedRequests += sum.unpricedRequests;
+  current.cachedRequests += sum.cachedRequests;
   if (sum.firstAt < current.firstAt) current.firstAt = sum.firstAt;
   if (sum.at > current.at) current.at = sum.at;
 }
@@ -88,6 +89,7 @@ export function createBatchedLedger(inner: UsageLedger, options: BatchedLedgerOp
         completionTokens: entry.completionTokens,
         costUsd: entry.costUsd ?? 0,
         unpricedRequests: entry.unpricedRequests ?? 0,
+        cachedRequests: entry.cachedRequests ?? 0,
         firstAt: entry.firstAt ?? at,
         at,
       };

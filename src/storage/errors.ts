@@ -14,6 +14,8 @@ export type StorageOperation =
   | 'completions.getMany'
   | 'usage.record'
   | 'usage.forClient'
+  | 'promptCache.get'
+  | 'promptCache.set'
   | 'ping'
   | 'close';
 

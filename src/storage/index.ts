@@ -3,6 +3,7 @@ import { createCompletionStore } from './completion-store.js';
 import { openConnection } from './connect.js';
 import { toStorageError } from './errors.js';
 import { migrateToLatest } from './migrate.js';
+import { createPromptCacheStore } from './prompt-cache.js';
 import type { Storage, StorageOptions } from './types.js';
 import { createUsageLedger } from './usage-ledger.js';
 
@@ -36,6 +37,7 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
   return {
     completions: createCompletionStore(db, secrets),
     usage: createUsageLedger(db, secrets),
+    promptCache: createPromptCacheStore(db, secrets, dialect, options.now),
     dialect,
     async ping() {
       try {

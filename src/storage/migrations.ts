@@ -114,6 +114,33 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('usage_ledger').dropColumn('cost_usd').execute();
     },
   },
+  '0005_prompt_cache': {
+    // Template results served from the cache are free and counted apart from billed calls; the
+    // cache itself is a key/value table with an expiry, swept by the service as it writes.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('usage_ledger')
+        .addColumn('cached_requests', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createTable('prompt_cache')
+        .ifNotExists()
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value_json', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('prompt_cache_expires_at')
+        .ifNotExists()
+        .on('prompt_cache')
+        .column('expires_at')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('prompt_cache').ifExists().execute();
+      await db.schema.alterTable('usage_ledger').dropColumn('cached_requests').execute();
+    },
+  },
 };
 
 /**

@@ -39,11 +39,23 @@ export interface UsageLedgerTable {
   cost_usd: ColumnType<number | string, number | undefined, number>;
   /** Requests on a model without a price: the row's cost is unknown when there are any. */
   unpriced_requests: ColumnType<string | number | bigint, number | undefined, number>;
+  /** Template results served from the prompt cache: free, no tokens, no cost (migration 0005). */
+  cached_requests: ColumnType<string | number | bigint, number | undefined, number>;
+}
+
+/** The prompt templates' result cache (when it lives in the database). */
+export interface PromptCacheTable {
+  /** A hash of everything that decides the result (see src/templates/cache-key.ts). */
+  key: string;
+  value_json: string;
+  /** Epoch milliseconds; an expired row is a miss and is swept later. */
+  expires_at: Int64;
 }
 
 export interface Database {
   completions: CompletionsTable;
   usage_ledger: UsageLedgerTable;
+  prompt_cache: PromptCacheTable;
 }
 
 /** Converts what a driver returns for an integer column; refuses values a JS number cannot hold. */

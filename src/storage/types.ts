@@ -1,4 +1,5 @@
 import type { CompletionStore, UsageLedger } from '../completions/ports.js';
+import type { PromptCacheStore } from '../templates/cache-store.js';
 
 export type {
   CompletionStore,
@@ -13,6 +14,8 @@ export type StorageDialect = 'sqlite' | 'postgres';
 export interface Storage {
   completions: CompletionStore;
   usage: UsageLedger;
+  /** The prompt templates' result cache, in the same database. */
+  promptCache: PromptCacheStore;
   dialect: StorageDialect;
   /** Resolves when the database answers a trivial query (readiness); a `StorageError` otherwise. */
   ping(): Promise<void>;
@@ -27,4 +30,6 @@ export interface StorageOptions {
   sqlitePath: string;
   /** Called after every query with its SQL text (no parameters) and duration, for metrics and tests. */
   onQuery?: (sql: string, durationMs: number) => void;
+  /** The prompt cache's clock (expiry), epoch milliseconds; tests move it. */
+  now?: () => number;
 }

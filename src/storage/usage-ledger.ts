@@ -14,11 +14,13 @@ export function createUsageLedger(db: Kysely<Database>, secrets: readonly string
       const requests = entry.requests ?? 1;
       const unpriced = entry.unpricedRequests ?? 0;
       const cost = entry.costUsd ?? 0;
+      const cached = entry.cachedRequests ?? 0;
       for (const [name, value] of [
         ['promptTokens', entry.promptTokens],
         ['completionTokens', entry.completionTokens],
         ['requests', requests],
         ['unpricedRequests', unpriced],
+        ['cachedRequests', cached],
       ] as const) {
         if (!Number.isSafeInteger(value) || value < 0) {
           throw new StorageError('usage.record', `${name} must be a non-negative integer`);
@@ -42,6 +44,7 @@ export function createUsageLedger(db: Kysely<Database>, secrets: readonly string
             last_at: at,
             cost_usd: cost,
             unpriced_requests: unpriced,
+            cached_requests: cached,
           })
           .onConflict((oc) =>
             oc.columns(['client_name', 'model']).doUpdateSet((eb) => ({
@@ -58,6 +61,7 @@ export function createUsageLedger(db: Kysely<Database>, secrets: readonly string
                 '+',
                 eb.ref('excluded.unpriced_requests'),
               ),
+              cached_requests: eb('usage_ledger.cached_requests', '+', eb.ref('excluded.cached_requests')),
               // CASE rather than LEAST/MIN: PostgreSQL and SQLite spell the two-argument min differently.
               first_at: eb
                 .case()
@@ -96,6 +100,7 @@ export function createUsageLedger(db: Kysely<Database>, secrets: readonly string
           firstAt: new Date(toNumber(row.first_at)),
           lastAt: new Date(toNumber(row.last_at)),
           costUsd: toNumber(row.unpriced_requests) > 0 ? null : Number(row.cost_usd),
+          cachedRequests: toNumber(row.cached_requests),
         }));
       } catch (error) {
         throw toStorageError('usage.forClient', error, secrets);

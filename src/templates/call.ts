@@ -1,10 +1,5 @@
 import type { PromptCounter } from '../completions/cost.js';
-import type {
-  Completion,
-  CompletionRequestInput,
-  CompletionUsage,
-  FinishReason,
-} from '../completions/model.js';
+import type { CompletionRequestInput, CompletionUsage, FinishReason } from '../completions/model.js';
 import { type PreparedCompletion, type PrepareSettings, prepareFromInput } from '../completions/prepare.js';
 import { InvalidRequestError } from '../completions/validation.js';
 import { TemplateVariableError } from './errors.js';
@@ -78,17 +73,4 @@ export function prepareTemplateCall(
     }
     throw error;
   }
-}
-
-export function toGeneratedText(completion: Completion): GeneratedText {
-  const choices = [...completion.choices].sort((a, b) => a.index - b.index);
-  return {
-    text: choices[0]?.text ?? '',
-    texts: choices.map((choice) => choice.text),
-    finishReason: choices[0]?.finishReason ?? null,
-    model: completion.model,
-    usage: completion.usage,
-    cached: false,
-    completionId: completion.id,
-  };
 }

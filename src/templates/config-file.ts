@@ -5,6 +5,7 @@ import { type Env, readBoolean, readFileVariable } from '../config-values.js';
 import { PromptsFileError } from './errors.js';
 import { promptsFileSchema, type TemplateInput } from './file-schema.js';
 import {
+  defaultMaxPromptsPerCall,
   type EntityBinding,
   type PromptsConfig,
   type PromptTemplate,
@@ -34,8 +35,9 @@ export function parsePromptsFile(text: string): PromptTemplate[] {
     // A bad template or variable name: zod's own words are "Invalid key in record".
     (issue) => (issue.code === 'invalid_key' ? issue.issues[0]?.message : undefined) ?? issue.message,
   );
+  const perCall = data.maxPromptsPerCall;
   return Object.entries(data.templates).map(([name, input]) =>
-    compileTemplate(name, input, (path, message) => problem(['templates', name, ...path], message)),
+    compileTemplate(name, input, perCall, (path, message) => problem(['templates', name, ...path], message)),
   );
 }
 
@@ -68,6 +70,7 @@ function toParameters(input: TemplateInput['parameters']): TemplateParameters {
 function checkEntity(
   input: NonNullable<TemplateInput['entity']>,
   variables: readonly TemplateVariable[],
+  maxPromptsPerCall: number | undefined,
   problem: (path: Path, message: string) => PromptsFileError,
 ): EntityBinding {
   const requires = input.requires ?? {};
@@ -92,7 +95,12 @@ function checkEntity(
   if (variables.length === 0) {
     throw problem(['entity'], 'an entity template reads at least one field of the entity');
   }
-  return { type: input.type, key: input.key, field: input.field };
+  return {
+    type: input.type,
+    key: input.key,
+    field: input.field,
+    maxPromptsPerCall: input.maxPromptsPerCall ?? maxPromptsPerCall ?? defaultMaxPromptsPerCall,
+  };
 }
 
 /** snake_case wire parameter → the file's camelCase name, for errors that point into the file. */
@@ -101,6 +109,7 @@ const camel = (param: string) => param.replace(/_([a-z])/g, (_, c: string) => c.
 function compileTemplate(
   name: string,
   input: TemplateInput,
+  maxPromptsPerCall: number | undefined,
   problem: (path: Path, message: string) => PromptsFileError,
 ): PromptTemplate {
   let pieces: ReturnType<typeof splitPrompt>;
@@ -142,7 +151,9 @@ function compileTemplate(
     model: input.model,
     parameters: toParameters(input.parameters),
     ...(input.cache === undefined ? {} : { cache: input.cache }),
-    ...(input.entity === undefined ? {} : { entity: checkEntity(input.entity, variables, problem) }),
+    ...(input.entity === undefined
+      ? {}
+      : { entity: checkEntity(input.entity, variables, maxPromptsPerCall, problem) }),
   };
   try {
     // The service's own request rules, on the template with empty values: a default out of range

@@ -1,13 +1,12 @@
 import type { GraphQLFieldResolver } from 'graphql';
 import type { PromptCounter } from '../completions/cost.js';
-import type { Completion, CompletionUsage } from '../completions/model.js';
 import { type PreparedCompletion, type PrepareSettings, prepareFromInput } from '../completions/prepare.js';
-import type { CompletionResult } from '../completions/service.js';
 import type { GraphQLContext } from '../context.js';
-import { completionCallOptions, UnplannedCallError } from '../schema/call-options.js';
-import { UpstreamBadResponseError } from '../upstream/errors.js';
+import { UnplannedCallError } from '../schema/call-options.js';
 import type { GeneratedText } from './call.js';
 import { TemplateVariableError } from './errors.js';
+import type { PromptOutcome } from './result-cache.js';
+import { generatedText, runTemplateCall } from './run.js';
 import { type PromptTemplate, renderPrompt, type TemplateVariable } from './template.js';
 
 /**
@@ -25,14 +24,11 @@ export function entityCallKey(entitiesKey: string, type: string, fieldKey: strin
 }
 
 interface EntityBatch {
+  template: PromptTemplate;
   /** Representation index → prompt index in the call. */
   promptOf: ReadonlyMap<number, number>;
-  /** Choices per prompt. */
-  n: number;
-  /** Each prompt's length: the upstream reports usage for the call only, so it is split by these. */
-  promptWeights: number[];
-  /** The call, started by the first entity resolver that needs it and shared by the others. */
-  result?: Promise<CompletionResult>;
+  /** Each prompt's outcome, worked out by the first entity resolver that needs it, shared by the others. */
+  outcomes?: Promise<PromptOutcome[]>;
 }
 
 const batches = new WeakMap<PreparedCompletion, EntityBatch>();
@@ -96,61 +92,8 @@ export function prepareEntityBatch(
     settings,
     counter,
   );
-  batches.set(call, { promptOf, n: template.parameters.n ?? 1, promptWeights: prompts.map((p) => p.length) });
+  batches.set(call, { template, promptOf });
   return call;
-}
-
-/** `total` split in proportion to `weights`, in whole tokens that sum to it (largest remainder). */
-export function splitTokens(total: number, weights: readonly number[]): number[] {
-  const sum = weights.reduce((a, b) => a + b, 0);
-  if (sum === 0) return weights.map((_, i) => (i === 0 ? total : 0));
-  const exact = weights.map((w) => (total * w) / sum);
-  const parts = exact.map(Math.floor);
-  let left = total - parts.reduce((a, b) => a + b, 0);
-  const order = exact.map((x, i) => [x - Math.floor(x), i] as const).sort((a, b) => b[0] - a[0]);
-  for (const [, i] of order) {
-    if (left <= 0) break;
-    parts[i] = (parts[i] ?? 0) + 1;
-    left--;
-  }
-  return parts;
-}
-
-function entityText(completion: Completion, batch: EntityBatch, prompt: number): GeneratedText {
-  const choices = completion.choices
-    .filter((choice) => Math.floor(choice.index / batch.n) === prompt)
-    .sort((a, b) => a.index - b.index);
-  if (choices.length === 0) {
-    throw new UpstreamBadResponseError(
-      `The upstream answered no choice for this entity's prompt (${prompt}).`,
-    );
-  }
-  let usage: CompletionUsage | null = null;
-  if (completion.usage !== null) {
-    const textWeights = batch.promptWeights.map((_, p) =>
-      completion.choices
-        .filter((c) => Math.floor(c.index / batch.n) === p)
-        .reduce((sum, c) => sum + c.text.length, 0),
-    );
-    const promptTokens = splitTokens(completion.usage.promptTokens, batch.promptWeights)[prompt] ?? 0;
-    const completionTokens = splitTokens(completion.usage.completionTokens, textWeights)[prompt] ?? 0;
-    usage = {
-      promptTokens,
-      completionTokens,
-      totalTokens: promptTokens + completionTokens,
-      promptTokensDetails: null,
-      completionTokensDetails: null,
-    };
-  }
-  return {
-    text: choices[0]?.text ?? '',
-    texts: choices.map((c) => c.text),
-    finishReason: choices[0]?.finishReason ?? null,
-    model: completion.model,
-    usage,
-    cached: false,
-    completionId: completion.id,
-  };
 }
 
 export const resolveEntityField: GraphQLFieldResolver<unknown, GraphQLContext> = async (
@@ -167,6 +110,6 @@ export const resolveEntityField: GraphQLFieldResolver<unknown, GraphQLContext> =
   const prompt = typeof index === 'number' ? batch?.promptOf.get(index) : undefined;
   // Only a prompt of the batch the preflight prepared and priced.
   if (call === undefined || batch === undefined || prompt === undefined) throw new UnplannedCallError(key);
-  batch.result ??= context.completions.create(call, completionCallOptions(context, key));
-  return entityText((await batch.result).completion, batch, prompt);
+  batch.outcomes ??= runTemplateCall(context, batch.template, call, key);
+  return generatedText((await batch.outcomes)[prompt] as PromptOutcome);
 };

@@ -26,6 +26,8 @@ const variable = z.union([
 
 const finite = z.number().finite();
 
+const maxPromptsPerCall = z.number().int().min(1).max(2048);
+
 /** The template's defaults; ranges are checked by the service's own request rules at start. */
 const parameters = z.strictObject({
   maxTokens: z.number().int().min(0).optional(),
@@ -69,11 +71,18 @@ export const templateSchema = z.strictObject({
       key: name.default('id'),
       field: name,
       requires: z.record(name, variableType).optional(),
+      /** Prompts one upstream call may carry for this field; PROMPTS_FILE's `maxPromptsPerCall` otherwise. */
+      maxPromptsPerCall: maxPromptsPerCall.optional(),
     })
     .optional(),
 });
 
 export const promptsFileSchema = z.strictObject({
+  /**
+   * Prompts one upstream call may carry: an entity batch above it is split into several calls.
+   * Set it to the upstream's own limit (the default suits OpenAI and vLLM).
+   */
+  maxPromptsPerCall: maxPromptsPerCall.optional(),
   templates: z
     .record(name, templateSchema)
     .refine((templates) => Object.keys(templates).length > 0, 'must define at least one template'),

@@ -7,10 +7,10 @@ import {
   parse,
 } from 'graphql';
 import type { GraphQLContext } from '../context.js';
-import { completionCallOptions, UnplannedCallError } from '../schema/call-options.js';
+import { UnplannedCallError } from '../schema/call-options.js';
 import { completionFieldCost } from '../schema/completion.js';
 import { schema as defaultSchema } from '../schema/index.js';
-import { type GeneratedText, toGeneratedText } from './call.js';
+import type { GeneratedText } from './call.js';
 import { resolveEntityField } from './entities.js';
 import {
   type EntityTemplates,
@@ -18,6 +18,8 @@ import {
   groupEntityTemplates,
   withFederationImports,
 } from './entity-schema.js';
+import type { PromptOutcome } from './result-cache.js';
+import { generatedText, runTemplateCall } from './run.js';
 import type { PromptTemplate } from './template.js';
 
 /**
@@ -126,9 +128,10 @@ const resolveTemplate: GraphQLFieldResolver<unknown, GraphQLContext> = async (
   const key = templateCallKey(String(info.path.prev?.key), String(info.path.key));
   // Only the call the preflight prepared and priced, never one made from the arguments here.
   const call = context.paidCalls?.get(key);
-  if (call === undefined) throw new UnplannedCallError(key);
-  const { completion } = await context.completions.create(call, completionCallOptions(context, key));
-  return toGeneratedText(completion);
+  const template = catalogs.get(info.schema)?.get(info.fieldName);
+  if (call === undefined || template === undefined) throw new UnplannedCallError(key);
+  const [outcome] = await runTemplateCall(context, template, call, key);
+  return generatedText(outcome as PromptOutcome);
 };
 
 export function buildSchema(templates: readonly PromptTemplate[]): GraphQLSchema {

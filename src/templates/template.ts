@@ -47,11 +47,19 @@ export interface PromptTemplate {
   entity?: EntityBinding;
 }
 
+/** Prompts per upstream call when PROMPTS_FILE does not say. */
+export const defaultMaxPromptsPerCall = 100;
+
 export interface EntityBinding {
   type: string;
   /** The `@key` field (an `ID!`). */
   key: string;
   field: string;
+  /**
+   * Prompts one upstream call may carry (PROMPTS_FILE `maxPromptsPerCall`, for every entity
+   * template, or the binding's own): a bigger batch is split into that many calls, no more.
+   */
+  maxPromptsPerCall?: number;
 }
 
 /** What the service reads from PROMPTS_FILE and ALLOW_RAW_PROMPTS. */

@@ -84,8 +84,9 @@ export function migrationSuite(fresh: () => Promise<FreshDatabase>): void {
         '0002_usage_ledger',
         '0003_completions_keyed_by_client',
         '0004_usage_cost',
+        '0005_prompt_cache',
       ]);
-      expect(latestMigration).toBe('0004_usage_cost');
+      expect(latestMigration).toBe('0005_prompt_cache');
     }));
 
   it('keeps every row of a 0002 database; rows without an owner become the anonymous client’s', () =>

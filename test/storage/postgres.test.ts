@@ -22,6 +22,7 @@ const migratedShape = {
     '0002_usage_ledger',
     '0003_completions_keyed_by_client',
     '0004_usage_cost',
+    '0005_prompt_cache',
   ],
 };
 

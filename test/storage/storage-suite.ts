@@ -2,7 +2,7 @@ import { expect, it } from 'vitest';
 import { type Storage, StorageError, type StorageOptions } from '../../src/storage/index.js';
 import { richCompletion, richRequest, runId, stored } from './fixtures.js';
 
-export type OpenStorage = (extra?: Pick<StorageOptions, 'onQuery'>) => Promise<Storage>;
+export type OpenStorage = (extra?: Pick<StorageOptions, 'onQuery' | 'now'>) => Promise<Storage>;
 
 /**
  * The behaviour every dialect must share. `open` opens the SAME database each time; the caller
@@ -150,6 +150,16 @@ export function storageSuite(dialect: Storage['dialect'], open: OpenStorage): vo
         completionTokens: 1,
         unpricedRequests: 1,
       });
+      // Results served from the prompt cache: counted apart, no request, no tokens, no cost.
+      await s.usage.record({
+        clientName: client,
+        model: 'gpt-x',
+        promptTokens: 0,
+        completionTokens: 0,
+        requests: 0,
+        cachedRequests: 3,
+        at: new Date(base),
+      });
       const entries = await s.usage.forClient(client);
       expect(entries).toEqual([
         {
@@ -161,11 +171,36 @@ export function storageSuite(dialect: Storage['dialect'], open: OpenStorage): vo
           firstAt: new Date(base),
           lastAt: new Date(base + 49_000),
           costUsd: 12.5,
+          cachedRequests: 3,
         },
-        expect.objectContaining({ model: 'unpriced', requests: 2, costUsd: null }),
+        expect.objectContaining({ model: 'unpriced', requests: 2, costUsd: null, cachedRequests: 0 }),
       ]);
       expect(typeof entries[0]?.requests).toBe('number');
     }));
+
+  it('prompt cache: answers in order, replaces on write, forgets after the TTL (by its clock)', async () => {
+    let now = Date.now();
+    const storage = await open({ now: () => now });
+    try {
+      const cache = storage.promptCache;
+      expect(cache.kind).toBe(dialect);
+      const [a, b, c] = ['a', 'b', 'c'].map((k) => `${runId()}-${k}`) as [string, string, string];
+      await cache.setMany([
+        { key: a, value: '{"v":1}', ttlSeconds: 10 },
+        { key: b, value: '{"v":2}', ttlSeconds: 60 },
+        // The same key twice in one write: the last wins, and PostgreSQL is not asked to touch a row twice.
+        { key: b, value: '{"v":3}', ttlSeconds: 60 },
+      ]);
+      expect(await cache.getMany([b, c, a])).toEqual(['{"v":3}', undefined, '{"v":1}']);
+      expect(await cache.getMany([])).toEqual([]);
+      now += 10_000;
+      expect(await cache.getMany([a, b])).toEqual([undefined, '{"v":3}']);
+      await cache.setMany([{ key: a, value: '{"v":4}', ttlSeconds: 10 }]);
+      expect(await cache.getMany([a])).toEqual(['{"v":4}']);
+    } finally {
+      await storage.close();
+    }
+  });
 
   it('keeps clients apart and sorts a client’s models by code unit', () =>
     withStorage(async (s) => {

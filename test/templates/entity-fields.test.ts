@@ -2,7 +2,7 @@ import { composeServices } from '@apollo/composition';
 import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configDefaults } from '../../src/config.js';
-import { splitTokens } from '../../src/templates/entities.js';
+import { splitTokens } from '../../src/templates/run.js';
 import { buildSchema } from '../../src/templates/schema.js';
 import { reply } from '../helpers/stub-upstream.js';
 import { type StubbedApp, startStubbedApp, stopStubbedApp } from '../helpers/test-app.js';
@@ -35,13 +35,18 @@ const entitiesQuery = `query ($representations: [_Any!]!) {
   }
 }`;
 
-const products = (count: number) =>
-  Array.from({ length: count }, (_, i) => ({
+// A fresh run of names per call: the example template's results are cached, and each test here
+// is about the calls it makes itself.
+let batchNumber = 0;
+const products = (count: number) => {
+  batchNumber++;
+  return Array.from({ length: count }, (_, i) => ({
     __typename: 'Product',
     id: `p${i}`,
-    name: `Product ${i}`,
+    name: `Product ${i}${batchNumber === 1 ? '' : ` (batch ${batchNumber})`}`,
     description: i % 2 === 0 ? `Description ${i}` : null,
   }));
+};
 
 /** An upstream answer with one choice per prompt, in shuffled order, text naming its prompt. */
 const batchAnswer = (prompts: string[]) => ({

@@ -96,7 +96,8 @@ describe('templates still run', () => {
     expect(response.json.data.prompt.productSummary.text).toContain('Raptors');
     const ws = wsClient(stubbed.app.graphqlUrl);
     try {
-      const { events } = await ws.run(summaryQuery, { name: 'Lamp' });
+      // Another product: the same one again would be the cached result, not a run.
+      const { events } = await ws.run(summaryQuery, { name: 'Desk' });
       expect(events[0].data.prompt.productSummary.text).toContain('Raptors');
     } finally {
       await ws.dispose();
