@@ -37,6 +37,13 @@ export function readBoolean(env: Env, name: string, fallback: boolean): boolean 
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
+/** One of a fixed set of words (case-insensitive). */
+export function readChoice<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
+  const raw = readString(env, name, fallback).toLowerCase();
+  if ((choices as readonly string[]).includes(raw)) return raw as T;
+  throw new ConfigError(`${name} must be one of ${choices.join(', ')}; got "${raw}"`);
+}
+
 /** A file named by variable `name`, parsed; a problem stops the start, naming the variable and file. */
 export function readFileVariable<T>(
   env: Env,

@@ -203,6 +203,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       graceMs: readInt(env, 'SHUTDOWN_GRACE_MS', configDefaults.shutdown.graceMs, 0, 3_600_000),
     },
   };
+  if (config.prompts.cacheStore === 'redis' && config.redisUrl === undefined) {
+    throw new ConfigError('PROMPT_CACHE_STORE=redis needs REDIS_URL');
+  }
   if (
     config.upstream === 'openai' &&
     config.openaiApiKey === undefined &&

@@ -6,7 +6,7 @@ import { isLoopback, loopbackHosts } from './http/cors.js';
 import { createMetricsServer } from './http/metrics-route.js';
 import { createRateLimiter } from './limits/index.js';
 import { createProvider } from './routing/provider-factory.js';
-import { createStorage } from './storage/index.js';
+import { createStorage, openPromptCache } from './storage/index.js';
 import { operationNamesOf } from './telemetry/bounded-label.js';
 import { createLogger } from './telemetry/logger.js';
 import { createMetrics } from './telemetry/metrics.js';
@@ -52,6 +52,7 @@ async function main(): Promise<void> {
     ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
   });
   const limiter = await createRateLimiter({ redisUrl: config.redisUrl });
+  const promptCache = await openPromptCache(config.prompts.cacheStore, config.redisUrl, storage.promptCache);
   const authenticator = new ClientAuthenticator(config.clientKeys);
   const app = createApp({
     provider,
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
     trustedDocuments: config.trustedDocuments,
     ...(config.prices ? { prices: config.prices } : {}),
     prompts: config.prompts,
+    promptCache: promptCache ?? false,
     // Bound to loopback, only the developer's own names may reach it (no DNS rebinding).
     ...(isLoopback(config.host) ? { allowedHosts: loopbackHosts } : {}),
     wsInitTimeoutMs: config.wsInitTimeoutMs,
@@ -88,7 +90,7 @@ async function main(): Promise<void> {
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     logger.info(`Serving completions from ${description}`);
     logger.info(
-      `Stored completions and usage in ${storage.dialect === 'postgres' ? 'PostgreSQL' : `SQLite (${config.sqlitePath})`}; limits ${config.redisUrl ? 'shared in Redis' : 'in memory'}`,
+      `Stored completions and usage in ${storage.dialect === 'postgres' ? 'PostgreSQL' : `SQLite (${config.sqlitePath})`}; limits ${config.redisUrl ? 'shared in Redis' : 'in memory'}${config.prompts.templates.length > 0 ? `; prompt cache ${promptCache?.kind ?? 'off'}` : ''}`,
     );
     if (!authenticator.required) {
       logger.warn(
@@ -118,7 +120,13 @@ async function main(): Promise<void> {
     );
     metricsServer?.close();
     await app.drain(delayMs, config.shutdown.graceMs);
-    await Promise.allSettled([close(), storage.close(), limiter.close(), tracing?.shutdown()]);
+    await Promise.allSettled([
+      close(),
+      storage.close(),
+      limiter.close(),
+      promptCache?.close?.(),
+      tracing?.shutdown(),
+    ]);
     logger.info('drained: ledger and stores flushed, connections closed');
     process.exit(0);
   };

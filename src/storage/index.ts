@@ -1,9 +1,12 @@
 import { sql } from 'kysely';
+import { createMemoryPromptCache, type PromptCacheStore } from '../templates/cache-store.js';
+import type { PromptCacheChoice } from '../templates/template.js';
 import { createCompletionStore } from './completion-store.js';
 import { openConnection } from './connect.js';
 import { toStorageError } from './errors.js';
 import { migrateToLatest } from './migrate.js';
 import { createPromptCacheStore } from './prompt-cache.js';
+import { createRedisPromptCache } from './redis-prompt-cache.js';
 import type { Storage, StorageOptions } from './types.js';
 import { createUsageLedger } from './usage-ledger.js';
 
@@ -53,4 +56,21 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
       return closing;
     },
   };
+}
+
+/**
+ * The prompt cache PROMPT_CACHE_STORE asks for: `auto` is Redis when REDIS_URL is set (shared by
+ * every instance), else the database; undefined for `off`.
+ */
+export async function openPromptCache(
+  choice: PromptCacheChoice | undefined,
+  redisUrl: string | undefined,
+  database: PromptCacheStore,
+): Promise<PromptCacheStore | undefined> {
+  const wanted = choice === undefined || choice === 'auto' ? (redisUrl ? 'redis' : 'database') : choice;
+  if (wanted === 'off') return undefined;
+  if (wanted === 'memory') return createMemoryPromptCache();
+  if (wanted === 'database') return database;
+  if (redisUrl === undefined) throw new Error('PROMPT_CACHE_STORE=redis needs REDIS_URL');
+  return createRedisPromptCache({ url: redisUrl });
 }

@@ -1,7 +1,7 @@
 import { prepareFromInput } from '../completions/prepare.js';
 import { InvalidRequestError } from '../completions/validation.js';
 import { type ConfigPath as Path, parseConfigFile } from '../config-file.js';
-import { type Env, readBoolean, readFileVariable } from '../config-values.js';
+import { type Env, readBoolean, readChoice, readFileVariable } from '../config-values.js';
 import { PromptsFileError } from './errors.js';
 import { promptsFileSchema, type TemplateInput } from './file-schema.js';
 import {
@@ -9,6 +9,7 @@ import {
   type EntityBinding,
   type PromptsConfig,
   type PromptTemplate,
+  promptCacheStores,
   renderPrompt,
   splitPrompt,
   type TemplateParameters,
@@ -24,7 +25,11 @@ import {
 /** PROMPTS_FILE and ALLOW_RAW_PROMPTS; `env` is the configuration's environment (config.ts reads it). */
 export function readPromptsConfig(env: Env): PromptsConfig {
   const templates = readFileVariable(env, 'PROMPTS_FILE', parsePromptsFile, PromptsFileError) ?? [];
-  return { templates, allowRawPrompts: readBoolean(env, 'ALLOW_RAW_PROMPTS', true) };
+  return {
+    templates,
+    allowRawPrompts: readBoolean(env, 'ALLOW_RAW_PROMPTS', true),
+    cacheStore: readChoice(env, 'PROMPT_CACHE_STORE', promptCacheStores, 'auto'),
+  };
 }
 
 export function parsePromptsFile(text: string): PromptTemplate[] {

@@ -62,11 +62,17 @@ export interface EntityBinding {
   maxPromptsPerCall?: number;
 }
 
-/** What the service reads from PROMPTS_FILE and ALLOW_RAW_PROMPTS. */
+export const promptCacheStores = ['auto', 'database', 'redis', 'memory', 'off'] as const;
+/** PROMPT_CACHE_STORE: `auto` is Redis when REDIS_URL is set, else the database. */
+export type PromptCacheChoice = (typeof promptCacheStores)[number];
+
+/** What the service reads from PROMPTS_FILE, ALLOW_RAW_PROMPTS and PROMPT_CACHE_STORE. */
 export interface PromptsConfig {
   templates: readonly PromptTemplate[];
   /** false: createCompletion, completionStream and the REST face refuse raw prompts. */
   allowRawPrompts: boolean;
+  /** Where reusable results are kept; `auto` when not said. */
+  cacheStore?: PromptCacheChoice;
 }
 
 export const defaultPromptsConfig: PromptsConfig = { templates: [], allowRawPrompts: true };
