@@ -11,6 +11,7 @@ import { errorCodes, originalError, toClientError } from './errors.js';
 import { type CorsPolicy, sameOriginOnly, yogaCorsOptions } from './http/cors.js';
 import { renderOfflineGraphiQL, useGraphiqlPageHeaders } from './http/graphiql.js';
 import { requestIdOf } from './http/request-id.js';
+import { useCacheHints } from './plugins/cache-hints.js';
 import { authenticatedClient, useClientAuth } from './plugins/client-auth.js';
 import { useCompletionPreflight } from './plugins/completion-preflight.js';
 import { usePostCsrfPrevention } from './plugins/csrf.js';
@@ -181,6 +182,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
       // Federated tracing: only when a gateway asks (apollo-federation-include-trace: ftv1).
       useApolloInlineTrace(),
       useResponseExtensions(),
+      useCacheHints(),
       useRequestIdExtension(),
       // Last, so that it labels the errors of every stage above.
       useErrorCodes(),

@@ -29,6 +29,7 @@ export function createPromptCacheStore(
   let lastSweep = 0;
   return {
     kind,
+    now,
     async getMany(keys) {
       const values = new Map<string, string>();
       try {

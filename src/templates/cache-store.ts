@@ -5,6 +5,8 @@
  */
 export interface PromptCacheStore {
   readonly kind: 'memory' | 'sqlite' | 'postgres' | 'redis';
+  /** The clock expiry is measured by (epoch milliseconds), when not the system's: tests move it. */
+  now?: () => number;
   /** The values for these keys, in order; undefined for a key it does not hold (or has expired). */
   getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
   setMany(entries: readonly PromptCacheWrite[]): Promise<void>;
@@ -30,6 +32,7 @@ export function createMemoryPromptCache(options: MemoryPromptCacheOptions = {}):
   const entries = new Map<string, { value: string; expiresAt: number }>();
   return {
     kind: 'memory',
+    now,
     async getMany(keys) {
       const at = now();
       return keys.map((key) => {

@@ -31,7 +31,6 @@ interface Entry extends PromptResult {
 
 export interface PromptCacheDeps {
   store: PromptCacheStore;
-  now?: () => number;
   /** A store read or write failed: served as a miss, logged. */
   onStoreError?: (operation: 'read' | 'write', error: unknown) => void;
   /** Whether the client may use the model (its key's `models`): a reused result is no way around it. */
@@ -82,7 +81,8 @@ export class PromptCache {
   readonly pending = new PendingWrites();
 
   constructor(private readonly deps: PromptCacheDeps) {
-    this.now = deps.now ?? Date.now;
+    // The store's clock: expiry means the same to both.
+    this.now = deps.store.now ?? Date.now;
   }
 
   get storeKind(): PromptCacheStore['kind'] {

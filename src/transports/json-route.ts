@@ -5,6 +5,7 @@ import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
 import { headerText } from '../http/headers.js';
 import { requestIdOf } from '../http/request-id.js';
 import type { RouteHandler } from '../http/route.js';
+import { cacheControlFor } from '../plugins/cache-hints.js';
 import type { PersistedDocuments } from '../plugins/persisted-documents.js';
 import type { CompletionsYoga } from '../yoga.js';
 import {
@@ -103,7 +104,8 @@ export function createJsonRoute(deps: JsonRouteDeps): RouteHandler {
     const admitted = await admit(req, res, deps);
     if (admitted === 'left') return false;
     if (admitted === 'answered') return true;
-    const result = await run(deps, req, res, admitted.body, admitted.client);
+    const ran = await run(deps, req, res, admitted.body, admitted.client);
+    const result = ran?.result;
     // A refusal made before execution is answered here too when every error carries its code (the
     // preflight's, the variables'): handing it to yoga would parse and price the body again, which
     // a client sending refused 500 KB prompts turns into twice the garbage. Anything else: yoga.
@@ -119,6 +121,7 @@ export function createJsonRoute(deps: JsonRouteDeps): RouteHandler {
       'content-type': `${type}; charset=utf-8`,
       'content-length': Buffer.byteLength(text),
       ...corsResponseHeaders(deps.cors, req),
+      ...(ran?.cacheControl === undefined ? {} : { 'cache-control': ran.cacheControl }),
     });
     res.end(text);
     deps.onServed?.();
@@ -133,7 +136,7 @@ async function run(
   res: ServerResponse,
   body: Buffer,
   client: Client,
-): Promise<ExecutionResult | undefined> {
+): Promise<{ result: ExecutionResult; cacheControl: string | undefined } | undefined> {
   const params = withDocument(parseParams(body), deps.documents);
   if (params === undefined) return undefined;
   const operation = await envelopedOperation(
@@ -150,5 +153,8 @@ async function run(
   if (typeof result !== 'object' || result === null || Symbol.asyncIterator in result) {
     throw new Error('a query or mutation gave more than one result');
   }
-  return result as ExecutionResult;
+  return {
+    result: result as ExecutionResult,
+    cacheControl: cacheControlFor(operation.args.contextValue as object),
+  };
 }

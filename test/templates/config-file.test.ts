@@ -53,10 +53,36 @@ describe('the example file', () => {
 
   it('is what loadConfig serves with PROMPTS_FILE, raw prompts allowed unless ALLOW_RAW_PROMPTS=false', () => {
     const path = examplePath.pathname;
-    expect(loadConfig({}).prompts).toEqual({ templates: [], allowRawPrompts: true });
+    expect(loadConfig({}).prompts).toEqual({ templates: [], allowRawPrompts: true, cacheStore: 'auto' });
     const config = loadConfig({ PROMPTS_FILE: path, ALLOW_RAW_PROMPTS: 'false' });
     expect(config.prompts.allowRawPrompts).toBe(false);
     expect(config.prompts.templates.map((t) => t.name)).toEqual(templates.map((t) => t.name));
+  });
+
+  it('PROMPT_CACHE_STORE: one of its words; redis only with REDIS_URL', () => {
+    expect(loadConfig({ PROMPT_CACHE_STORE: 'Memory' }).prompts.cacheStore).toBe('memory');
+    expect(loadConfig({ PROMPT_CACHE_STORE: 'off' }).prompts.cacheStore).toBe('off');
+    expect(() => loadConfig({ PROMPT_CACHE_STORE: 'disk' })).toThrow(
+      'PROMPT_CACHE_STORE must be one of auto, database, redis, memory, off; got "disk"',
+    );
+    expect(() => loadConfig({ PROMPT_CACHE_STORE: 'redis' })).toThrow(
+      'PROMPT_CACHE_STORE=redis needs REDIS_URL',
+    );
+    expect(
+      loadConfig({ PROMPT_CACHE_STORE: 'redis', REDIS_URL: 'redis://127.0.0.1:6379' }).prompts.cacheStore,
+    ).toBe('redis');
+  });
+
+  it('maxPromptsPerCall: for every entity template, or per binding; 1 to 2048', () => {
+    const entity = (extra = '') =>
+      `templates:\n  s:\n    description: d\n    model: m\n    prompt: "S {{name}}"\n    variables: { name: String! }\n    entity: { type: Product, field: aiS${extra} }\n`;
+    expect(parsePromptsFile(entity())[0]?.entity?.maxPromptsPerCall).toBe(100);
+    expect(parsePromptsFile(`maxPromptsPerCall: 20\n${entity()}`)[0]?.entity?.maxPromptsPerCall).toBe(20);
+    expect(
+      parsePromptsFile(`maxPromptsPerCall: 20\n${entity(', maxPromptsPerCall: 7')}`)[0]?.entity
+        ?.maxPromptsPerCall,
+    ).toBe(7);
+    expect(() => parsePromptsFile(`maxPromptsPerCall: 0\n${entity()}`)).toThrow(/maxPromptsPerCall/);
   });
 
   it('the same in JSON', () => {

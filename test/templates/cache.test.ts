@@ -1,0 +1,225 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ClientAuthenticator, hashToken, parseClientKeys } from '../../src/auth/client-keys.js';
+import { createStorage, type Storage } from '../../src/storage/index.js';
+import { createMemoryPromptCache, type PromptCacheStore } from '../../src/templates/cache-store.js';
+import { parsePromptsFile } from '../../src/templates/config-file.js';
+import { reply } from '../helpers/stub-upstream.js';
+import { type StubbedApp, startStubbedApp, stopStubbedApp } from '../helpers/test-app.js';
+import { answerEach, cacheTemplatesYaml, fieldQuery, gated } from './cache-support.js';
+
+/**
+ * Template results reused across calls and clients, over real HTTP in front of the stub upstream:
+ * only results meant to be repeatable, for their TTL (the store's clock, moved by the test), free
+ * for the caller, counted apart in the ledger, one upstream call for concurrent identical misses,
+ * and the Cache-Control a gateway needs to keep them too.
+ */
+
+const keys = { alice: 'ck-alice-cache', bob: 'ck-bob-cache', narrow: 'ck-narrow-cache' } as const;
+const as = (name: keyof typeof keys) => ({ authorization: `Bearer ${keys[name]}` });
+
+let stubbed: StubbedApp;
+let storage: Storage;
+let now = Date.now();
+let store: PromptCacheStore;
+let run = 0;
+/** A name no earlier test used: each test starts with nothing cached for it. */
+let name = '';
+const calls = () => stubbed.stub.hits('/completions');
+const ask = (field: string, who: keyof typeof keys, variables: Record<string, unknown> = {}) =>
+  stubbed.app.post(fieldQuery(field), { name, ...variables }, as(who));
+
+beforeAll(async () => {
+  storage = await createStorage({ sqlitePath: ':memory:' });
+  store = createMemoryPromptCache({ now: () => now });
+  stubbed = await startStubbedApp({
+    app: {
+      prompts: { templates: parsePromptsFile(cacheTemplatesYaml), allowRawPrompts: true },
+      storage,
+      promptCache: store,
+      authenticator: new ClientAuthenticator(
+        parseClientKeys(
+          [
+            `alice:${hashToken(keys.alice)}`,
+            `bob:${hashToken(keys.bob)}`,
+            `narrow:${hashToken(keys.narrow)} models=local-only`,
+          ].join('\n'),
+        ),
+      ),
+    },
+  });
+  stubbed.stub.on('POST', '/completions', answerEach);
+});
+afterAll(async () => {
+  await stopStubbedApp(stubbed);
+  await storage.close();
+});
+beforeEach(() => {
+  name = `Lamp ${++run}`;
+  stubbed.stub.on('POST', '/completions', answerEach);
+});
+
+describe('reuse', () => {
+  it('the same arguments again: no upstream call, cached: true, the same text, free in extensions.usage', async () => {
+    const first = await ask('summary', 'alice');
+    expect(first.json.data.prompt.summary).toMatchObject({ cached: false, usage: { totalTokens: 9 } });
+    expect(first.json.extensions.usage.calls).toEqual([expect.objectContaining({ promptTokens: 5 })]);
+    const before = calls();
+    const second = await ask('summary', 'alice');
+    expect(calls()).toBe(before);
+    expect(second.json.data.prompt.summary).toEqual({ ...first.json.data.prompt.summary, cached: true });
+    expect(second.json.extensions.usage).toEqual({
+      calls: [
+        {
+          field: 'prompt.summary',
+          model: 'gpt-3.5-turbo-instruct',
+          promptTokens: 0,
+          completionTokens: 0,
+          costUsd: 0,
+          cachedResults: 1,
+        },
+      ],
+      costUsd: 0,
+    });
+  });
+
+  it('is shared between clients: what alice paid for, bob reuses; the ledger counts it apart, free', async () => {
+    await ask('summary', 'alice');
+    const before = calls();
+    const bob = await ask('summary', 'bob');
+    expect(bob.json.data.prompt.summary.cached).toBe(true);
+    expect(calls()).toBe(before);
+    const usage = await stubbed.app.post(
+      '{ usage { byModel { model requests cachedRequests totalTokens costUsd } } }',
+      {},
+      as('bob'),
+    );
+    expect(usage.json.data.usage.byModel).toEqual([
+      { model: 'gpt-3.5-turbo-instruct', requests: 0, cachedRequests: 1, totalTokens: 0, costUsd: 0 },
+    ]);
+  });
+
+  it('a key limited to other models gets MODEL_NOT_ALLOWED even for a cached result', async () => {
+    await ask('summary', 'alice');
+    const narrow = await ask('summary', 'narrow');
+    expect(narrow.json.errors?.[0]?.extensions?.code).toBe('MODEL_NOT_ALLOWED');
+    expect(narrow.json.data).toBeNull();
+  });
+
+  it('temperature 0.7 without a seed is never reused; reuse: always is', async () => {
+    const before = calls();
+    const a = await ask('tagline', 'alice');
+    const b = await ask('tagline', 'alice');
+    expect([a.json.data.prompt.tagline.cached, b.json.data.prompt.tagline.cached]).toEqual([false, false]);
+    expect(b.json.data.prompt.tagline.text).not.toBe(a.json.data.prompt.tagline.text);
+    expect(calls() - before).toBe(2);
+    await ask('stable', 'alice');
+    const again = await ask('stable', 'alice');
+    expect(again.json.data.prompt.stable.cached).toBe(true);
+    expect(calls() - before).toBe(3);
+  });
+
+  it('overrides: a caller making it random is not reused, a seed makes it repeatable, user is not in the key', async () => {
+    const before = calls();
+    await ask('summary', 'alice', { o: { temperature: 0.8 } });
+    await ask('summary', 'alice', { o: { temperature: 0.8 } });
+    expect(calls() - before).toBe(2);
+    await ask('tagline', 'alice', { o: { seed: 42 } });
+    const seeded = await ask('tagline', 'alice', { o: { seed: 42 } });
+    expect(seeded.json.data.prompt.tagline.cached).toBe(true);
+    // Another seed, another maxTokens: other sampling, other results.
+    await ask('tagline', 'alice', { o: { seed: 43 } });
+    await ask('summary', 'alice', { o: { maxTokens: 7 } });
+    expect(calls() - before).toBe(5);
+    await ask('summary', 'alice', { o: { maxTokens: 7, user: 'someone-else' } });
+    expect(calls() - before).toBe(5);
+  });
+
+  it('after its TTL (the store’s clock) the result is made again', async () => {
+    await ask('summary', 'alice');
+    now += 59_000;
+    expect((await ask('summary', 'alice')).json.data.prompt.summary.cached).toBe(true);
+    const before = calls();
+    now += 1_000;
+    expect((await ask('summary', 'alice')).json.data.prompt.summary.cached).toBe(false);
+    expect(calls()).toBe(before + 1);
+  });
+});
+
+describe('single flight', () => {
+  it('8 concurrent identical misses make one upstream call; all get its text', async () => {
+    const gate = gated(answerEach);
+    stubbed.stub.on('POST', '/completions', gate.handler);
+    const before = calls();
+    const answers = Array.from({ length: 8 }, () => ask('summary', 'alice'));
+    await expect.poll(calls).toBe(before + 1);
+    gate.open();
+    const texts = (await Promise.all(answers)).map((r) => r.json.data.prompt.summary.text);
+    expect(new Set(texts).size).toBe(1);
+    expect(calls()).toBe(before + 1);
+  });
+
+  it('when the first caller’s call fails, the next caller makes its own call instead of taking its error', async () => {
+    const gate = gated(reply.json(400, { error: { message: 'bad', type: 'invalid_request_error' } }));
+    stubbed.stub.on('POST', '/completions', gate.handler, answerEach);
+    const before = calls();
+    const first = ask('summary', 'alice');
+    await expect.poll(calls).toBe(before + 1);
+    const second = ask('summary', 'bob');
+    gate.open();
+    expect((await first).json.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect((await second).json.data.prompt.summary).toMatchObject({ cached: false });
+    expect(calls()).toBe(before + 2);
+  });
+});
+
+describe('Cache-Control for gateways', () => {
+  it('a reusable result: private (clients authenticate), max-age of what is left of its TTL', async () => {
+    const first = await ask('summary', 'alice');
+    expect(first.headers.get('cache-control')).toBe('private, max-age=60');
+    now += 15_000;
+    const second = await ask('summary', 'alice');
+    expect(second.headers.get('cache-control')).toBe('private, max-age=45');
+  });
+
+  it('none for a result that is not reusable, or with any other field, or with an error', async () => {
+    expect((await ask('tagline', 'alice')).headers.get('cache-control')).toBeNull();
+    const mixed = await stubbed.app.post(fieldQuery('summary', 'usage { client }'), { name }, as('alice'));
+    expect(mixed.json.data.prompt.summary.text).toBeTruthy();
+    expect(mixed.headers.get('cache-control')).toBeNull();
+    const refused = await ask('summary', 'narrow');
+    expect(refused.headers.get('cache-control')).toBeNull();
+  });
+});
+
+describe('a store that fails', () => {
+  it('is a miss: the call is made and answered, never an error', async () => {
+    const broken: PromptCacheStore = {
+      kind: 'memory',
+      getMany: () => Promise.reject(new Error('store down')),
+      setMany: () => Promise.reject(new Error('store down')),
+    };
+    const corrupt: PromptCacheStore = {
+      kind: 'memory',
+      getMany: (keys) => Promise.resolve(keys.map(() => '{"texts":"not a list"}')),
+      setMany: () => Promise.resolve(),
+    };
+    for (const promptCache of [broken, corrupt]) {
+      const other = await startStubbedApp({
+        app: {
+          prompts: { templates: parsePromptsFile(cacheTemplatesYaml), allowRawPrompts: true },
+          promptCache,
+        },
+      });
+      other.stub.on('POST', '/completions', answerEach);
+      try {
+        for (let i = 0; i < 2; i++) {
+          const response = await other.app.post(fieldQuery('summary'), { name });
+          expect(response.json.data.prompt.summary.cached).toBe(false);
+        }
+        expect(other.stub.hits('/completions')).toBe(2);
+      } finally {
+        await stopStubbedApp(other);
+      }
+    }
+  });
+});
