@@ -133,8 +133,11 @@ export function assembleUseCase(
     promptStore &&
     new PromptCache({
       store: promptStore,
-      onStoreError: (operation, error) =>
-        deps.logger.warn({ err: error, operation }, 'prompt cache store failed; served as a miss'),
+      onStoreError: (operation, error) => {
+        if (operation === 'write') metrics.writeFailure('prompt_cache');
+        deps.logger.warn({ err: error, operation }, 'prompt cache store failed; served as a miss');
+      },
+      onCounted: (template, hits, misses) => metrics.promptCache(template, hits, misses),
       modelAllowed: (client, model) => authenticator.policyOf(client)?.models?.has(model) ?? true,
     });
   const createContext = createContextFactory({

@@ -48,7 +48,9 @@ export interface Metrics {
   operation(type: string, name: string | null | undefined, outcome: string, seconds: number): void;
   upstreamAttempt(status: string, retried: boolean): void;
   rateLimitRefusal(limit: string): void;
-  writeFailure(store: 'completions' | 'ledger'): void;
+  writeFailure(store: 'completions' | 'ledger' | 'prompt_cache'): void;
+  /** Template results reused from the cache (hits) and made by an upstream call (misses). */
+  promptCache(template: string, hits: number, misses: number): void;
   cost(client: string, model: string, usd: number): void;
   /** Streams open now. */
   readonly openStreams: Gauge;
@@ -127,7 +129,13 @@ export function createMetrics(options: { knownOperationNames?: Iterable<string> 
   });
   // Known label values start at 0, so that rate() and the dashboard see the series before the first event.
   for (const limit of ['requests', 'tokens', 'limiter_unavailable']) refusals.inc({ limit }, 0);
-  for (const store of ['completions', 'ledger']) writeFailures.inc({ store }, 0);
+  for (const store of ['completions', 'ledger', 'prompt_cache']) writeFailures.inc({ store }, 0);
+  const promptCacheResults = new Counter({
+    name: 'prompt_cache_results_total',
+    help: 'Template results by outcome: hit (reused, no upstream call) or miss (made by a call), by template.',
+    labelNames: ['template', 'outcome'],
+    registers,
+  });
   const breakers = new Map<string, BreakerStateReader>();
   new Gauge({
     name: 'upstream_circuit_breaker_state',
@@ -193,6 +201,11 @@ export function createMetrics(options: { knownOperationNames?: Iterable<string> 
     upstreamAttempt: (status, retried) => attempts.inc({ status, retried: String(retried) }),
     rateLimitRefusal: (limit) => refusals.inc({ limit }),
     writeFailure: (store) => writeFailures.inc({ store }),
+    promptCache(template, hits, misses) {
+      // Template names come from PROMPTS_FILE: a bounded set the operator wrote.
+      if (hits > 0) promptCacheResults.inc({ template, outcome: 'hit' }, hits);
+      if (misses > 0) promptCacheResults.inc({ template, outcome: 'miss' }, misses);
+    },
     cost(client, model, usd) {
       if (usd > 0) costUsd.inc({ client: clients.of(client), gen_ai_response_model: models.of(model) }, usd);
     },

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ClientAuthenticator, hashToken, parseClientKeys } from '../../src/auth/client-keys.js';
 import { createStorage, type Storage } from '../../src/storage/index.js';
+import { createMetrics } from '../../src/telemetry/metrics.js';
 import { createMemoryPromptCache, type PromptCacheStore } from '../../src/templates/cache-store.js';
 import { parsePromptsFile } from '../../src/templates/config-file.js';
 import { reply } from '../helpers/stub-upstream.js';
@@ -21,6 +22,7 @@ let stubbed: StubbedApp;
 let storage: Storage;
 let now = Date.now();
 let store: PromptCacheStore;
+const metrics = createMetrics();
 let run = 0;
 /** A name no earlier test used: each test starts with nothing cached for it. */
 let name = '';
@@ -36,6 +38,7 @@ beforeAll(async () => {
       prompts: { templates: parsePromptsFile(cacheTemplatesYaml), allowRawPrompts: true },
       storage,
       promptCache: store,
+      metrics,
       authenticator: new ClientAuthenticator(
         parseClientKeys(
           [
@@ -67,6 +70,9 @@ describe('reuse', () => {
     const second = await ask('summary', 'alice');
     expect(calls()).toBe(before);
     expect(second.json.data.prompt.summary).toEqual({ ...first.json.data.prompt.summary, cached: true });
+    const exposition = await metrics.registry.metrics();
+    expect(exposition).toMatch(/^prompt_cache_results_total\{template="summary",outcome="hit"\} [1-9]/m);
+    expect(exposition).toMatch(/^prompt_cache_results_total\{template="summary",outcome="miss"\} [1-9]/m);
     expect(second.json.extensions.usage).toEqual({
       calls: [
         {
