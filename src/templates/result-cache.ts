@@ -35,6 +35,8 @@ export interface PromptCacheDeps {
   onStoreError?: (operation: 'read' | 'write', error: unknown) => void;
   /** Whether the client may use the model (its key's `models`): a reused result is no way around it. */
   modelAllowed?: (client: string, model: string) => boolean;
+  /** Entries kept in this process in front of a database or Redis store (default 10,000). */
+  recentEntries?: number;
   /** Results per template, reused and not (metrics). */
   onCounted?: (template: string, hits: number, misses: number) => void;
 }
@@ -74,8 +76,35 @@ function parseEntry(text: string | undefined): Entry | undefined {
   return undefined;
 }
 
+/** The entries this process read or wrote last, bounded; the oldest go first. */
+class RecentEntries {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly max: number) {}
+
+  get(key: string, at: number): Entry | undefined {
+    const entry = this.entries.get(key);
+    if (entry !== undefined && entry.expiresAt <= at) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  set(key: string, entry: Entry): void {
+    if (this.max === 0) return;
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    if (this.entries.size > this.max) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+  }
+}
+
 export class PromptCache {
   private readonly inflight = new Map<string, Promise<Entry>>();
+  private readonly recent: RecentEntries;
   private readonly now: () => number;
   /** Store writes after the response went out; awaited at shutdown. */
   readonly pending = new PendingWrites();
@@ -83,6 +112,8 @@ export class PromptCache {
   constructor(private readonly deps: PromptCacheDeps) {
     // The store's clock: expiry means the same to both.
     this.now = deps.store.now ?? Date.now;
+    // A store in this process's memory needs no copy in front of it.
+    this.recent = new RecentEntries(deps.store.kind === 'memory' ? 0 : (deps.recentEntries ?? 10_000));
   }
 
   get storeKind(): PromptCacheStore['kind'] {
@@ -167,24 +198,37 @@ export class PromptCache {
     release: (index: number) => void,
   ): Promise<number[]> {
     if (lookups.length === 0) return [];
+    const hit = (index: number, entry: Entry) => {
+      outcomes[index] = this.reused(entry);
+      mine.get(index)?.resolve(entry);
+      release(index);
+    };
+    // This process's copies first: an entry never changes before it expires, so a copy is as good.
+    let at = this.now();
+    const remote: number[] = [];
+    for (const index of lookups) {
+      const entry = this.recent.get(keys[index] as string, at);
+      if (entry === undefined) remote.push(index);
+      else hit(index, entry);
+    }
+    if (remote.length === 0) return [];
     let values: (string | undefined)[];
     try {
-      values = await this.deps.store.getMany(lookups.map((index) => keys[index] as string));
+      values = await this.deps.store.getMany(remote.map((index) => keys[index] as string));
     } catch (error) {
       this.deps.onStoreError?.('read', error);
       values = [];
     }
-    const at = this.now();
+    at = this.now();
     const misses: number[] = [];
-    for (const [i, index] of lookups.entries()) {
+    for (const [i, index] of remote.entries()) {
       const entry = parseEntry(values[i]);
       if (entry === undefined || entry.expiresAt <= at) {
         misses.push(index);
         continue;
       }
-      outcomes[index] = this.reused(entry);
-      mine.get(index)?.resolve(entry);
-      release(index);
+      this.recent.set(keys[index] as string, entry);
+      hit(index, entry);
     }
     return misses;
   }
@@ -222,6 +266,7 @@ export class PromptCache {
         return;
       }
       const entry: Entry = { ...result, expiresAt };
+      this.recent.set(keys[index] as string, entry);
       outcomes[index] = { ok: true, result, cached: false, maxAgeSeconds: ttlSeconds };
       mine.get(index)?.resolve(entry);
       writes.push({ key: keys[index] as string, value: JSON.stringify(entry), ttlSeconds });
