@@ -5,9 +5,23 @@ import { parse } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { ClientAuthenticator, hashToken, parseClientKeys } from '../../src/auth/client-keys.js';
 import { configDefaults } from '../../src/config.js';
+import { parsePromptsFile } from '../../src/templates/config-file.js';
 import type { StubHandler } from '../helpers/stub-upstream.js';
 import { type StubbedApp, startStubbedApp } from '../helpers/test-app.js';
 import { exampleTemplates } from './helpers.js';
+
+/** A second entity field, sampled (temperature 0.7, no seed): its results must never be reused. */
+const taglineYaml = `
+templates:
+  productTagline:
+    description: A creative tagline for a product.
+    prompt: "Write a tagline.\\nName: {{name}}\\nTagline:"
+    variables: { name: String! }
+    model: gpt-3.5-turbo-instruct
+    parameters: { maxTokens: 20, temperature: 0.7 }
+    cache: { ttlSeconds: 3600 }
+    entity: { type: Product, key: id, field: aiTagline, requires: { name: String! } }
+`;
 
 /**
  * What both gateway tests compose (`gateway.test.ts`: Apollo Gateway, `hive-gateway.test.ts`: the
@@ -141,7 +155,10 @@ const authenticator = () =>
 export async function startTemplatesSubgraph(): Promise<StubbedApp> {
   const completions = await startStubbedApp({
     app: {
-      prompts: { templates: exampleTemplates(), allowRawPrompts: false },
+      prompts: {
+        templates: [...exampleTemplates(), ...parsePromptsFile(taglineYaml)],
+        allowRawPrompts: false,
+      },
       limits: { ...configDefaults.limits, maxEstimatedTokensPerOperation: 4_000 },
       authenticator: authenticator(),
     },
@@ -149,6 +166,9 @@ export async function startTemplatesSubgraph(): Promise<StubbedApp> {
   completions.stub.on('POST', '/completions', answerBatch());
   return completions;
 }
+
+/** `{ products { aiTagline } }`: the sampled entity field. */
+export const taglineQuery = '{ products { id aiTagline { text cached } } }';
 
 /** `{ products { … aiSummary … } }` as a client sends it. */
 export const productsQuery = '{ products { id name aiSummary { text cached } } }';
