@@ -9,15 +9,17 @@
  * Section 7 sets `BENCH_TELEMETRY`, the parts turned on: `metrics`, `traces` (every operation, to
  * `BENCH_OTLP_URL`), `log` (the access log at info, into `BENCH_ACCESS_LOG`); `off` for none.
  */
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { Gauge, Registry } from 'prom-client';
 import { Agent } from 'undici';
 import { createApp } from '../src/app.js';
 import { ClientAuthenticator, hashToken } from '../src/auth/client-keys.js';
 import { configDefaults } from '../src/config.js';
 import { createStorage } from '../src/storage/index.js';
-import { createLogger } from '../src/telemetry/logger.js';
+import { createLogger, logDestination } from '../src/telemetry/logger.js';
 import { createMetrics, type Metrics } from '../src/telemetry/metrics.js';
 import { createTracing } from '../src/telemetry/tracing.js';
 import { createHttpProvider } from '../src/upstream/http.js';
@@ -65,6 +67,7 @@ function noMetrics(): Metrics {
     rateLimitRefusal: nothing,
     writeFailure: nothing,
     cost: nothing,
+    promptCache: nothing,
     watchBreaker: nothing,
     watchWebSockets: nothing,
   };
@@ -73,43 +76,70 @@ function noMetrics(): Metrics {
 const accessLog = process.env.BENCH_ACCESS_LOG;
 const otlpUrl = process.env.BENCH_OTLP_URL;
 
-/** The app with the given parts of telemetry on (section 7 runs two in one process). */
+/** The app with the given parts of telemetry on (section 7 runs several in one process). */
 async function build(parts: ReadonlySet<string>, storagePath: string | undefined) {
-  return createApp({
+  const logger = createLogger({
+    level: parts.has('log') ? 'info' : 'silent',
+    // What production scrubs from every line: the upstream key at least.
+    secrets: ['sk-bench-not-a-secret'],
+    // Written as production writes standard output: buffered, asynchronously.
+    ...(accessLog === undefined ? {} : { destination: logDestination(accessLog) }),
+  });
+  const tracing =
+    parts.has('traces') && otlpUrl !== undefined
+      ? createTracing({
+          url: otlpUrl,
+          headers: {},
+          serviceName: 'bench',
+          sampler: 'parentbased_traceidratio',
+          samplerArg: Number(process.env.BENCH_TRACE_RATIO ?? 1),
+          captureContent: false,
+        })
+      : undefined;
+  const app = createApp({
     ...benchOptions,
     ...(storagePath === undefined ? {} : { storage: await createStorage({ sqlitePath: storagePath }) }),
     provider,
-    logger: createLogger({
-      level: parts.has('log') ? 'info' : 'silent',
-      secrets: [],
-      ...(accessLog === undefined ? {} : { destination: pino.destination({ dest: accessLog, sync: false }) }),
-    }),
+    logger,
     production: true,
     metrics: parts.has('metrics') ? createMetrics() : noMetrics(),
-    ...(parts.has('traces') && otlpUrl !== undefined
-      ? {
-          tracing: createTracing({
-            url: otlpUrl,
-            headers: {},
-            serviceName: 'bench',
-            sampler: 'parentbased_traceidratio',
-            samplerArg: Number(process.env.BENCH_TRACE_RATIO ?? 1),
-            captureContent: false,
-          }),
-        }
-      : {}),
+    ...(tracing === undefined ? {} : { tracing }),
   });
+  return {
+    app,
+    /**
+     * Finishes the work a block of calls left behind (spans batched for export, log lines
+     * buffered), so that its CPU is counted in that block and not in the next one.
+     */
+    async settle() {
+      if (process.env.BENCH_SETTLE_TRACES !== '0') await tracing?.forceFlush();
+      await new Promise<void>((resolve, reject) =>
+        logger.flush((error) => (error ? reject(error) : resolve())),
+      );
+    },
+  };
 }
 
-const app = await build(telemetry, sqlitePath);
-// Section 7: a twin with other telemetry in the same process, so both are measured with the same
-// JIT, heap and scheduling (separate processes differed by up to 15 % with identical settings).
-const twinParts = process.env.BENCH_TWIN_TELEMETRY;
-const twin =
-  twinParts === undefined
-    ? undefined
-    : await build(new Set(twinParts.split(',')), sqlitePath && `${sqlitePath}.twin`);
-if (twin !== undefined) await new Promise<void>((resolve) => twin.server.listen(0, '127.0.0.1', resolve));
+const main = await build(telemetry, sqlitePath);
+const app = main.app;
+// Section 7: twins with other telemetry in the same process (`;` between twins), so all are
+// measured with the same JIT, heap and scheduling (separate processes differed by up to 15 % with
+// identical settings).
+const twins = await Promise.all(
+  (process.env.BENCH_TWIN_TELEMETRY?.split(';') ?? []).map((parts, i) =>
+    build(new Set(parts.split(',')), sqlitePath && `${sqlitePath}.twin${i}`),
+  ),
+);
+for (const twin of twins) {
+  await new Promise<void>((resolve) => twin.app.server.listen(0, '127.0.0.1', resolve));
+}
+
+let profiler: Session | undefined;
+// Time spent in garbage collection pauses so far (ms), to tell how much of a block's CPU it was.
+let gcMs = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcMs += entry.duration;
+}).observe({ entryTypes: ['gc'] });
 
 // A listen queue deep enough for the open-streams burst (Node's default backlog is 511).
 app.server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () => {
@@ -121,7 +151,30 @@ app.server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () => {
       return true;
     },
     cpu: () => process.cpuUsage(),
-    twinPort: () => (twin?.server.address() as AddressInfo | undefined)?.port,
+    gcMs: () => gcMs,
+    /** Starts V8's sampling CPU profiler (to find where a request's CPU goes). */
+    profileStart: async () => {
+      profiler ??= new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.setSamplingInterval', { interval: 100 });
+      await profiler.post('Profiler.start');
+      return true;
+    },
+    /** Stops it and writes the `.cpuprofile` to the path given. */
+    profileStop: async (path: unknown) => {
+      if (profiler === undefined) throw new Error('no profile running');
+      const { profile } = await profiler.post('Profiler.stop');
+      await writeFile(String(path), JSON.stringify(profile));
+      profiler.disconnect();
+      return true;
+    },
+    twinPorts: () => twins.map((twin) => (twin.app.server.address() as AddressInfo).port),
+    /** Settles the main app (0) or a twin (1, 2, …): see `settle` above. */
+    settle: async (index: unknown) => {
+      await (index === 0 ? main : twins[Number(index) - 1])?.settle();
+      return true;
+    },
     connections: () =>
       new Promise<number>((resolve, reject) =>
         app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),

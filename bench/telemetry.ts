@@ -1,11 +1,19 @@
 /**
- * Section 7: what telemetry costs. The service with protections on (as section 6 runs it), as two
+ * Section 7: what telemetry costs. The service with protections on (as section 6 runs it), as
  * twin apps in one process: one with metrics, traces and the access log off, one with all three on
  * (Prometheus metrics; traces over OTLP/HTTP protobuf to a sink in this process; access lines to a
- * file). Twins, because separate processes with identical settings differed by up to 15 % here,
+ * file), and a second "off" twin, whose ratio to the first shows the method's own noise (an A/A
+ * row). Twins, because separate processes with identical settings differed by up to 15 % here,
  * more than the difference to measure. Two such processes: one operation in ten traced
- * (`parentbased_traceidratio` 0.1, a production setting), and every operation traced. Server CPU
- * per request at c=64 over blocks that alternate the twins; the median block of each.
+ * (`parentbased_traceidratio` 0.1, a production setting), and every operation traced.
+ *
+ * Server CPU per request at c=64 (the process's user + system time, all its threads), over many
+ * short blocks: each round runs every twin once, in an order that rotates from round to round, and
+ * each block ends when the twin has also exported the spans and written the log lines the block
+ * left behind (else that work would be counted in the next twin's block). Each twin's figure is
+ * the trimmed mean of its blocks (the fastest and slowest fifth left out: another process taking
+ * the CPU lands in a few blocks, not in all of one twin's).
+ * `BENCH_TELEMETRY_SPLIT=1` adds a twin per part (metrics, log, traces) to see what each costs.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -14,16 +22,37 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { type BenchChild, childrenCpuPerCall, serviceEnv, startChild } from './children.js';
-import { log, measureThroughput, percentile, round } from './stats.js';
+import { log, measureThroughput, round } from './stats.js';
 import type { Row } from './table.js';
 import { createCompletionBody, graphqlHeaders } from './workload.js';
 
 const SECTION = '7. telemetry';
-const WARMUP = 500;
-const BLOCKS = 8;
-const CALLS = 500;
+const WARMUP = 1_000;
+const ROUNDS = 60;
+const CALLS = 200;
 const CONCURRENCY = 64;
 const CLIENT_TOKEN = 'bench-client-token-not-a-secret';
+
+/** The twins beside the "off" app: all of telemetry on, and "off" again (the method's noise). */
+const twins = [
+  { key: 'on', parts: 'metrics,traces,log' },
+  { key: 'off again', parts: 'off' },
+  ...(process.env.BENCH_TELEMETRY_SPLIT === '1'
+    ? [
+        { key: 'metrics', parts: 'metrics' },
+        { key: 'log', parts: 'log' },
+        { key: 'traces', parts: 'traces' },
+      ]
+    : []),
+];
+
+/** The mean of what is left when the lowest and highest `cut` fraction are left out. */
+function trimmedMean(samples: readonly number[], cut: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const drop = Math.floor(sorted.length * cut);
+  const kept = sorted.slice(drop, sorted.length - drop);
+  return kept.reduce((sum, value) => sum + value, 0) / kept.length;
+}
 
 export async function runTelemetryBench(stub: BenchChild): Promise<Row[]> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-telemetry-'));
@@ -47,8 +76,8 @@ export async function runTelemetryBench(stub: BenchChild): Promise<Row[]> {
     const text = await response.body.text();
     if (response.statusCode !== 200 || text.includes('"errors"')) throw new Error(`telemetry: ${text}`);
   };
-  /** Off and on, twins in one process: CPU per request of each, median over alternating blocks. */
-  const measure = async (name: string, ratio: string): Promise<{ off: number; on: number }> => {
+  /** The twins in one process: CPU per request of each, a trimmed mean over rotating blocks. */
+  const measure = async (name: string, ratio: string): Promise<Map<string, number>> => {
     const child = await startChild('service.ts', {
       ...serviceEnv,
       UPSTREAM_ORIGIN: stub.origin,
@@ -56,44 +85,74 @@ export async function runTelemetryBench(stub: BenchChild): Promise<Row[]> {
       BENCH_RATE_LIMIT: '10000000',
       BENCH_SQLITE_PATH: join(dir, `${name}.sqlite`),
       BENCH_TELEMETRY: 'off',
-      BENCH_TWIN_TELEMETRY: 'metrics,traces,log',
+      BENCH_TWIN_TELEMETRY: twins.map((twin) => twin.parts).join(';'),
       BENCH_TRACE_RATIO: ratio,
       BENCH_OTLP_URL: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/v1/traces`,
       BENCH_ACCESS_LOG: join(dir, `${name}.log`),
     });
     started.push(child);
-    const twinPort = await child.rpc<number>('twinPort');
-    const origins = { off: child.origin, on: `http://127.0.0.1:${twinPort}` };
-    for (const origin of Object.values(origins)) await measureThroughput(WARMUP, CONCURRENCY, call(origin));
-    const cpu = { off: [] as number[], on: [] as number[] };
-    for (let block = 0; block < BLOCKS; block++) {
-      for (const key of block % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+    const ports = await child.rpc<number[]>('twinPorts');
+    const apps = [
+      { key: 'off', origin: child.origin, index: 0 },
+      ...twins.map((twin, i) => ({ key: twin.key, origin: `http://127.0.0.1:${ports[i]}`, index: i + 1 })),
+    ];
+    for (const app of apps) await measureThroughput(WARMUP, CONCURRENCY, call(app.origin));
+    const blocks = new Map(apps.map((app) => [app.key, [] as number[]]));
+    const gc = new Map(apps.map((app) => [app.key, [] as number[]]));
+    for (let round = 0; round < ROUNDS; round++) {
+      const rotated = apps.map((_, i) => apps[(i + round) % apps.length] as (typeof apps)[number]);
+      for (const app of round % 2 === 0 ? rotated : rotated.reverse()) {
+        const gcBefore = await child.rpc<number>('gcMs');
         const [perCall = 0] = await childrenCpuPerCall([child], CALLS, async () => {
-          await measureThroughput(CALLS, CONCURRENCY, call(origins[key]));
+          await measureThroughput(CALLS, CONCURRENCY, call(app.origin));
+          await child.rpc('settle', app.index);
         });
-        cpu[key].push(perCall);
+        blocks.get(app.key)?.push(perCall);
+        gc.get(app.key)?.push((((await child.rpc<number>('gcMs')) - gcBefore) * 1000) / CALLS);
       }
     }
     await child.stop();
-    return { off: percentile(cpu.off, 50), on: percentile(cpu.on, 50) };
+    if (process.env.BENCH_TELEMETRY_BLOCKS === '1') {
+      const off = blocks.get('off') ?? [];
+      for (const [key, samples] of blocks) {
+        const ratios = samples.map((v, i) => v / (off[i] ?? Number.NaN)).sort((a, b) => a - b);
+        log(
+          `${name} ${key}: trimmed ${Math.round(trimmedMean(samples, 0.2))} median-of-round-ratios ${ratios[Math.floor(ratios.length / 2)]?.toFixed(3)} trimmed-ratio ${(trimmedMean(samples, 0.2) / trimmedMean(off, 0.2)).toFixed(3)} gc µs/call ${Math.round(trimmedMean(gc.get(key) ?? [], 0))} p25 ${Math.round([...samples].sort((a, b) => a - b)[Math.floor(samples.length / 4)] ?? 0)}`,
+        );
+      }
+    }
+    return new Map([...blocks].map(([key, samples]) => [key, trimmedMean(samples, 0.2)]));
   };
   try {
-    log('telemetry: twins off / on, one operation in ten traced');
+    log('telemetry: twins off / on / off again, one operation in ten traced');
     const sampled = await measure('sampled', '0.1');
-    log('telemetry: twins off / on, every operation traced');
+    log('telemetry: twins off / on / off again, every operation traced');
     const all = await measure('all', '1');
-    const row = (figures: { off: number; on: number }, what: string, judged: boolean): Row => ({
-      section: SECTION,
-      metric: `server CPU per request at c=${CONCURRENCY}: metrics, access log and ${what}, vs all off (twins in one process, n=${(BLOCKS * CALLS) / 2} each)`,
-      value: round(figures.on, 0),
-      unit: 'µs',
-      baseline: round(figures.off, 0),
-      ratio: figures.on / figures.off,
-      ...(judged ? { target: '≤ 1.05×', pass: figures.on / figures.off <= 1.05 } : {}),
-    });
+    const n = `twins in one process, ${ROUNDS} blocks of ${CALLS} each, trimmed mean`;
+    const row = (figures: Map<string, number>, key: string, metric: string, target?: string): Row => {
+      const value = figures.get(key) ?? Number.NaN;
+      const baseline = figures.get('off') ?? Number.NaN;
+      return {
+        section: SECTION,
+        metric: `server CPU per request at c=${CONCURRENCY}: ${metric} (${n})`,
+        value: round(value, 0),
+        unit: 'µs',
+        baseline: round(baseline, 0),
+        ratio: value / baseline,
+        ...(target === undefined ? {} : { target: `≤ ${target}×`, pass: value / baseline <= Number(target) }),
+      };
+    };
+    const split = (figures: Map<string, number>, what: string): Row[] =>
+      ['metrics', 'log', 'traces']
+        .filter((key) => figures.has(key))
+        .map((key) => row(figures, key, `${key} alone (${what}) vs all off`));
     return [
-      row(sampled, 'traces of 1 operation in 10', true),
-      row(all, 'every operation traced', false),
+      row(sampled, 'on', 'metrics, access log and traces of 1 operation in 10, vs all off', '1.05'),
+      row(sampled, 'off again', "all off again vs all off (A/A: the method's own noise)"),
+      ...split(sampled, 'traces of 1 operation in 10'),
+      row(all, 'on', 'metrics, access log and every operation traced, vs all off'),
+      row(all, 'off again', 'all off again vs all off (A/A), every-operation-traced process'),
+      ...split(all, 'every operation traced'),
       {
         section: SECTION,
         metric: 'OTLP bytes received by the sink (evidence that traces were exported)',

@@ -71,15 +71,14 @@ export function useOperationTelemetry(deps: OperationTelemetryDeps): Plugin {
       const parent = context.req === undefined ? ROOT_CONTEXT : tracing.extract(context.req.headers);
       span = tracing.tracer.startSpan(
         name === undefined ? type : `${type} ${name}`,
-        {
-          kind: SpanKind.SERVER,
-          attributes: {
-            'graphql.operation.type': type,
-            ...(name === undefined ? {} : { 'graphql.operation.name': name }),
-          },
-        },
+        { kind: SpanKind.SERVER },
         parent,
       );
+      // Attributes only for a span that records them (the samplers here do not read them).
+      if (span.isRecording()) {
+        span.setAttribute('graphql.operation.type', type);
+        if (name !== undefined) span.setAttribute('graphql.operation.name', name);
+      }
       // The paid calls' spans hang from this one (read by completionCallOptions).
       context.trace = trace.setSpan(parent, span);
     }

@@ -87,22 +87,26 @@ class Watch implements CallWatch {
       Pick<CallObserverDeps, 'tracing'>,
     wire: WireCompletionRequest,
     private readonly client: string,
-    private readonly span: Span | undefined,
+    private span: Span | undefined,
     onAttempt: (status: string, retried: boolean) => void,
   ) {
     this.started = deps.now();
     this.previous = this.started;
     this.requestModel = wire.model;
-    this.callOptions =
-      span === undefined
-        ? { onAttempt }
-        : {
-            traceHeaders: deps.tracing?.headersFor(span) ?? {},
-            onAttempt: (status, retried) => {
-              onAttempt(status, retried);
-              if (retried) span.addEvent('retry', { 'http.response.status_code': status });
-            },
-          };
+    if (span === undefined) this.callOptions = { onAttempt };
+    else if (!span.isRecording()) {
+      // An operation not sampled: its trace is passed on, nothing is recorded.
+      this.callOptions = { traceHeaders: deps.tracing?.headersFor(span) ?? {}, onAttempt };
+      this.span = undefined;
+    } else {
+      this.callOptions = {
+        traceHeaders: deps.tracing?.headersFor(span) ?? {},
+        onAttempt: (status, retried) => {
+          onAttempt(status, retried);
+          if (retried) span.addEvent('retry', { 'http.response.status_code': status });
+        },
+      };
+    }
   }
 
   private attributes(responseModel?: string, errorType?: string): GenAiAttributes {
@@ -180,9 +184,12 @@ export function createCallObserver(deps: CallObserverDeps): CallObserver {
     if (tracing === undefined) return undefined;
     const span = tracing.tracer.startSpan(
       `text_completion ${wire.model}`,
-      { kind, attributes: requestAttributes(wire, providerName) },
+      { kind },
       isContext(parent) ? parent : ROOT_CONTEXT,
     );
+    // Attributes only for a span that records them (the samplers here do not read them).
+    if (!span.isRecording()) return span;
+    span.setAttributes(requestAttributes(wire, providerName));
     if (tracing.captureContent) span.setAttribute('gen_ai.input.messages', contentOf(wire));
     return span;
   }

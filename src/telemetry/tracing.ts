@@ -2,11 +2,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 import {
   type Context,
   defaultTextMapGetter,
-  defaultTextMapSetter,
+  isSpanContextValid,
   ROOT_CONTEXT,
   type Span,
+  TraceFlags,
   type Tracer,
-  trace,
 } from '@opentelemetry/api';
 import { ExportResultCode, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -115,11 +115,19 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
   return {
     tracer: provider.getTracer('completions-subgraph'),
     captureContent: config.captureContent,
-    extract: (headers) => propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter),
-    headersFor(span) {
-      const carrier: Record<string, string> = {};
-      propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
-      return carrier;
+    extract: (headers) =>
+      headers.traceparent === undefined
+        ? ROOT_CONTEXT
+        : propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter),
+    // What W3CTraceContextPropagator.inject writes, without a context built for it on every call.
+    headersFor(span): Record<string, string> {
+      const context = span.spanContext();
+      if (!isSpanContextValid(context)) return {};
+      const flags = context.traceFlags & TraceFlags.SAMPLED ? '01' : '00';
+      const traceparent = `00-${context.traceId}-${context.spanId}-${flags}`;
+      return context.traceState === undefined
+        ? { traceparent }
+        : { traceparent, tracestate: context.traceState.serialize() };
     },
     forceFlush: () => provider.forceFlush(),
     shutdown: () => provider.shutdown(),
