@@ -54,8 +54,30 @@ function onlyTemplateFields(
   return true;
 }
 
-/** Whether the operation selects template results only (and `__typename`). */
+const answers = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string, boolean>>>();
+
+/** Whether the operation selects template results only (and `__typename`); once per document. */
 function selectsTemplatesOnly(schema: GraphQLSchema, document: DocumentNode, operationName?: string | null) {
+  let bySchema = answers.get(schema);
+  if (bySchema === undefined) {
+    bySchema = new WeakMap();
+    answers.set(schema, bySchema);
+  }
+  let byName = bySchema.get(document);
+  if (byName === undefined) {
+    byName = new Map();
+    bySchema.set(document, byName);
+  }
+  const name = operationName ?? '';
+  let answer = byName.get(name);
+  if (answer === undefined) {
+    answer = walk(schema, document, operationName);
+    byName.set(name, answer);
+  }
+  return answer;
+}
+
+function walk(schema: GraphQLSchema, document: DocumentNode, operationName?: string | null): boolean {
   const operation = getOperationAST(document, operationName);
   if (operation?.operation !== 'query') return false;
   const fragments = new Map<string, FragmentDefinitionNode>();
