@@ -203,6 +203,17 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       graceMs: readInt(env, 'SHUTDOWN_GRACE_MS', configDefaults.shutdown.graceMs, 0, 3_600_000),
     },
   };
+  if (config.upstreams !== undefined) {
+    // A template naming a model no route serves would fail every call: stop the start instead.
+    const routed = new Set(config.upstreams.routes.map((route) => route.model));
+    for (const template of config.prompts.templates) {
+      if (!routed.has(template.model)) {
+        throw new ConfigError(
+          `PROMPTS_FILE: template ${template.name} uses model ${template.model}, which UPSTREAMS_FILE does not route (routes: ${[...routed].join(', ')})`,
+        );
+      }
+    }
+  }
   if (config.prompts.cacheStore === 'redis' && config.redisUrl === undefined) {
     throw new ConfigError('PROMPT_CACHE_STORE=redis needs REDIS_URL');
   }

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, resolveRateLimit } from '../../src/config.js';
 import { LOCAL_MODEL_ID } from '../../src/local/provider.js';
@@ -119,6 +120,23 @@ describe('through loadConfig', () => {
     expect(() => loadConfig({ UPSTREAMS_FILE: file })).toThrow(ConfigError);
     expect(() => loadConfig({ UPSTREAMS_FILE: file })).toThrow(
       new RegExp(`^UPSTREAMS_FILE ${file}: line 2, deployments\\[0\\]\\.kind`),
+    );
+  });
+
+  it('a prompt template on a model no route serves stops the start; the example prompts fit the example routes', () => {
+    const file = join(dir, 'upstreams-for-prompts.yaml');
+    writeFileSync(file, example);
+    const prompts = fileURLToPath(new URL('../../examples/prompts.yaml', import.meta.url));
+    expect(
+      loadConfig({ UPSTREAMS_FILE: file, PROMPTS_FILE: prompts, ...keys }).prompts.templates.length,
+    ).toBeGreaterThan(0);
+    const stray = join(dir, 'stray-prompts.yaml');
+    writeFileSync(
+      stray,
+      'templates:\n  hi:\n    description: d\n    prompt: "Hi {{who}}"\n    variables: { who: String! }\n    model: gpt-9\n',
+    );
+    expect(() => loadConfig({ UPSTREAMS_FILE: file, PROMPTS_FILE: stray, ...keys })).toThrow(
+      /^PROMPTS_FILE: template hi uses model gpt-9, which UPSTREAMS_FILE does not route \(routes: gpt-3\.5-turbo-instruct, /,
     );
   });
 
