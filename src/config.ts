@@ -17,7 +17,7 @@ import { CorsOriginError, normaliseOrigin } from './http/cors.js';
 import { ManifestError, parseManifest } from './plugins/persisted-manifest.js';
 import { readUpstreamsFile, type UpstreamsSpec } from './routing/config-file.js';
 import { readTelemetryConfig, type TelemetryConfig } from './telemetry/config.js';
-import { readPromptsConfig } from './templates/config-file.js';
+import { assertTemplatesRouted, readPromptsConfig } from './templates/config-file.js';
 import type { PromptsConfig } from './templates/template.js';
 
 /**
@@ -203,17 +203,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       graceMs: readInt(env, 'SHUTDOWN_GRACE_MS', configDefaults.shutdown.graceMs, 0, 3_600_000),
     },
   };
-  if (config.upstreams !== undefined) {
-    // A template naming a model no route serves would fail every call: stop the start instead.
-    const routed = new Set(config.upstreams.routes.map((route) => route.model));
-    for (const template of config.prompts.templates) {
-      if (!routed.has(template.model)) {
-        throw new ConfigError(
-          `PROMPTS_FILE: template ${template.name} uses model ${template.model}, which UPSTREAMS_FILE does not route (routes: ${[...routed].join(', ')})`,
-        );
-      }
-    }
-  }
+  if (config.upstreams !== undefined)
+    assertTemplatesRouted(config.prompts.templates, config.upstreams.routes);
   if (config.prompts.cacheStore === 'redis' && config.redisUrl === undefined) {
     throw new ConfigError('PROMPT_CACHE_STORE=redis needs REDIS_URL');
   }

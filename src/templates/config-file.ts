@@ -1,7 +1,7 @@
 import { prepareFromInput } from '../completions/prepare.js';
 import { InvalidRequestError } from '../completions/validation.js';
 import { type ConfigPath as Path, parseConfigFile } from '../config-file.js';
-import { type Env, readBoolean, readChoice, readFileVariable } from '../config-values.js';
+import { ConfigError, type Env, readBoolean, readChoice, readFileVariable } from '../config-values.js';
 import { PromptsFileError } from './errors.js';
 import { promptsFileSchema, type TemplateInput } from './file-schema.js';
 import {
@@ -30,6 +30,21 @@ export function readPromptsConfig(env: Env): PromptsConfig {
     allowRawPrompts: readBoolean(env, 'ALLOW_RAW_PROMPTS', true),
     cacheStore: readChoice(env, 'PROMPT_CACHE_STORE', promptCacheStores, 'auto'),
   };
+}
+
+/** A template naming a model no route serves would fail every call: it stops the start instead. */
+export function assertTemplatesRouted(
+  templates: readonly PromptTemplate[],
+  routes: readonly { model: string }[],
+): void {
+  const routed = new Set(routes.map((route) => route.model));
+  for (const template of templates) {
+    if (!routed.has(template.model)) {
+      throw new ConfigError(
+        `PROMPTS_FILE: template ${template.name} uses model ${template.model}, which UPSTREAMS_FILE does not route (routes: ${[...routed].join(', ')})`,
+      );
+    }
+  }
 }
 
 export function parsePromptsFile(text: string): PromptTemplate[] {
