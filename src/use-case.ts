@@ -92,6 +92,9 @@ export function assembleUseCase(
     metrics.writeFailure('ledger');
     deps.logger.error(details, message);
   };
+  // One price function: the budget prices each call once, for the ledger, spend budgets and the report.
+  const price = (model: string, tokens: { promptTokens: number; completionTokens: number }) =>
+    costUsd(deps.prices ?? defaultPrices, model, tokens);
   // Usage is summed in memory and written in batches, off the request path.
   const ledger = deps.storage && createBatchedLedger(deps.storage.usage, { onError: reportAfterPayment });
   // Client budgets outside the breaker: a call the open circuit refuses gives its reservation back.
@@ -99,12 +102,12 @@ export function assembleUseCase(
     limiter,
     policy: deps.rateLimit ?? configDefaults.rateLimit,
     ...(ledger ? { ledger } : {}),
-    price: (model, tokens) => costUsd(deps.prices ?? defaultPrices, model, tokens),
+    price,
     // Keys' spend budgets count in the limiter's store: Redis shares them across instances.
     spend: createSpendBudgets({
       store: limiter.spend ?? createMemorySpendStore(),
       policyOf: (client) => authenticator.policyOf(client),
-      price: (model, tokens) => costUsd(deps.prices ?? defaultPrices, model, tokens),
+      price,
     }),
     onSoftBudget: (details) => deps.logger.warn(details, 'soft spend budget passed'),
     onError: reportAfterPayment,
@@ -117,7 +120,6 @@ export function assembleUseCase(
       providerName: deps.provider.name,
       ...(deps.tracing === undefined ? {} : { tracing: deps.tracing }),
     }),
-    ...(deps.prices ? { prices: deps.prices } : {}),
     ...(deps.storage ? { store: deps.storage.completions } : {}),
   });
   const models = createModelCatalog({

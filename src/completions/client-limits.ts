@@ -54,13 +54,22 @@ export interface ClientBudgetDeps {
   settleRetries?: { attempts: number; delayMs: number };
 }
 
+/** What a settled call was charged: worked out once here, reported as is by the service. */
+export interface Settlement {
+  problems: BudgetProblem[];
+  promptTokens: number;
+  completionTokens: number;
+  /** USD from the price table; null for a model without a price. */
+  costUsd: number | null;
+}
+
 export interface Charge {
   /** After a call that answered: charge its usage (checked), record it; never throws. */
   settle(
     model: string,
     usage: WireUsage | null | undefined,
     fallbackCompletionTokens?: number,
-  ): Promise<BudgetProblem[]>;
+  ): Promise<Settlement>;
   /** After a failed call: give the reservation back when nothing was billed, else charge and record. */
   fail(error: unknown, model: string, completionTokensSoFar?: number): Promise<void>;
 }
@@ -128,10 +137,18 @@ export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {
   const retries = deps.settleRetries ?? { attempts: 3, delayMs: 1_000 };
   const report = (message: string, details: Record<string, unknown>) => deps.onError?.(message, details);
 
-  function record(client: string, model: string, promptTokens: number, completionTokens: number) {
+  const priceOf = (model: string, tokens: { promptTokens: number; completionTokens: number }) =>
+    deps.price?.(model, tokens) ?? null;
+
+  function record(
+    client: string,
+    model: string,
+    promptTokens: number,
+    completionTokens: number,
+    cost: number | null,
+  ) {
     const ledger = deps.ledger;
     if (ledger === undefined) return;
-    const cost = deps.price?.(model, { promptTokens, completionTokens }) ?? null;
     const priced = cost === null ? { unpricedRequests: 1 } : { costUsd: cost };
     pending.track(
       ledger
@@ -191,10 +208,11 @@ export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {
       const settleSpend = async (
         model: string,
         tokens: { promptTokens: number; completionTokens: number },
+        cost: number | null,
       ) => {
         if (hold === undefined) return [];
         try {
-          const passed = await hold.settle(model, tokens);
+          const passed = await hold.settle(model, tokens, cost);
           for (const soft of passed) {
             deps.onSoftBudget?.({
               client,
@@ -230,11 +248,13 @@ export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {
           if (!(await settle(reservation, promptTokens + completionTokens, client))) {
             problems.push('settlement-failed');
           }
-          for (const problem of await settleSpend(model, { promptTokens, completionTokens })) {
+          const tokens = { promptTokens, completionTokens };
+          const costUsd = priceOf(model, tokens);
+          for (const problem of await settleSpend(model, tokens, costUsd)) {
             if (!problems.includes(problem)) problems.push(problem);
           }
-          record(client, model, promptTokens, completionTokens);
-          return problems;
+          record(client, model, promptTokens, completionTokens, costUsd);
+          return { problems, promptTokens, completionTokens, costUsd };
         },
         async fail(error, model, completionTokensSoFar) {
           if (billedNothing(error)) {
@@ -254,8 +274,10 @@ export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {
           // how far it got, and the call is in the ledger.
           const completionTokens = completionTokensSoFar ?? estimate.maxCompletionTokens;
           await settle(reservation, estimate.promptTokens + completionTokens, client);
-          await settleSpend(model, { promptTokens: estimate.promptTokens, completionTokens });
-          record(client, model, estimate.promptTokens, completionTokens);
+          const tokens = { promptTokens: estimate.promptTokens, completionTokens };
+          const costUsd = priceOf(model, tokens);
+          await settleSpend(model, tokens, costUsd);
+          record(client, model, estimate.promptTokens, completionTokens, costUsd);
         },
       };
     },

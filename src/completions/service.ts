@@ -2,12 +2,11 @@ import { anonymousClient } from '../auth/client-keys.js';
 import { errorCodes } from '../errors.js';
 import type { CallOptions, CompletionsProvider, ProviderCompletion, ServedBy } from '../upstream/provider.js';
 import type { WireCompletionResponse } from '../upstream/wire.js';
-import { type BudgetProblem, type ClientBudget, chargedUsage } from './client-limits.js';
+import type { BudgetProblem, ClientBudget, Settlement } from './client-limits.js';
 import { toCompletion } from './mapping.js';
 import type { Completion, CompletionRequestInput } from './model.js';
 import { CompletionIdConflictError, type CompletionStore } from './ports.js';
 import type { PreparedCompletion } from './prepare.js';
-import { costUsd, defaultPrices, type PriceTable } from './prices.js';
 import { StreamAssembly } from './stream-assembly.js';
 
 /**
@@ -116,25 +115,24 @@ export function createCompletionsService(deps: {
   provider: CompletionsProvider;
   budget: ClientBudget;
   store?: CompletionStore;
-  prices?: PriceTable;
   observer?: CallObserver;
 }): CompletionsService {
   const { provider, budget, store, observer } = deps;
-  const prices = deps.prices ?? defaultPrices;
-  /** What the call was charged for, as the client budget counted it, told to whoever listens. */
+  /** What the call was charged for, as the client budget counted and priced it, told to whoever listens. */
   const report = (
     options: CompletionCallOptions,
     watch: CallWatch | undefined,
     model: string,
-    charged: { promptTokens: number; completionTokens: number },
+    settlement: Settlement,
     upstream: { requestId?: string | undefined; response?: WireCompletionResponse; servedBy?: ServedBy },
   ) => {
+    warn(settlement.problems, options);
     if (options.onUsage === undefined && watch === undefined) return;
-    const counts = { promptTokens: charged.promptTokens, completionTokens: charged.completionTokens };
     const usage: CallUsage = {
       model,
-      ...counts,
-      costUsd: costUsd(prices, model, counts),
+      promptTokens: settlement.promptTokens,
+      completionTokens: settlement.completionTokens,
+      costUsd: settlement.costUsd,
       ...(upstream.requestId === undefined ? {} : { upstreamRequestId: upstream.requestId }),
       ...(upstream.servedBy === undefined ? {} : { deployment: upstream.servedBy.deployment }),
     };
@@ -192,8 +190,7 @@ export function createCompletionsService(deps: {
       throw error;
     }
     const { response, requestId } = result;
-    warn(await charge.settle(response.model, response.usage), options);
-    report(options, watch, response.model, chargedUsage(response.usage, call.estimate), {
+    report(options, watch, response.model, await charge.settle(response.model, response.usage), {
       requestId,
       response,
       ...(servedBy === undefined ? {} : { servedBy }),
@@ -231,8 +228,7 @@ export function createCompletionsService(deps: {
       : { ...call.wire, stream_options: { ...call.wire.stream_options, include_usage: true } };
     const settle = async () => {
       settled = true;
-      warn(await charge.settle(model, usage, pieces), options);
-      report(options, watch, model, chargedUsage(usage, call.estimate, pieces), servedBy ? { servedBy } : {});
+      report(options, watch, model, await charge.settle(model, usage, pieces), servedBy ? { servedBy } : {});
     };
     try {
       for await (const chunk of provider.stream(wire, callOptions(options, watch, call, served))) {

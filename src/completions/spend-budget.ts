@@ -43,6 +43,8 @@ export interface SpendHold {
   settle(
     model: string,
     tokens: { promptTokens: number; completionTokens: number },
+    /** The price of `tokens` when the caller already worked it out (null: no price). */
+    cost?: number | null,
   ): Promise<SoftBudgetPassed[]>;
   /** The call billed nothing: every reservation is given back. */
   release(): Promise<void>;
@@ -83,10 +85,11 @@ export function createSpendBudgets(deps: SpendBudgetsDeps): SpendBudgets {
     budget: SpendBudgetSpec,
     model: string,
     tokens: { promptTokens: number; completionTokens: number },
+    cost?: number | null,
   ) =>
     budget.unit === 'tokens'
       ? tokens.promptTokens + tokens.completionTokens
-      : Math.ceil((deps.price(model, tokens) ?? 0) * microUsd);
+      : Math.ceil(((cost === undefined ? deps.price(model, tokens) : cost) ?? 0) * microUsd);
   const fromUnits = (budget: SpendBudgetSpec, units: number) =>
     budget.unit === 'usd' ? units / microUsd : units;
 
@@ -116,12 +119,12 @@ export function createSpendBudgets(deps: SpendBudgetsDeps): SpendBudgets {
       }
       let done = false;
       return {
-        async settle(served, tokens) {
+        async settle(served, tokens, cost) {
           if (done) return [];
           done = true;
           const passed: SoftBudgetPassed[] = [];
           for (const h of held) {
-            const delta = inUnits(h.budget, served, tokens) - h.amount;
+            const delta = inUnits(h.budget, served, tokens, cost) - h.amount;
             const spent = await deps.store.adjust(h.key, delta, h.resetAt);
             const limit = h.budget.amount * (h.budget.unit === 'usd' ? microUsd : 1);
             if (!h.budget.hard && spent > limit) {

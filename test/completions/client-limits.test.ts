@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { ClientAuthenticator, hashToken, parseClientKeys } from '../../src/auth/client-keys.js';
 import { createClientBudget } from '../../src/completions/client-limits.js';
 import type { CostEstimate } from '../../src/completions/cost.js';
-import { createMemoryRateLimiter, type RateLimiter } from '../../src/limits/index.js';
+import { createSpendBudgets } from '../../src/completions/spend-budget.js';
+import { createMemoryRateLimiter, createMemorySpendStore, type RateLimiter } from '../../src/limits/index.js';
 import type { UsageLedger, UsageRecord } from '../../src/storage/index.js';
 import { UpstreamRequestError, UpstreamTimeoutError } from '../../src/upstream/errors.js';
 
@@ -56,11 +58,45 @@ describe('client budget', () => {
     const { records, usage } = ledger();
     const budget = createClientBudget({ limiter: createMemoryRateLimiter(), policy, ledger: usage });
     const charge = await budget.reserve('a', estimate);
-    expect(await charge.settle('m', { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 })).toEqual(
-      [],
-    );
+    expect(await charge.settle('m', { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 })).toEqual({
+      problems: [],
+      promptTokens: 10,
+      completionTokens: 5,
+      costUsd: null,
+    });
     await budget.pending.drain();
     expect(records).toMatchObject([{ clientName: 'a', model: 'm', promptTokens: 10, completionTokens: 5 }]);
+  });
+
+  it('prices a settled call once: the same figure for the ledger, the USD budget and the report', async () => {
+    const { records, usage } = ledger();
+    const priced: string[] = [];
+    const price = (model: string, tokens: { promptTokens: number; completionTokens: number }) => {
+      priced.push(model);
+      return (tokens.promptTokens + tokens.completionTokens) / 1_000;
+    };
+    const authenticator = new ClientAuthenticator(
+      parseClientKeys(`a:${hashToken('ck-a-price-once')} budget=5usd/day`),
+    );
+    const spend = createSpendBudgets({
+      store: createMemorySpendStore(),
+      policyOf: (client) => authenticator.policyOf(client),
+      price,
+    });
+    const budget = createClientBudget({
+      limiter: createMemoryRateLimiter(),
+      policy,
+      ledger: usage,
+      price,
+      spend,
+    });
+    const charge = await budget.reserve('a', estimate, 'm');
+    priced.length = 0;
+    const settled = await charge.settle('m', { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 });
+    expect(settled.costUsd).toBe(0.015);
+    expect(priced).toEqual(['m']);
+    await budget.pending.drain();
+    expect(records).toMatchObject([{ costUsd: 0.015 }]);
   });
 
   it('never fails the paid call when the settlement fails: says so, retries, and reports when it gives up', async () => {
@@ -73,9 +109,9 @@ describe('client budget', () => {
       settleRetries: { attempts: 3, delayMs: 60_000 },
     });
     const charge = await budget.reserve('a', estimate);
-    expect(await charge.settle('m', { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 })).toEqual([
-      'settlement-failed',
-    ]);
+    expect(
+      (await charge.settle('m', { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 })).problems,
+    ).toEqual(['settlement-failed']);
     // Draining (shutdown) retries at once instead of waiting out the pause.
     await budget.pending.drain();
     expect(state.attempts).toBe(3);
@@ -102,7 +138,11 @@ describe('client budget', () => {
     const { records, usage } = ledger();
     const budget = createClientBudget({ limiter: createMemoryRateLimiter(), policy, ledger: usage });
     const charge = await budget.reserve('a', estimate);
-    expect(await charge.settle('m', reported)).toEqual(['usage-implausible']);
+    expect(await charge.settle('m', reported)).toMatchObject({
+      problems: ['usage-implausible'],
+      promptTokens: 10,
+      completionTokens: 90,
+    });
     await budget.pending.drain();
     expect(records).toMatchObject([{ promptTokens: 10, completionTokens: 90 }]);
   });
