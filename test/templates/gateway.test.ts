@@ -103,6 +103,25 @@ describe('Product.aiSummary through Apollo Gateway', () => {
     );
   });
 
+  it('the gateway bounds its response cache by the subgraph’s Cache-Control: private, the template’s TTL', async () => {
+    products.products = catalogue(2, 'Bowl');
+    const response = await fetch(gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...as('alice') },
+      body: JSON.stringify({ query: productsQuery }),
+    });
+    expect(((await response.json()) as { errors?: unknown }).errors).toBeUndefined();
+    // The products subgraph allows a week; productSummary's results are reusable for a day.
+    expect(response.headers.get('cache-control')).toBe('max-age=86400, private');
+    const tagline = await fetch(gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...as('alice') },
+      body: JSON.stringify({ query: taglineQuery }),
+    });
+    await tagline.text();
+    expect(tagline.headers.get('cache-control')).toBe('no-store');
+  });
+
   it('a template with temperature 0.7 and no seed is never reused: each query is a call', async () => {
     products.products = catalogue(3, 'Clock');
     const before = hits();

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
-import { createYoga } from 'graphql-yoga';
+import { createYoga, type Plugin } from 'graphql-yoga';
 import { ClientAuthenticator, hashToken, parseClientKeys } from '../../src/auth/client-keys.js';
 import { configDefaults } from '../../src/config.js';
 import { parsePromptsFile } from '../../src/templates/config-file.js';
@@ -60,7 +60,11 @@ export async function startProductsSubgraph(): Promise<ProductsSubgraph> {
       },
     },
   });
-  const server = createServer(createYoga({ schema, logging: false }));
+  // The products may be kept a long time (a week): a gateway's cache bound is then the completions'.
+  const longLived: Plugin = {
+    onResponse: ({ response }) => response.headers.set('cache-control', 'public, max-age=604800'),
+  };
+  const server = createServer(createYoga({ schema, logging: false, plugins: [longLived] }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   subgraph.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
   subgraph.close = () =>
