@@ -11,6 +11,7 @@ import { operationNamesOf } from './telemetry/bounded-label.js';
 import { createLogger } from './telemetry/logger.js';
 import { createMetrics } from './telemetry/metrics.js';
 import { createTracing } from './telemetry/tracing.js';
+import { assertTemplatesServed } from './templates/config-file.js';
 
 /** Process entry only: configuration, dependencies, app, listen, drain on SIGTERM. */
 
@@ -47,6 +48,14 @@ async function main(): Promise<void> {
     knownOperationNames: operationNamesOf(config.trustedDocuments.manifest.values()),
   });
   const { provider, description, exampleModel, close } = await createProvider(config, logger);
+  if (provider.name === 'local' && config.prompts.templates.length > 0) {
+    // The embedded engine serves only its own models: a template on another would fail every call.
+    assertTemplatesServed(
+      config.prompts.templates,
+      (await provider.listModels()).map((m) => m.id),
+      'the embedded local engine',
+    );
+  }
   const storage = await createStorage({
     sqlitePath: config.sqlitePath,
     ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),

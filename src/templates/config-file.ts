@@ -37,11 +37,27 @@ export function assertTemplatesRouted(
   templates: readonly PromptTemplate[],
   routes: readonly { model: string }[],
 ): void {
-  const routed = new Set(routes.map((route) => route.model));
+  assertTemplatesServed(
+    templates,
+    routes.map((route) => route.model),
+    'UPSTREAMS_FILE',
+  );
+}
+
+/** Stops the start when a template names a model `by` (a provider, a routes file) does not serve. */
+export function assertTemplatesServed(
+  templates: readonly PromptTemplate[],
+  models: readonly string[],
+  by: string,
+): void {
   for (const template of templates) {
-    if (!routed.has(template.model)) {
+    if (!models.includes(template.model)) {
+      const hint =
+        by === 'UPSTREAMS_FILE'
+          ? ''
+          : '; set OPENAI_API_KEY (or OPENAI_BASE_URL) to call an OpenAI-compatible upstream, or name one of these models in the template';
       throw new ConfigError(
-        `PROMPTS_FILE: template ${template.name} uses model ${template.model}, which UPSTREAMS_FILE does not route (routes: ${[...routed].join(', ')})`,
+        `PROMPTS_FILE: template ${template.name} uses model ${template.model}, which ${by} does not serve (it serves: ${models.join(', ')})${hint}`,
       );
     }
   }

@@ -65,3 +65,32 @@ describe('npm start with no key and an empty cache', () => {
     expect(json.data.createCompletion.usage.completionTokens).toBeGreaterThan(0);
   }, 60_000);
 });
+
+describe('npm start with the example prompts file and no key', () => {
+  it('stops at once, naming the template, its model and what the embedded engine serves', async () => {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: '0',
+      LOCAL_MODEL_CACHE_DIR: cacheDir,
+      PROMPTS_FILE: 'examples/prompts.yaml',
+      SQLITE_PATH: join(cacheDir, 'never-opened.sqlite'),
+    };
+    delete env.OPENAI_API_KEY;
+    delete env.UPSTREAM;
+    delete env.OPENAI_BASE_URL;
+    const output: string[] = [];
+    const exit = new Promise<number | null>((resolve) => {
+      const process_ = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      process_.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+      process_.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+      process_.on('exit', resolve);
+    });
+    expect(await exit).toBe(1);
+    expect(output.join('')).toContain(
+      'Configuration error: PROMPTS_FILE: template productSummary uses model gpt-3.5-turbo-instruct, which the embedded local engine does not serve (it serves: local-ngram-moby-dick); set OPENAI_API_KEY',
+    );
+  }, 60_000);
+});

@@ -136,7 +136,7 @@ describe('through loadConfig', () => {
       'templates:\n  hi:\n    description: d\n    prompt: "Hi {{who}}"\n    variables: { who: String! }\n    model: gpt-9\n',
     );
     expect(() => loadConfig({ UPSTREAMS_FILE: file, PROMPTS_FILE: stray, ...keys })).toThrow(
-      /^PROMPTS_FILE: template hi uses model gpt-9, which UPSTREAMS_FILE does not route \(routes: gpt-3\.5-turbo-instruct, /,
+      /^PROMPTS_FILE: template hi uses model gpt-9, which UPSTREAMS_FILE does not serve \(it serves: gpt-3\.5-turbo-instruct, /,
     );
   });
 
