@@ -1,5 +1,6 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { BoundedLabel } from './bounded-label.js';
+import { Counter as FastCounter, Histogram as FastHistogram } from './series.js';
 
 /**
  * The service's Prometheus metrics. The GenAI ones follow the OpenTelemetry GenAI semantic
@@ -31,14 +32,6 @@ export interface GenAiAttributes {
 
 export type BreakerStateReader = () => 'closed' | 'open' | 'half-open';
 
-const genAiLabels = [
-  'gen_ai_operation_name',
-  'gen_ai_provider_name',
-  'gen_ai_request_model',
-  'gen_ai_response_model',
-  'error_type',
-] as const;
-
 export interface Metrics {
   readonly registry: Registry;
   /** One upstream call ended (a stream at its last chunk), with what it used. */
@@ -68,47 +61,41 @@ export function createMetrics(options: { knownOperationNames?: Iterable<string> 
   const models = new BoundedLabel(100);
   const clients = new BoundedLabel(1000);
 
-  const tokenUsage = new Histogram({
-    name: 'gen_ai_client_token_usage',
-    help: 'Tokens used per GenAI call, by gen_ai_token_type (input, output).',
-    labelNames: [...genAiLabels, 'gen_ai_token_type'],
-    buckets: tokenBuckets,
-    registers,
-  });
-  const duration = new Histogram({
-    name: 'gen_ai_client_operation_duration_seconds',
-    help: 'Duration of a GenAI call, from the request to its last byte.',
-    labelNames: genAiLabels,
-    buckets: durationBuckets,
-    registers,
-  });
-  const timeToFirstChunk = new Histogram({
-    name: 'gen_ai_client_operation_time_to_first_chunk_seconds',
-    help: 'Streamed GenAI calls: time from the request to the first chunk.',
-    labelNames: genAiLabels,
-    buckets: firstChunkBuckets,
-    registers,
-  });
-  const timePerChunk = new Histogram({
-    name: 'gen_ai_client_operation_time_per_output_chunk_seconds',
-    help: 'Streamed GenAI calls: time between one chunk and the next, after the first.',
-    labelNames: genAiLabels,
-    buckets: perChunkBuckets,
-    registers,
-  });
-  const operations = new Histogram({
-    name: 'graphql_server_operation_duration_seconds',
-    help: 'GraphQL operations by type, name (bounded) and outcome code (OK when no error).',
-    labelNames: ['graphql_operation_type', 'graphql_operation_name', 'outcome'],
-    buckets: operationBuckets,
-    registers,
-  });
-  const attempts = new Counter({
-    name: 'upstream_attempts_total',
-    help: 'HTTP attempts to the upstream by status (or connection_error), and whether each was retried.',
-    labelNames: ['status', 'retried'],
-    registers,
-  });
+  const tokenUsage = new FastHistogram(
+    'gen_ai_client_token_usage',
+    'Tokens used per GenAI call, by gen_ai_token_type (input, output).',
+    tokenBuckets,
+    registry,
+  );
+  const duration = new FastHistogram(
+    'gen_ai_client_operation_duration_seconds',
+    'Duration of a GenAI call, from the request to its last byte.',
+    durationBuckets,
+    registry,
+  );
+  const timeToFirstChunk = new FastHistogram(
+    'gen_ai_client_operation_time_to_first_chunk_seconds',
+    'Streamed GenAI calls: time from the request to the first chunk.',
+    firstChunkBuckets,
+    registry,
+  );
+  const timePerChunk = new FastHistogram(
+    'gen_ai_client_operation_time_per_output_chunk_seconds',
+    'Streamed GenAI calls: time between one chunk and the next, after the first.',
+    perChunkBuckets,
+    registry,
+  );
+  const operations = new FastHistogram(
+    'graphql_server_operation_duration_seconds',
+    'GraphQL operations by type, name (bounded) and outcome code (OK when no error).',
+    operationBuckets,
+    registry,
+  );
+  const attempts = new FastCounter(
+    'upstream_attempts_total',
+    'HTTP attempts to the upstream by status (or connection_error), and whether each was retried.',
+    registry,
+  );
   const refusals = new Counter({
     name: 'rate_limit_refusals_total',
     help: 'Paid calls refused by a client limit, by limit.',
@@ -121,12 +108,11 @@ export function createMetrics(options: { knownOperationNames?: Iterable<string> 
     labelNames: ['store'],
     registers,
   });
-  const costUsd = new Counter({
-    name: 'gen_ai_client_cost_usd_total',
-    help: 'What paid calls cost in USD, from the price table, by client and response model.',
-    labelNames: ['client', 'gen_ai_response_model'],
-    registers,
-  });
+  const costUsd = new FastCounter(
+    'gen_ai_client_cost_usd_total',
+    'What paid calls cost in USD, from the price table, by client and response model.',
+    registry,
+  );
   // Known label values start at 0, so that rate() and the dashboard see the series before the first event.
   for (const limit of ['requests', 'tokens', 'limiter_unavailable']) refusals.inc({ limit }, 0);
   for (const store of ['completions', 'ledger', 'prompt_cache']) writeFailures.inc({ store }, 0);
@@ -164,8 +150,10 @@ export function createMetrics(options: { knownOperationNames?: Iterable<string> 
     },
   });
 
-  // Label objects are written out as literals: a spread (`{ ...labels, more }`) builds an object
-  // that prom-client hashes about three times slower, which was most of the cost of a call's metrics.
+  // A series is found by one key string of its (bounded) label values; its label object is built
+  // once, when the series is first seen.
+  const genAiKey = (a: GenAiAttributes) =>
+    `${a.providerName}\u0000${models.of(a.requestModel)}\u0000${a.responseModel === undefined ? '' : models.of(a.responseModel)}\u0000${a.errorType ?? ''}`;
   const labels = (a: GenAiAttributes) => ({
     gen_ai_operation_name: 'text_completion',
     gen_ai_provider_name: a.providerName,
@@ -173,9 +161,14 @@ export function createMetrics(options: { knownOperationNames?: Iterable<string> 
     gen_ai_response_model: a.responseModel === undefined ? '' : models.of(a.responseModel),
     error_type: a.errorType ?? '',
   });
-  // One property added to a fresh literal keeps its fast shape, unlike a spread into a new object.
-  const tokenLabels = (a: GenAiAttributes, type: 'input' | 'output') =>
-    Object.assign(labels(a), { gen_ai_token_type: type });
+  const genAi = (histogram: FastHistogram, a: GenAiAttributes) => {
+    const key = genAiKey(a);
+    return histogram.find(key) ?? histogram.add(key, labels(a));
+  };
+  const tokens = (a: GenAiAttributes, type: 'input' | 'output') => {
+    const key = `${type}\u0000${genAiKey(a)}`;
+    return tokenUsage.find(key) ?? tokenUsage.add(key, { ...labels(a), gen_ai_token_type: type });
+  };
 
   return {
     registry,
@@ -183,22 +176,26 @@ export function createMetrics(options: { knownOperationNames?: Iterable<string> 
     watchWebSockets(count) {
       webSockets = count;
     },
-    call(attributes, seconds, tokens) {
-      duration.observe(labels(attributes), seconds);
-      if (tokens === undefined) return;
-      tokenUsage.observe(tokenLabels(attributes, 'input'), tokens.input);
-      tokenUsage.observe(tokenLabels(attributes, 'output'), tokens.output);
+    call(attributes, seconds, used) {
+      genAi(duration, attributes).observe(seconds);
+      if (used === undefined) return;
+      tokens(attributes, 'input').observe(used.input);
+      tokens(attributes, 'output').observe(used.output);
     },
-    firstChunk: (attributes, seconds) => timeToFirstChunk.observe(labels(attributes), seconds),
-    nextChunk: (attributes, seconds) => timePerChunk.observe(labels(attributes), seconds),
+    firstChunk: (attributes, seconds) => genAi(timeToFirstChunk, attributes).observe(seconds),
+    nextChunk: (attributes, seconds) => genAi(timePerChunk, attributes).observe(seconds),
     operation(type, name, outcome, seconds) {
       const operationName = name ? operationNames.of(name) : '';
-      operations.observe(
-        { graphql_operation_type: type, graphql_operation_name: operationName, outcome },
-        seconds,
-      );
+      const key = `${type}\u0000${operationName}\u0000${outcome}`;
+      const series =
+        operations.find(key) ??
+        operations.add(key, { graphql_operation_type: type, graphql_operation_name: operationName, outcome });
+      series.observe(seconds);
     },
-    upstreamAttempt: (status, retried) => attempts.inc({ status, retried: String(retried) }),
+    upstreamAttempt(status, retried) {
+      const key = retried ? `${status}\u0000true` : `${status}\u0000false`;
+      (attempts.find(key) ?? attempts.add(key, { status, retried: String(retried) })).inc();
+    },
     rateLimitRefusal: (limit) => refusals.inc({ limit }),
     writeFailure: (store) => writeFailures.inc({ store }),
     promptCache(template, hits, misses) {
@@ -207,7 +204,13 @@ export function createMetrics(options: { knownOperationNames?: Iterable<string> 
       if (misses > 0) promptCacheResults.inc({ template, outcome: 'miss' }, misses);
     },
     cost(client, model, usd) {
-      if (usd > 0) costUsd.inc({ client: clients.of(client), gen_ai_response_model: models.of(model) }, usd);
+      if (!(usd > 0)) return;
+      const clientLabel = clients.of(client);
+      const modelLabel = models.of(model);
+      const key = `${clientLabel}\u0000${modelLabel}`;
+      const series =
+        costUsd.find(key) ?? costUsd.add(key, { client: clientLabel, gen_ai_response_model: modelLabel });
+      series.inc(usd);
     },
     watchBreaker(name, state) {
       breakers.set(name, state);
