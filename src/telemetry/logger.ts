@@ -14,18 +14,27 @@ export const logFlushMs = 1000;
  * (pino's default) cost every operation a system call. Nothing is lost when the process exits
  * (`process.exit`, a crash, the end of the event loop): pino writes what waits, synchronously,
  * on the way out; a killed process (SIGKILL) loses at most `flushMs` of lines.
+ * Each line is handed over as bytes: batched as text, every line appended re-measured (and so
+ * copied) the whole batch, kilobytes of garbage per line.
  */
 export function logDestination(
   dest: number | string = process.stdout.fd,
   options: { bufferBytes?: number; flushMs?: number } = {},
-): DestinationStream {
-  return pino.destination({
+): DestinationStream & { flush(callback?: (error?: Error) => void): void; flushSync(): void } {
+  const sonic = pino.destination({
     // A file is opened now, so that lines logged before an early exit are not lost with it.
     dest: typeof dest === 'string' ? openSync(dest, 'a') : dest,
     sync: false,
     minLength: options.bufferBytes ?? logBufferBytes,
     periodicFlush: options.flushMs ?? logFlushMs,
+    contentMode: 'buffer',
   });
+  const write = sonic.write.bind(sonic) as unknown as (bytes: Buffer) => boolean;
+  return {
+    write: (line: string) => write(Buffer.from(line)),
+    flush: (callback) => sonic.flush(callback),
+    flushSync: () => sonic.flushSync(),
+  };
 }
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
