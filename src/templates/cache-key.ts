@@ -32,6 +32,30 @@ export function reusableFor(template: PromptTemplate, wire: WireCompletionReques
   return undefined;
 }
 
+/**
+ * The SDL hint for a template field (`@cacheControl`, as Apollo Server and the Hive gateway's response
+ * cache read it): its TTL when the template's own parameters make results reusable, PRIVATE since a
+ * shared cache must not serve one client's answer to a caller it never authenticated. A caller's
+ * overrides may still make one call unreusable; the response's Cache-Control says so per response.
+ */
+export function cacheControlHint(template: PromptTemplate): string {
+  const policy = template.cache;
+  if (policy === undefined) return '';
+  const { temperature, seed } = template.parameters;
+  if (policy.reuse !== 'always' && temperature !== 0 && typeof seed !== 'number') return '';
+  return ` @cacheControl(maxAge: ${policy.ttlSeconds}, scope: PRIVATE)`;
+}
+
+/** `@cacheControl` and its scope enum, as Apollo defines them. */
+export const cacheControlDefinitions = `
+enum CacheControlScope {
+  PUBLIC
+  PRIVATE
+}
+
+directive @cacheControl(maxAge: Int, scope: CacheControlScope, inheritMaxAge: Boolean) on FIELD_DEFINITION | OBJECT | INTERFACE | UNION
+`;
+
 /** The sampling part of a call, shared by all its prompts: the wire request without them. */
 export function samplingKey(template: PromptTemplate, wire: WireCompletionRequest): string {
   const { prompt: _prompt, user: _user, stream: _stream, stream_options: _options, ...sampling } = wire;

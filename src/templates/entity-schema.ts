@@ -6,6 +6,7 @@ import {
   type SchemaExtensionNode,
 } from 'graphql';
 import { completionFieldCost } from '../schema/completion.js';
+import { cacheControlHint } from './cache-key.js';
 import type { PromptTemplate } from './template.js';
 
 /**
@@ -68,7 +69,7 @@ function entityType(type: string, fields: ReadonlyMap<string, PromptTemplate>): 
       const description = literal(
         `${t.description} (Model ${t.model}; one paid upstream call for all the entities of a request.)`,
       );
-      return `${description}\n  ${t.entity?.field}: GeneratedText @requires(fields: ${literal(requires)}) @cost(weight: ${completionFieldCost})`;
+      return `${description}\n  ${t.entity?.field}: GeneratedText @requires(fields: ${literal(requires)}) @cost(weight: ${completionFieldCost})${cacheControlHint(t)}`;
     }),
   ];
   return `type ${type} @key(fields: ${literal(key)}) {\n  ${lines.join('\n  ')}\n}`;

@@ -10,6 +10,7 @@ import type { GraphQLContext } from '../context.js';
 import { UnplannedCallError } from '../schema/call-options.js';
 import { completionFieldCost } from '../schema/completion.js';
 import { schema as defaultSchema } from '../schema/index.js';
+import { cacheControlDefinitions, cacheControlHint } from './cache-key.js';
 import type { GeneratedText } from './call.js';
 import { resolveEntityField } from './entities.js';
 import {
@@ -66,7 +67,7 @@ function templateField(template: PromptTemplate): string {
     `${literal('Per-call changes to the template’s parameters, within the same rules.')} overrides: TemplateOverrides`,
   );
   return `${literal(`${template.description} (Model ${template.model}; a paid upstream call.)`)}
-  ${template.name}(${args.join(', ')}): GeneratedText! @cost(weight: ${completionFieldCost})`;
+  ${template.name}(${args.join(', ')}): GeneratedText! @cost(weight: ${completionFieldCost})${cacheControlHint(template)}`;
 }
 
 function extensionSdl(templates: readonly PromptTemplate[]): string {
@@ -137,7 +138,10 @@ const resolveTemplate: GraphQLFieldResolver<unknown, GraphQLContext> = async (
 export function buildSchema(templates: readonly PromptTemplate[]): GraphQLSchema {
   if (templates.length === 0) return defaultSchema;
   const entities = groupEntityTemplates(templates, (name) => defaultSchema.getType(name) !== undefined);
-  const document = parse(`${extensionSdl(templates)}\n${entitySdl(entities)}`);
+  const hinted = templates.some((template) => cacheControlHint(template) !== '');
+  const document = parse(
+    `${extensionSdl(templates)}\n${entitySdl(entities)}${hinted ? cacheControlDefinitions : ''}`,
+  );
   let schema = extendSchema(defaultSchema, document, { assumeValidSDL: true });
   if (entities.size > 0) schema = withFederationImports(schema, ['@external', '@requires']);
   const query = schema.getQueryType();

@@ -58,7 +58,14 @@ describe('the schema', () => {
       'overrides: TemplateOverrides',
     ]);
     expect(field && print(field.type)).toBe('GeneratedText!');
-    expect(field?.directives?.map((d) => print(d))).toEqual(['@cost(weight: 1000)']);
+    // Reusable for a day (temperature 0, cache ttlSeconds 86400): the hint response caches read.
+    expect(field?.directives?.map((d) => print(d))).toEqual([
+      '@cost(weight: 1000)',
+      '@cacheControl(maxAge: 86400, scope: PRIVATE)',
+    ]);
+    const tagline = prompts?.fields?.find((f) => f.name.value === 'tagline');
+    // Sampled at temperature 1 with no cache policy: no hint.
+    expect(tagline?.directives?.map((d) => print(d))).toEqual(['@cost(weight: 1000)']);
     // It composes: Apollo's composition takes it as a subgraph, template fields included.
     const composed = composeServices([
       { name: 'completions', typeDefs: parse(sdl), url: 'http://127.0.0.1:9' },
