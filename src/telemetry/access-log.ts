@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import type { CallUsage } from '../completions/service.js';
 import type { RestAccess, RestObservation } from '../rest/openai-compat.js';
 import type { Tracing } from './tracing.js';
@@ -24,46 +24,148 @@ export interface AccessEntry {
 const roundMs = (ms: number | undefined): number | undefined =>
   ms === undefined ? undefined : Math.round(ms * 10) / 10;
 
+const q = JSON.stringify;
+const { chindingsSym, endSym, formattersSym, hooksSym, lsCacheSym, messageKeySym, mixinSym } = pino.symbols;
+const msgPrefixSym = (pino.symbols as unknown as Record<string, symbol>).msgPrefixSym as symbol;
+const { needsMetadataGsym, serializersSym, streamSym, timeSym } = pino.symbols;
+const accessKeys = [
+  'requestId',
+  'client',
+  'operation',
+  'outcome',
+  'status',
+  'durationMs',
+  'timeToFirstEventMs',
+  'models',
+  'deployments',
+  'tokensIn',
+  'tokensOut',
+  'costUsd',
+];
+
+type Internals = Record<symbol, unknown>;
+
 /**
- * The access line at `info`, one shape for GraphQL operations and REST requests. Written as one
- * literal (absent fields undefined, which JSON leaves out): spreads of optional parts make objects
- * that serialise several times slower, on every operation.
+ * Whether this logger writes lines as createLogger's do, so that logAccess may write the line
+ * itself with pino's own parts (level, time, bindings, end, stream and its secret scrubber):
+ * pino serialising the entry cost several times more, and its garbage came due at every
+ * young-generation collection. Any option that changes lines (a log formatter, a mixin, a message
+ * key or prefix, a serializer of these keys, a stream that wants metadata) and pino does it.
+ */
+function writesPlainLines(logger: Logger): boolean {
+  const internals = logger as unknown as Internals;
+  const formatters = internals[formattersSym] as { log?: unknown } | undefined;
+  const serializers = (internals[serializersSym] ?? {}) as Record<string, unknown>;
+  const stream = internals[streamSym] as Internals | undefined;
+  return (
+    formatters?.log === undefined &&
+    internals[mixinSym] === undefined &&
+    internals[messageKeySym] === 'msg' &&
+    typeof internals[msgPrefixSym] !== 'string' &&
+    typeof internals[timeSym] === 'function' &&
+    typeof (internals[lsCacheSym] as Record<number, unknown> | undefined)?.[30] === 'string' &&
+    accessKeys.every((key) => serializers[key] === undefined) &&
+    stream !== undefined &&
+    typeof (stream as { write?: unknown }).write === 'function' &&
+    stream[needsMetadataGsym] !== true
+  );
+}
+const plain = new WeakMap<Logger, boolean>();
+
+/** A finite number as JSON writes it, or null (as pino writes a number that is not finite). */
+const num = (value: number) => (Number.isFinite(value) ? String(value) : 'null');
+
+/** The entry's fields, as `,"key":value` pairs in the order pino would write them. */
+function fields(entry: AccessEntry, summary: CallSummary): string {
+  let line = '';
+  if (entry.requestId !== undefined) line += `,"requestId":${q(entry.requestId)}`;
+  if (entry.client !== undefined) line += `,"client":${q(entry.client)}`;
+  line +=
+    entry.operation.name === undefined
+      ? `,"operation":{"type":${q(entry.operation.type)}}`
+      : `,"operation":{"type":${q(entry.operation.type)},"name":${q(entry.operation.name)}}`;
+  line += `,"outcome":${q(entry.outcome)}`;
+  if (entry.status !== undefined) line += `,"status":${num(entry.status)}`;
+  line += `,"durationMs":${num(roundMs(entry.durationMs) as number)}`;
+  if (entry.timeToFirstEventMs !== undefined)
+    line += `,"timeToFirstEventMs":${num(roundMs(entry.timeToFirstEventMs) as number)}`;
+  if (summary.models !== undefined) line += `,"models":${q(summary.models)}`;
+  if (summary.deployments !== undefined) line += `,"deployments":${q(summary.deployments)}`;
+  if (summary.tokensIn !== undefined) line += `,"tokensIn":${num(summary.tokensIn)}`;
+  if (summary.tokensOut !== undefined) line += `,"tokensOut":${num(summary.tokensOut)}`;
+  if (summary.costUsd !== undefined)
+    line += `,"costUsd":${summary.costUsd === null ? 'null' : num(summary.costUsd)}`;
+  return line;
+}
+
+interface CallSummary {
+  models: string[] | undefined;
+  deployments: string[] | undefined;
+  tokensIn: number | undefined;
+  tokensOut: number | undefined;
+  costUsd: number | null | undefined;
+}
+
+function summarise(calls: readonly CallUsage[]): CallSummary {
+  const summary: CallSummary = {
+    models: undefined,
+    deployments: undefined,
+    tokensIn: undefined,
+    tokensOut: undefined,
+    costUsd: undefined,
+  };
+  for (const call of calls) {
+    summary.models ??= [];
+    if (!summary.models.includes(call.model)) summary.models.push(call.model);
+    if (call.deployment !== undefined) {
+      summary.deployments ??= [];
+      if (!summary.deployments.includes(call.deployment)) summary.deployments.push(call.deployment);
+    }
+    summary.tokensIn = (summary.tokensIn ?? 0) + call.promptTokens;
+    summary.tokensOut = (summary.tokensOut ?? 0) + call.completionTokens;
+    summary.costUsd =
+      summary.costUsd === null || call.costUsd === null ? null : (summary.costUsd ?? 0) + call.costUsd;
+  }
+  return summary;
+}
+
+/**
+ * The access line at `info`, one shape for GraphQL operations and REST requests: written by
+ * pino's own parts when the logger is a plain one (see writesPlainLines), else through pino.
+ * Absent fields are left out, as JSON leaves out undefined.
  */
 export function logAccess(logger: Logger, entry: AccessEntry): void {
   if (!logger.isLevelEnabled('info')) return;
-  let models: string[] | undefined;
-  let deployments: string[] | undefined;
-  let tokensIn: number | undefined;
-  let tokensOut: number | undefined;
-  let costUsd: number | null | undefined;
-  for (const call of entry.calls) {
-    models ??= [];
-    if (!models.includes(call.model)) models.push(call.model);
-    if (call.deployment !== undefined) {
-      deployments ??= [];
-      if (!deployments.includes(call.deployment)) deployments.push(call.deployment);
-    }
-    tokensIn = (tokensIn ?? 0) + call.promptTokens;
-    tokensOut = (tokensOut ?? 0) + call.completionTokens;
-    costUsd = costUsd === null || call.costUsd === null ? null : (costUsd ?? 0) + call.costUsd;
+  const summary = summarise(entry.calls);
+  let fast = plain.get(logger);
+  if (fast === undefined) {
+    fast = writesPlainLines(logger);
+    plain.set(logger, fast);
   }
-  logger.info(
-    {
-      requestId: entry.requestId,
-      client: entry.client,
-      operation: entry.operation,
-      outcome: entry.outcome,
-      status: entry.status,
-      durationMs: roundMs(entry.durationMs),
-      timeToFirstEventMs: roundMs(entry.timeToFirstEventMs),
-      models,
-      deployments,
-      tokensIn,
-      tokensOut,
-      costUsd,
-    },
-    'operation',
-  );
+  if (!fast) {
+    logger.info(
+      {
+        requestId: entry.requestId,
+        client: entry.client,
+        operation: entry.operation,
+        outcome: entry.outcome,
+        status: entry.status,
+        durationMs: roundMs(entry.durationMs),
+        timeToFirstEventMs: roundMs(entry.timeToFirstEventMs),
+        models: summary.models,
+        deployments: summary.deployments,
+        tokensIn: summary.tokensIn,
+        tokensOut: summary.tokensOut,
+        costUsd: summary.costUsd,
+      },
+      'operation',
+    );
+    return;
+  }
+  const internals = logger as unknown as Internals;
+  const line = `${(internals[lsCacheSym] as Record<number, string>)[30]}${(internals[timeSym] as () => string)()}${internals[chindingsSym] as string}${fields(entry, summary)},"msg":"operation"${internals[endSym] as string}`;
+  const hook = (internals[hooksSym] as { streamWrite?: (line: string) => string } | undefined)?.streamWrite;
+  (internals[streamSym] as { write(line: string): void }).write(hook === undefined ? line : hook(line));
 }
 
 /**
