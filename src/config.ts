@@ -16,6 +16,7 @@ import { type PriceTable, PriceTableError, parsePriceTable } from './completions
 import { CorsOriginError, normaliseOrigin } from './http/cors.js';
 import { ManifestError, parseManifest } from './plugins/persisted-manifest.js';
 import { readUpstreamsFile, type UpstreamsSpec } from './routing/config-file.js';
+import { resolveUpstream, type UpstreamChoice } from './routing/upstream-choice.js';
 import { readTelemetryConfig, type TelemetryConfig } from './telemetry/config.js';
 import { assertTemplatesRouted, readPromptsConfig } from './templates/config-file.js';
 import type { PromptsConfig } from './templates/template.js';
@@ -24,8 +25,6 @@ import type { PromptsConfig } from './templates/template.js';
  * The only reader of `process.env`. Everything is parsed and checked once at start, so a typo in a
  * variable stops the process with a clear message instead of surfacing as a strange request error.
  */
-
-export type UpstreamChoice = 'auto' | 'openai' | 'local';
 
 export interface Config {
   port: number;
@@ -311,10 +310,4 @@ function readLimits(env: Env): OperationLimits {
 
 function isOpenAiHost(baseUrl: string): boolean {
   return new URL(baseUrl).hostname === 'api.openai.com';
-}
-
-/** Which provider serves: an explicit UPSTREAM wins; `auto` follows the presence of a key. */
-export function resolveUpstream(config: Pick<Config, 'upstream' | 'openaiApiKey'>): 'openai' | 'local' {
-  if (config.upstream !== 'auto') return config.upstream;
-  return config.openaiApiKey === undefined ? 'local' : 'openai';
 }

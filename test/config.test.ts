@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../src/auth/client-keys.js';
-import { ConfigError, configDefaults, loadConfig, resolveRateLimit, resolveUpstream } from '../src/config.js';
+import { ConfigError, configDefaults, loadConfig, resolveRateLimit } from '../src/config.js';
+import { resolveUpstream } from '../src/routing/upstream-choice.js';
 
 /**
  * `loadConfig` takes the environment as an argument (process.env by default), so every case here

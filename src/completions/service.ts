@@ -1,5 +1,5 @@
 import { anonymousClient } from '../auth/client-keys.js';
-import { errorCodes } from '../errors.js';
+import { errorCodes } from '../error-codes.js';
 import type { CallOptions, CompletionsProvider, ProviderCompletion, ServedBy } from '../upstream/provider.js';
 import type { WireCompletionResponse } from '../upstream/wire.js';
 import type { BudgetProblem, ClientBudget, Settlement } from './client-limits.js';

@@ -10,7 +10,7 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import { anonymousClient } from '../auth/client-keys.js';
 import type { GraphQLContext } from '../context.js';
-import { entityTemplatesOf, promptNamespaceField } from '../templates/schema.js';
+import { entityTemplatesOf, promptNamespaceField } from '../schema/templates/schema.js';
 
 /**
  * `Cache-Control` for responses a gateway (or a CDN) may keep: a query whose every field is a

@@ -6,8 +6,8 @@ import { assertWithinCeilings, type OperationCeilings } from '../completions/ope
 import { type PreparedCompletion, type PrepareSettings, prepareFromInput } from '../completions/prepare.js';
 import type { GraphQLContext } from '../context.js';
 import { errorCodes, toClientError } from '../errors.js';
+import { prepareEntityBatch } from '../schema/templates/entities.js';
 import { prepareTemplateCall } from '../templates/call.js';
-import { prepareEntityBatch } from '../templates/entities.js';
 import { RawPromptForbiddenError } from '../templates/errors.js';
 import { stageCodes } from './error-codes.js';
 import { findPaidFields } from './paid-fields.js';

@@ -19,9 +19,14 @@ import {
 } from 'graphql';
 import type { CompletionRequestInput } from '../completions/model.js';
 import { errorCodes } from '../error-codes.js';
-import { entityCallKey } from '../templates/entities.js';
-import type { EntityTemplates } from '../templates/entity-schema.js';
-import { entityTemplatesOf, promptNamespaceType, templateCallKey, templatesOf } from '../templates/schema.js';
+import { entityCallKey } from '../schema/templates/entities.js';
+import type { EntityTemplates } from '../schema/templates/entity-schema.js';
+import {
+  entityTemplatesOf,
+  promptNamespaceType,
+  templateCallKey,
+  templatesOf,
+} from '../schema/templates/schema.js';
 import type { PromptTemplate } from '../templates/template.js';
 
 /**

@@ -1,8 +1,17 @@
 import type { Logger } from 'pino';
-import { type Config, resolveUpstream } from '../config.js';
 import { createHttpProvider } from '../upstream/http.js';
 import type { CompletionsProvider } from '../upstream/provider.js';
-import { createRoutedProvider } from './setup.js';
+import type { UpstreamsSpec } from './config-file.js';
+import { createRoutedProvider, type UpstreamDefaults } from './setup.js';
+import { resolveUpstream, type UpstreamChoice } from './upstream-choice.js';
+
+/** What choosing and building the provider reads of the configuration (src/config.ts's `Config`). */
+export interface ProviderConfig extends UpstreamDefaults {
+  upstream: UpstreamChoice;
+  openaiBaseUrl: string;
+  openaiApiKey: string | undefined;
+  upstreams: UpstreamsSpec | undefined;
+}
 
 export interface ProviderSetup {
   provider: CompletionsProvider;
@@ -16,7 +25,7 @@ export interface ProviderSetup {
  * Chooses the provider from configuration: the router over UPSTREAMS_FILE's deployments, else the
  * one HTTP upstream or the embedded local engine, as before the file existed.
  */
-export async function createProvider(config: Config, logger: Logger): Promise<ProviderSetup> {
+export async function createProvider(config: ProviderConfig, logger: Logger): Promise<ProviderSetup> {
   if (config.upstreams !== undefined) {
     const { router, description, exampleModel } = await createRoutedProvider(
       config,

@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { Config } from '../config.js';
 import { createHttpProvider, type HttpProvider } from '../upstream/http.js';
 import type { CompletionsProvider } from '../upstream/provider.js';
 import type { DeploymentSpec, UpstreamsSpec } from './config-file.js';
@@ -17,8 +16,19 @@ import { createRouter, type Router, type RouterOptions } from './router.js';
  */
 const maxRetryAfterWaitMs = 2_000;
 
+/** The configuration's upstream defaults (UPSTREAM_*, STREAM_*, LOCAL_*): each deployment's own unless it says. */
+export interface UpstreamDefaults {
+  upstreamTimeoutMs: number;
+  upstreamMaxRetries: number;
+  upstreamMaxResponseBytes: number;
+  upstreamMaxConnections: number;
+  streamTimeouts: { firstByteMs: number; idleMs: number; totalMs: number };
+  localModelCacheDir: string;
+  localMaxChoices: number;
+}
+
 export async function createRoutedProvider(
-  config: Config,
+  config: UpstreamDefaults,
   upstreams: UpstreamsSpec,
   logger: Logger,
   /** Tests inject time, chance and a quicker breaker. */

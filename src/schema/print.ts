@@ -11,8 +11,8 @@ import {
   visit,
 } from 'graphql';
 import { parsePromptsFile } from '../templates/config-file.js';
-import { buildSchema } from '../templates/schema.js';
 import { schema } from './index.js';
+import { buildSchema } from './templates/schema.js';
 
 /**
  * The committed SDL: the subgraph view gateways compose (with `@link` and `@key`), sorted so that

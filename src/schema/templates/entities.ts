@@ -1,13 +1,17 @@
 import type { GraphQLFieldResolver } from 'graphql';
-import type { PromptCounter } from '../completions/cost.js';
-import { type PreparedCompletion, type PrepareSettings, prepareFromInput } from '../completions/prepare.js';
-import type { GraphQLContext } from '../context.js';
-import { UnplannedCallError } from '../schema/call-options.js';
-import type { GeneratedText } from './call.js';
-import { TemplateVariableError } from './errors.js';
-import type { PromptOutcome } from './result-cache.js';
+import type { PromptCounter } from '../../completions/cost.js';
+import {
+  type PreparedCompletion,
+  type PrepareSettings,
+  prepareFromInput,
+} from '../../completions/prepare.js';
+import type { GraphQLContext } from '../../context.js';
+import type { GeneratedText } from '../../templates/call.js';
+import { TemplateVariableError } from '../../templates/errors.js';
+import type { PromptOutcome } from '../../templates/result-cache.js';
+import { type PromptTemplate, renderPrompt, type TemplateVariable } from '../../templates/template.js';
+import { UnplannedCallError } from '../call-options.js';
 import { generatedText, runTemplateCall } from './run.js';
-import { type PromptTemplate, renderPrompt, type TemplateVariable } from './template.js';
 
 /**
  * Entity fields (`Product.aiSummary @requires(...)`): every entity of one `_entities` field that

@@ -5,9 +5,9 @@ import {
   Kind,
   type SchemaExtensionNode,
 } from 'graphql';
-import { completionFieldCost } from '../schema/completion.js';
-import { cacheControlHint } from './cache-key.js';
-import type { PromptTemplate } from './template.js';
+import { cacheControlHint } from '../../templates/cache-key.js';
+import type { PromptTemplate } from '../../templates/template.js';
+import { completionFieldCost } from '../completion.js';
 
 /**
  * The SDL a template's `entity` binding adds: the other subgraph's entity as this subgraph sees it

@@ -1,13 +1,13 @@
-import { estimateCompletionCost, PromptCounter } from '../completions/cost.js';
-import type { Completion, CompletionUsage } from '../completions/model.js';
-import type { PreparedCompletion } from '../completions/prepare.js';
-import type { GraphQLContext } from '../context.js';
-import { completionCallOptions } from '../schema/call-options.js';
-import { UpstreamBadResponseError } from '../upstream/errors.js';
-import { promptKey, reusableFor, samplingKey } from './cache-key.js';
-import type { GeneratedText } from './call.js';
-import type { PromptOutcome, PromptResult } from './result-cache.js';
-import { defaultMaxPromptsPerCall, type PromptTemplate } from './template.js';
+import { estimateCompletionCost, PromptCounter } from '../../completions/cost.js';
+import type { Completion, CompletionUsage } from '../../completions/model.js';
+import type { PreparedCompletion } from '../../completions/prepare.js';
+import type { GraphQLContext } from '../../context.js';
+import { promptKey, reusableFor, samplingKey } from '../../templates/cache-key.js';
+import type { GeneratedText } from '../../templates/call.js';
+import type { PromptOutcome, PromptResult } from '../../templates/result-cache.js';
+import { defaultMaxPromptsPerCall, type PromptTemplate } from '../../templates/template.js';
+import { UpstreamBadResponseError } from '../../upstream/errors.js';
+import { completionCallOptions } from '../call-options.js';
 
 /**
  * How a template's planned call runs: its prompts answered from the cache where the template allows

@@ -6,12 +6,14 @@ import {
   type GraphQLSchema,
   parse,
 } from 'graphql';
-import type { GraphQLContext } from '../context.js';
-import { UnplannedCallError } from '../schema/call-options.js';
-import { completionFieldCost } from '../schema/completion.js';
-import { schema as defaultSchema } from '../schema/index.js';
-import { cacheControlDefinitions, cacheControlHint } from './cache-key.js';
-import type { GeneratedText } from './call.js';
+import type { GraphQLContext } from '../../context.js';
+import { cacheControlDefinitions, cacheControlHint } from '../../templates/cache-key.js';
+import type { GeneratedText } from '../../templates/call.js';
+import type { PromptOutcome } from '../../templates/result-cache.js';
+import type { PromptTemplate } from '../../templates/template.js';
+import { UnplannedCallError } from '../call-options.js';
+import { completionFieldCost } from '../completion.js';
+import { schema as defaultSchema } from '../index.js';
 import { resolveEntityField } from './entities.js';
 import {
   type EntityTemplates,
@@ -19,9 +21,7 @@ import {
   groupEntityTemplates,
   withFederationImports,
 } from './entity-schema.js';
-import type { PromptOutcome } from './result-cache.js';
 import { generatedText, runTemplateCall } from './run.js';
-import type { PromptTemplate } from './template.js';
 
 /**
  * The served schema, built from the configuration: the static Pothos schema as it is (no templates:
