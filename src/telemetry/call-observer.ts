@@ -182,7 +182,7 @@ export function createCallObserver(deps: CallObserverDeps): CallObserver {
 
   function startSpan(wire: WireCompletionRequest, parent: unknown): Span | undefined {
     if (tracing === undefined) return undefined;
-    const span = tracing.tracer.startSpan(
+    const span = tracing.startChild(
       `text_completion ${wire.model}`,
       { kind },
       isContext(parent) ? parent : ROOT_CONTEXT,

@@ -5,8 +5,10 @@ import {
   isSpanContextValid,
   ROOT_CONTEXT,
   type Span,
+  type SpanOptions,
   TraceFlags,
   type Tracer,
+  trace,
 } from '@opentelemetry/api';
 import { ExportResultCode, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -17,6 +19,7 @@ import {
   AlwaysOnSampler,
   BatchSpanProcessor,
   ParentBasedSampler,
+  RandomIdGenerator,
   type Sampler,
   type SpanExporter,
   TraceIdRatioBasedSampler,
@@ -46,6 +49,12 @@ export interface TracingConfig {
 export interface Tracing {
   readonly tracer: Tracer;
   readonly captureContent: boolean;
+  /**
+   * A span under `parent` (a paid call's, under its operation's). Under a parent that was not
+   * sampled, with a parent-based sampler (which then never samples), a non-recording span of a new
+   * id is made without the SDK: 9 operations in 10 at the production setting.
+   */
+  startChild(name: string, options: SpanOptions, parent: Context): Span;
   /** The caller's trace (W3C `traceparent`), or a new root. */
   extract(headers: IncomingHttpHeaders): Context;
   /** The headers that continue `span`'s trace at the upstream. */
@@ -55,6 +64,9 @@ export interface Tracing {
   /** Sends what is buffered and stops; at shutdown. */
   shutdown(): Promise<void>;
 }
+
+/** The samplers that do not follow the parent's decision (the rest, the default included, do). */
+const samplers = ['always_on', 'always_off', 'traceidratio'];
 
 function samplerFor(name: string, arg: number | undefined): Sampler {
   const ratio = new TraceIdRatioBasedSampler(arg ?? 1);
@@ -112,8 +124,22 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
     ],
   });
   const propagator = new W3CTraceContextPropagator();
+  const tracer = provider.getTracer('completions-subgraph');
+  const parentBased = config.sampler.startsWith('parentbased_') || !samplers.includes(config.sampler);
+  const ids = new RandomIdGenerator();
   return {
-    tracer: provider.getTracer('completions-subgraph'),
+    tracer,
+    startChild(name, options, parent) {
+      const context = parentBased ? trace.getSpan(parent)?.spanContext() : undefined;
+      if (context === undefined || context.traceFlags & TraceFlags.SAMPLED || !isSpanContextValid(context))
+        return tracer.startSpan(name, options, parent);
+      return trace.wrapSpanContext({
+        traceId: context.traceId,
+        spanId: ids.generateSpanId(),
+        traceFlags: context.traceFlags,
+        ...(context.traceState === undefined ? {} : { traceState: context.traceState }),
+      });
+    },
     captureContent: config.captureContent,
     extract: (headers) =>
       headers.traceparent === undefined

@@ -101,6 +101,27 @@ describe('traces over OTLP/HTTP', () => {
     expect(receiver.contentTypes[0]).toBe('application/x-protobuf');
   });
 
+  it('records nothing of a trace the caller did not sample, and passes it on with a new span id', async () => {
+    const unsampled = '0af7651916cd43dd8448eb211c80319c';
+    stubbed.stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
+    const response = await stubbed.app.post(
+      hello,
+      { input },
+      { traceparent: `00-${unsampled}-${callerSpanId}-00` },
+    );
+    expect(response.json.errors).toBeUndefined();
+    const sent = stubbed.stub.requests.at(-1)?.headers.traceparent;
+    expect(sent).toMatch(new RegExp(`^00-${unsampled}-[0-9a-f]{16}-00$`));
+    expect(sent).not.toContain(callerSpanId);
+    // A sampled operation after it: once its spans arrive, the unsampled one would have too.
+    await stubbed.app.post(hello, { input }, { traceparent: `00-${traceId}-${callerSpanId}-01` });
+    await tracing.forceFlush();
+    await expect
+      .poll(() => receiver.spans().filter((span) => span.traceId === traceId).length)
+      .toBeGreaterThan(0);
+    expect(receiver.spans().filter((span) => span.traceId === unsampled)).toEqual([]);
+  });
+
   it('gives the REST face a server span too, continuing the caller’s trace, with the call under it', async () => {
     stubbed.stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
     const restTrace = 'aaf92f3577b34da6a3ce929d0e0e4736';
