@@ -116,10 +116,6 @@ export class PromptCache {
     this.recent = new RecentEntries(deps.store.kind === 'memory' ? 0 : (deps.recentEntries ?? 10_000));
   }
 
-  get storeKind(): PromptCacheStore['kind'] {
-    return this.deps.store.kind;
-  }
-
   /** Throws `ModelNotAllowedError` for a model the client's key may not use, hit or miss. */
   assertAllowed(client: string, model: string): void {
     if (this.deps.modelAllowed?.(client, model) === false) throw new ModelNotAllowedError(model);
