@@ -127,7 +127,12 @@ function endlessStream(state: { pushedBack: boolean }) {
     `data: ${JSON.stringify({ id: 'cmpl-s', object: 'text_completion', created: 1, model: 'm', choices: [{ text: `${i} ${'x'.repeat(8_000)}`, index: 0, logprobs: null, finish_reason: null }] })}\n\n`;
   const drainedOrClosed = (res: ServerResponse) =>
     new Promise<void>((resolve) => {
-      res.once('drain', resolve).once('close', resolve);
+      // Whichever comes first; the other listener goes too, or thousands of waits pile up on `close`.
+      const done = () => {
+        res.off('drain', done).off('close', done);
+        resolve();
+      };
+      res.once('drain', done).once('close', done);
     });
   return async (_req: unknown, res: ServerResponse) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
