@@ -6,8 +6,11 @@
  * Section 6's "protections on" adds, through the environment: one client key (`BENCH_CLIENT_TOKEN`,
  * sent as `Bearer`), per-client limits of `BENCH_RATE_LIMIT` requests a minute (high enough never
  * to refuse, but counted), and the usage ledger on SQLite at `BENCH_SQLITE_PATH`.
- * Section 7 sets `BENCH_TELEMETRY`, the parts turned on: `metrics`, `traces` (every operation, to
- * `BENCH_OTLP_URL`), `log` (the access log at info, into `BENCH_ACCESS_LOG`); `off` for none.
+ * Section 7 sets `BENCH_TELEMETRY`, the parts turned on: `metrics`, `traces` (`BENCH_TRACE_RATIO`
+ * of operations, to `BENCH_OTLP_URL`), `log` (the access log at info, into `BENCH_ACCESS_LOG`,
+ * buffered as production writes standard output); `off` for none. `BENCH_TWIN_TELEMETRY` adds
+ * twin apps in the same process, `;` between their parts; the `settle` command ends a block of
+ * one of them, `profileStart` / `profileStop` take a CPU profile.
  */
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';

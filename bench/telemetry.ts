@@ -8,11 +8,13 @@
  * (`parentbased_traceidratio` 0.1, a production setting), and every operation traced.
  *
  * Server CPU per request at c=64 (the process's user + system time, all its threads), over many
- * short blocks: each round runs every twin once, in an order that rotates from round to round, and
- * each block ends when the twin has also exported the spans and written the log lines the block
- * left behind (else that work would be counted in the next twin's block). Each twin's figure is
- * the trimmed mean of its blocks (the fastest and slowest fifth left out: another process taking
- * the CPU lands in a few blocks, not in all of one twin's).
+ * short blocks: each round runs every twin once, in an order that rotates from round to round.
+ * Each block ends when its twin has written the log lines it buffered and the young generation
+ * has been collected (else that work is paid in the next twin's block); spans are exported as
+ * production exports them, a batch when 512 wait, in the block whose span fills it. A twin's ratio
+ * is the median over rounds of its block / the "off" block of the same round (rounds last well
+ * under a second: another process taking the CPU slows both alike); its µs, the trimmed mean of
+ * its blocks. `BENCH_TELEMETRY_ROUNDS` changes the number of rounds (100).
  * `BENCH_TELEMETRY_SPLIT=1` adds a twin per part (metrics, log, traces) to see what each costs.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
