@@ -15,7 +15,8 @@
  * is the median over rounds of its block / the "off" block of the same round (rounds last well
  * under a second: another process taking the CPU slows both alike); its µs, the trimmed mean of
  * its blocks. `BENCH_TELEMETRY_ROUNDS` changes the number of rounds (100).
- * `BENCH_TELEMETRY_SPLIT=1` adds a twin per part (metrics, log, traces) to see what each costs.
+ * `BENCH_TELEMETRY_SPLIT=1` adds a twin per part (metrics, log, traces) to see what each costs;
+ * `BENCH_TELEMETRY_SPLIT=leave-one-out`, a twin for each part left out of "on".
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -44,6 +45,14 @@ const twins = [
         { key: 'metrics', parts: 'metrics' },
         { key: 'log', parts: 'log' },
         { key: 'traces', parts: 'traces' },
+      ]
+    : []),
+  // Each part left out of "on": what it adds to the other two.
+  ...(process.env.BENCH_TELEMETRY_SPLIT === 'leave-one-out'
+    ? [
+        { key: 'all but metrics', parts: 'traces,log' },
+        { key: 'all but log', parts: 'metrics,traces' },
+        { key: 'all but traces', parts: 'metrics,log' },
       ]
     : []),
 ];
@@ -167,9 +176,9 @@ export async function runTelemetryBench(stub: BenchChild): Promise<Row[]> {
       };
     };
     const split = (figures: Map<string, Figures>, what: string): Row[] =>
-      ['metrics', 'log', 'traces']
-        .filter((key) => figures.has(key))
-        .map((key) => row(figures, key, `${key} alone (${what}) vs all off`));
+      [...figures.keys()]
+        .filter((key) => !['off', 'on', 'off again'].includes(key))
+        .map((key) => row(figures, key, `${key} (${what}) vs all off`));
     return [
       row(sampled, 'on', 'metrics, access log and traces of 1 operation in 10, vs all off', 1.05),
       row(sampled, 'off again', "all off again vs all off (A/A: the method's own noise)"),
