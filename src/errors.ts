@@ -1,12 +1,12 @@
 import { GraphQLError } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
-import { ClientRateLimitError } from './completions/client-limits.js';
 import { argumentForParam } from './completions/mapping.js';
 import { CostLimitError, TooManyCompletionsError } from './completions/operation-limits.js';
-import { BudgetExceededError, ModelNotAllowedError } from './completions/spend-budget.js';
 import { InvalidRequestError } from './completions/validation.js';
 import { errorCodes } from './error-codes.js';
+import { ClientRateLimitError } from './limits/client-budget.js';
 import { LimiterUnavailableError } from './limits/index.js';
+import { BudgetExceededError, ModelNotAllowedError } from './limits/spend-budget.js';
 import { StorageError } from './storage/index.js';
 import { RawPromptForbiddenError, TemplateVariableError } from './templates/errors.js';
 import {

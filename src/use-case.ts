@@ -1,18 +1,19 @@
 import type { Logger } from 'pino';
 import type { ClientAuthenticator } from './auth/client-keys.js';
-import { type ClientBudget, createClientBudget } from './completions/client-limits.js';
 import { createModelCatalog, type ModelCatalog } from './completions/model-catalog.js';
+import type { ClientBudget } from './completions/ports.js';
 import { costUsd, defaultPrices, type PriceTable } from './completions/prices.js';
 import { type CompletionsService, createCompletionsService } from './completions/service.js';
-import { createSpendBudgets } from './completions/spend-budget.js';
 import { configDefaults } from './config.js';
 import type { GraphQLContext } from './context.js';
+import { createClientBudget } from './limits/client-budget.js';
 import {
   createMemoryRateLimiter,
   createMemorySpendStore,
   type LimitPolicy,
   type RateLimiter,
 } from './limits/index.js';
+import { createSpendBudgets } from './limits/spend-budget.js';
 import { type Caller, createContextFactory } from './request-context.js';
 import { isRouter, type Router } from './routing/router.js';
 import { type BatchedLedger, createBatchedLedger, type Storage } from './storage/index.js';

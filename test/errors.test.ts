@@ -1,8 +1,8 @@
 import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { ClientRateLimitError } from '../src/completions/client-limits.js';
 import { InvalidRequestError } from '../src/completions/validation.js';
 import { errorCodes, originalError, toClientError } from '../src/errors.js';
+import { ClientRateLimitError } from '../src/limits/client-budget.js';
 import { LimiterUnavailableError } from '../src/limits/index.js';
 import { StorageError } from '../src/storage/index.js';
 import {

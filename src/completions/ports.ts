@@ -1,4 +1,7 @@
+import type { WireUsage } from '../upstream/wire.js';
+import type { CostEstimate } from './cost.js';
 import type { Completion, CompletionRequestInput } from './model.js';
+import type { PendingWrites } from './pending-writes.js';
 
 /**
  * What the completions use case needs of storage, defined here and implemented by src/storage: the
@@ -90,4 +93,43 @@ export class CompletionIdConflictError extends Error {
     this.name = 'CompletionIdConflictError';
     this.completionId = completionId;
   }
+}
+
+/**
+ * What the use case needs of the client limits (rate limits, spend budgets, the ledger): defined
+ * here and implemented by src/limits/client-budget.ts.
+ */
+
+/** What a budget reports after the paid call; the caller turns it into a response warning. */
+export type BudgetProblem = 'settlement-failed' | 'usage-implausible' | 'soft-budget-exceeded';
+
+/** What a settled call was charged: worked out once here, reported as is by the service. */
+export interface Settlement {
+  problems: BudgetProblem[];
+  promptTokens: number;
+  completionTokens: number;
+  /** USD from the price table; null for a model without a price. */
+  costUsd: number | null;
+}
+
+export interface Charge {
+  /** After a call that answered: charge its usage (checked), record it; never throws. */
+  settle(
+    model: string,
+    usage: WireUsage | null | undefined,
+    fallbackCompletionTokens?: number,
+  ): Promise<Settlement>;
+  /** After a failed call: give the reservation back when nothing was billed, else charge and record. */
+  fail(error: unknown, model: string, completionTokensSoFar?: number): Promise<void>;
+}
+
+export interface ClientBudget {
+  /**
+   * Reserves the call's price, in the rate limits and the key's spend budgets (`model` is the
+   * public name asked for); throws `ClientRateLimitError`, `BudgetExceededError`,
+   * `ModelNotAllowedError`, or the store's own failure (fail closed).
+   */
+  reserve(client: string, estimate: CostEstimate, model?: string): Promise<Charge>;
+  /** Settles, retries and ledger writes still running: awaited at shutdown before storage closes. */
+  readonly pending: PendingWrites;
 }

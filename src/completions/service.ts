@@ -2,10 +2,15 @@ import { anonymousClient } from '../auth/client-keys.js';
 import { errorCodes } from '../error-codes.js';
 import type { CallOptions, CompletionsProvider, ProviderCompletion, ServedBy } from '../upstream/provider.js';
 import type { WireCompletionResponse } from '../upstream/wire.js';
-import type { BudgetProblem, ClientBudget, Settlement } from './client-limits.js';
 import { toCompletion } from './mapping.js';
 import type { Completion, CompletionRequestInput } from './model.js';
-import { CompletionIdConflictError, type CompletionStore } from './ports.js';
+import {
+  type BudgetProblem,
+  type ClientBudget,
+  CompletionIdConflictError,
+  type CompletionStore,
+  type Settlement,
+} from './ports.js';
 import type { PreparedCompletion } from './prepare.js';
 import { StreamAssembly } from './stream-assembly.js';
 

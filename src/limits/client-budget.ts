@@ -1,4 +1,6 @@
-import type { LimitPolicy, RateLimiter, Reservation } from '../limits/index.js';
+import type { CostEstimate } from '../completions/cost.js';
+import { PendingWrites } from '../completions/pending-writes.js';
+import type { BudgetProblem, Charge, ClientBudget, Settlement, UsageLedger } from '../completions/ports.js';
 import {
   UpstreamCallerKeyError,
   UpstreamConfigurationError,
@@ -7,9 +9,7 @@ import {
   UpstreamUnavailableError,
 } from '../upstream/errors.js';
 import type { WireUsage } from '../upstream/wire.js';
-import type { CostEstimate } from './cost.js';
-import { PendingWrites } from './pending-writes.js';
-import type { UsageLedger } from './ports.js';
+import type { LimitPolicy, RateLimiter, Reservation } from './index.js';
 import type { SpendBudgets, SpendHold } from './spend-budget.js';
 
 /**
@@ -35,9 +35,6 @@ export class ClientRateLimitError extends Error {
   }
 }
 
-/** What a budget reports after the paid call; the caller turns it into a response warning. */
-export type BudgetProblem = 'settlement-failed' | 'usage-implausible' | 'soft-budget-exceeded';
-
 export interface ClientBudgetDeps {
   limiter: RateLimiter;
   policy: LimitPolicy;
@@ -52,26 +49,6 @@ export interface ClientBudgetDeps {
   onError?: (message: string, details: Record<string, unknown>) => void;
   /** Background retries of a failed settlement: attempts and the pause before each. */
   settleRetries?: { attempts: number; delayMs: number };
-}
-
-/** What a settled call was charged: worked out once here, reported as is by the service. */
-export interface Settlement {
-  problems: BudgetProblem[];
-  promptTokens: number;
-  completionTokens: number;
-  /** USD from the price table; null for a model without a price. */
-  costUsd: number | null;
-}
-
-export interface Charge {
-  /** After a call that answered: charge its usage (checked), record it; never throws. */
-  settle(
-    model: string,
-    usage: WireUsage | null | undefined,
-    fallbackCompletionTokens?: number,
-  ): Promise<Settlement>;
-  /** After a failed call: give the reservation back when nothing was billed, else charge and record. */
-  fail(error: unknown, model: string, completionTokensSoFar?: number): Promise<void>;
 }
 
 /** Errors after which the upstream surely billed nothing: the reservation is given back. */
@@ -118,17 +95,6 @@ export function chargedUsage(
     completionTokens: fallbackCompletionTokens ?? estimate.maxCompletionTokens,
     believed: true,
   };
-}
-
-export interface ClientBudget {
-  /**
-   * Reserves the call's price, in the rate limits and the key's spend budgets (`model` is the
-   * public name asked for); throws `ClientRateLimitError`, `BudgetExceededError`,
-   * `ModelNotAllowedError`, or the store's own failure (fail closed).
-   */
-  reserve(client: string, estimate: CostEstimate, model?: string): Promise<Charge>;
-  /** Settles, retries and ledger writes still running: awaited at shutdown before storage closes. */
-  readonly pending: PendingWrites;
 }
 
 export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {

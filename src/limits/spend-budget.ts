@@ -1,6 +1,6 @@
 import type { BudgetPeriod, KeyPolicy, SpendBudgetSpec } from '../auth/key-policy.js';
-import type { SpendStore } from '../limits/index.js';
-import type { CostEstimate } from './cost.js';
+import type { CostEstimate } from '../completions/cost.js';
+import type { SpendStore } from './index.js';
 
 /**
  * A client key's spend budgets (USD and/or tokens per day, month or duration) and allowed models.

@@ -6,10 +6,10 @@ import {
   SpanKind,
   SpanStatusCode,
 } from '@opentelemetry/api';
-import { ClientRateLimitError } from '../completions/client-limits.js';
 import type { PreparedCompletion } from '../completions/prepare.js';
 import type { CallObserver, CallUsage, CallWatch } from '../completions/service.js';
 import { errorCodes, toClientError } from '../errors.js';
+import { ClientRateLimitError } from '../limits/client-budget.js';
 import { CompletionIdConflictError } from '../storage/index.js';
 import type { WireCompletionRequest, WireCompletionResponse } from '../upstream/wire.js';
 import type { GenAiAttributes, Metrics } from './metrics.js';
@@ -182,7 +182,7 @@ export function createCallObserver(deps: CallObserverDeps): CallObserver {
 
   function startSpan(wire: WireCompletionRequest, parent: unknown): Span | undefined {
     if (tracing === undefined) return undefined;
-    const span = tracing.startChild(
+    const span = tracing.startSpan(
       `text_completion ${wire.model}`,
       { kind },
       isContext(parent) ? parent : ROOT_CONTEXT,

@@ -1,6 +1,6 @@
 import type { CompletionUsage, FinishReason } from '../completions/model.js';
 import { PendingWrites } from '../completions/pending-writes.js';
-import { ModelNotAllowedError } from '../completions/spend-budget.js';
+import { ModelNotAllowedError } from '../limits/spend-budget.js';
 import type { PromptCacheStore, PromptCacheWrite } from './cache-store.js';
 
 /**

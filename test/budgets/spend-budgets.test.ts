@@ -6,8 +6,8 @@ import {
   hashToken,
   parseClientKeys,
 } from '../../src/auth/client-keys.js';
-import { budgetWindow } from '../../src/completions/spend-budget.js';
 import { createRedisRateLimiter, type RateLimiter } from '../../src/limits/index.js';
+import { budgetWindow } from '../../src/limits/spend-budget.js';
 import { createCompletion } from '../helpers/operations.js';
 import { reply } from '../helpers/stub-upstream.js';
 import {

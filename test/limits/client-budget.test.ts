@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ClientAuthenticator, hashToken, parseClientKeys } from '../../src/auth/client-keys.js';
-import { createClientBudget } from '../../src/completions/client-limits.js';
 import type { CostEstimate } from '../../src/completions/cost.js';
-import { createSpendBudgets } from '../../src/completions/spend-budget.js';
+import { createClientBudget } from '../../src/limits/client-budget.js';
 import { createMemoryRateLimiter, createMemorySpendStore, type RateLimiter } from '../../src/limits/index.js';
+import { createSpendBudgets } from '../../src/limits/spend-budget.js';
 import type { UsageLedger, UsageRecord } from '../../src/storage/index.js';
 import { UpstreamRequestError, UpstreamTimeoutError } from '../../src/upstream/errors.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClientRateLimitError } from '../../src/completions/client-limits.js';
+import { ClientRateLimitError } from '../../src/limits/client-budget.js';
 import { LimiterUnavailableError } from '../../src/limits/index.js';
 import { mapError } from '../../src/rest/error-envelope.js';
 import { BadRequest } from '../../src/rest/request-body.js';
