@@ -69,7 +69,7 @@ export function useOperationTelemetry(deps: OperationTelemetryDeps): Plugin {
     let span: Span | undefined;
     if (tracing !== undefined) {
       const parent = context.req === undefined ? ROOT_CONTEXT : tracing.extract(context.req.headers);
-      span = tracing.tracer.startSpan(
+      span = tracing.startSpan(
         name === undefined ? type : `${type} ${name}`,
         { kind: SpanKind.SERVER },
         parent,

@@ -177,7 +177,7 @@ export function restObserver(logger: Logger, tracing?: Tracing): (req: IncomingM
   return (req) => {
     if (tracing === undefined) return { trace: undefined, answered: log };
     const parent = tracing.extract(req.headers);
-    const span = tracing.tracer.startSpan(
+    const span = tracing.startSpan(
       'POST /v1/completions',
       { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'POST', 'url.path': '/v1/completions' } },
       parent,

@@ -4,7 +4,9 @@ import {
   defaultTextMapGetter,
   isSpanContextValid,
   ROOT_CONTEXT,
+  SamplingDecision,
   type Span,
+  SpanKind,
   type SpanOptions,
   TraceFlags,
   type Tracer,
@@ -50,11 +52,12 @@ export interface Tracing {
   readonly tracer: Tracer;
   readonly captureContent: boolean;
   /**
-   * A span under `parent` (a paid call's, under its operation's). Under a parent that was not
-   * sampled, with a parent-based sampler (which then never samples), a non-recording span of a new
-   * id is made without the SDK: 9 operations in 10 at the production setting.
+   * A span under `parent` (or a root). One that will not be recorded (9 operations in 10 at the
+   * production setting) is made without the SDK: a root is sampled here, on a trace id made here
+   * (the SDK is handed that id when it is to record the span, and decides alike); under a parent
+   * that was not sampled, a parent-based sampler never samples.
    */
-  startChild(name: string, options: SpanOptions, parent: Context): Span;
+  startSpan(name: string, options: SpanOptions, parent: Context): Span;
   /** The caller's trace (W3C `traceparent`), or a new root. */
   extract(headers: IncomingHttpHeaders): Context;
   /** The headers that continue `span`'s trace at the upstream. */
@@ -116,9 +119,17 @@ export interface TracingOptions {
 
 export function createTracing(config: TracingConfig, options: TracingOptions = {}): Tracing {
   const exporter = options.exporter ?? exporterFor(config);
+  const sampler = samplerFor(config.sampler, config.samplerArg);
+  const ids = new RandomIdGenerator();
+  // The trace id a root was sampled on, for the SDK to give the span it records.
+  let sampledTraceId: string | undefined;
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.serviceName }),
-    sampler: samplerFor(config.sampler, config.samplerArg),
+    sampler,
+    idGenerator: {
+      generateTraceId: () => sampledTraceId ?? ids.generateTraceId(),
+      generateSpanId: () => ids.generateSpanId(),
+    },
     spanProcessors: [
       new BatchSpanProcessor({
         ...(options.scheduledDelayMillis === undefined
@@ -131,19 +142,36 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
   const propagator = new W3CTraceContextPropagator();
   const tracer = provider.getTracer('completions-subgraph');
   const parentBased = config.sampler.startsWith('parentbased_') || !samplers.includes(config.sampler);
-  const ids = new RandomIdGenerator();
   return {
     tracer,
-    startChild(name, options, parent) {
-      const context = parentBased ? trace.getSpan(parent)?.spanContext() : undefined;
-      if (context === undefined || context.traceFlags & TraceFlags.SAMPLED || !isSpanContextValid(context))
+    startSpan(name, options, parent) {
+      const context = trace.getSpan(parent)?.spanContext();
+      if (context !== undefined && isSpanContextValid(context)) {
+        if (!parentBased || context.traceFlags & TraceFlags.SAMPLED)
+          return tracer.startSpan(name, options, parent);
+        return trace.wrapSpanContext({
+          traceId: context.traceId,
+          spanId: ids.generateSpanId(),
+          traceFlags: context.traceFlags,
+          ...(context.traceState === undefined ? {} : { traceState: context.traceState }),
+        });
+      }
+      const traceId = ids.generateTraceId();
+      const sampled = sampler.shouldSample(parent, traceId, name, options.kind ?? SpanKind.INTERNAL, {}, []);
+      if (sampled.decision === SamplingDecision.NOT_RECORD) {
+        return trace.wrapSpanContext({
+          traceId,
+          spanId: ids.generateSpanId(),
+          traceFlags: TraceFlags.NONE,
+          ...(sampled.traceState === undefined ? {} : { traceState: sampled.traceState }),
+        });
+      }
+      sampledTraceId = traceId;
+      try {
         return tracer.startSpan(name, options, parent);
-      return trace.wrapSpanContext({
-        traceId: context.traceId,
-        spanId: ids.generateSpanId(),
-        traceFlags: context.traceFlags,
-        ...(context.traceState === undefined ? {} : { traceState: context.traceState }),
-      });
+      } finally {
+        sampledTraceId = undefined;
+      }
     },
     captureContent: config.captureContent,
     extract: (headers) =>

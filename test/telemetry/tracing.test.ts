@@ -1,3 +1,6 @@
+import { ROOT_CONTEXT, SamplingDecision, type Span, trace } from '@opentelemetry/api';
+import { ExportResultCode } from '@opentelemetry/core';
+import { TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTracing, type Tracing, type TracingConfig } from '../../src/telemetry/tracing.js';
 import { sseClient } from '../helpers/clients.js';
@@ -247,5 +250,56 @@ describe('a collector that cannot be reached', () => {
       await stopStubbedApp(stubbed);
       await tracing.shutdown().catch(() => {});
     }
+  });
+});
+
+describe('sampling', () => {
+  it('records exactly the roots the sampler picks, under the trace id it picked them on', async () => {
+    const exported: { traceId: string }[] = [];
+    const tracing = createTracing(
+      {
+        url: 'http://127.0.0.1:9/v1/traces',
+        headers: {},
+        serviceName: 'sampling-test',
+        sampler: 'parentbased_traceidratio',
+        samplerArg: 0.5,
+        captureContent: false,
+      },
+      {
+        exporter: {
+          export: (spans, done) => {
+            for (const span of spans) exported.push({ traceId: span.spanContext().traceId });
+            done({ code: ExportResultCode.SUCCESS });
+          },
+          shutdown: async () => {},
+        },
+      },
+    );
+    const reference = new TraceIdRatioBasedSampler(0.5);
+    const spans = Array.from({ length: 400 }, (_, i) => tracing.startSpan(`query Q${i}`, {}, ROOT_CONTEXT));
+    const recorded = spans.filter((span) => span.isRecording());
+    for (const span of spans) {
+      const { traceId, traceFlags } = span.spanContext();
+      const picked =
+        reference.shouldSample(ROOT_CONTEXT, traceId).decision === SamplingDecision.RECORD_AND_SAMPLED;
+      expect(span.isRecording()).toBe(picked);
+      expect(traceFlags).toBe(picked ? 1 : 0);
+      span.end();
+    }
+    // Half of them: the SDK, handed the trace id, decides as the sampler did (asked again on a new
+    // id, it would keep half of that half).
+    expect(recorded.length).toBeGreaterThan(150);
+    expect(recorded.length).toBeLessThan(250);
+    await tracing.forceFlush();
+    expect(exported.map((span) => span.traceId).sort()).toEqual(
+      recorded.map((span) => span.spanContext().traceId).sort(),
+    );
+    // A child of a root that was not picked is not recorded, and keeps its trace.
+    const skipped = spans.find((span) => !span.isRecording());
+    const child = tracing.startSpan('call', {}, trace.setSpan(ROOT_CONTEXT, skipped as Span));
+    expect(child.isRecording()).toBe(false);
+    expect(child.spanContext().traceId).toBe(skipped?.spanContext().traceId);
+    expect(child.spanContext().spanId).not.toBe(skipped?.spanContext().spanId);
+    await tracing.shutdown();
   });
 });
