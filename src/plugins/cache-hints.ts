@@ -16,10 +16,11 @@ import { entityTemplatesOf, promptNamespaceField } from '../schema/templates/sch
  * `Cache-Control` for responses a gateway (or a CDN) may keep: a query whose every field is a
  * template result that may be reused (`Query.prompt.*`, or entity fields like `Product.aiSummary`
  * in `_entities`), answered without errors, for as long as the shortest of them stays valid.
- * Apollo Gateway and Router take the subgraph's header as the bound of their response cache. Any
- * other field (stored completions, usage, raw completions) leaves the header out, so nothing else
- * is ever cached. `private` when clients authenticate: a shared cache must not hand one client's
- * answer to a caller it never authenticated; `public` when the service runs open.
+ * Apollo Gateway and Router take the subgraph's header as the bound of their response cache, the
+ * Hive gateway's response cache too. Any other query answer (stored completions, usage, models, a
+ * sampled template text, an error) says `no-store`; mutations and subscriptions say nothing.
+ * `private` when clients authenticate: a shared cache must not hand one client's answer to a
+ * caller it never authenticated; `public` when the service runs open.
  */
 
 const decided = new WeakMap<object, string>();
@@ -54,10 +55,17 @@ function onlyTemplateFields(
   return true;
 }
 
-const answers = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string, boolean>>>();
+/** A query of template results only (and `__typename`), another query, or not a query. */
+type Selection = 'templates' | 'query' | 'other';
 
-/** Whether the operation selects template results only (and `__typename`); once per document. */
-function selectsTemplatesOnly(schema: GraphQLSchema, document: DocumentNode, operationName?: string | null) {
+const answers = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string, Selection>>>();
+
+/** What the operation selects (see `Selection`); worked out once per document. */
+function selectionOf(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName?: string | null,
+): Selection {
   let bySchema = answers.get(schema);
   if (bySchema === undefined) {
     bySchema = new WeakMap();
@@ -77,9 +85,9 @@ function selectsTemplatesOnly(schema: GraphQLSchema, document: DocumentNode, ope
   return answer;
 }
 
-function walk(schema: GraphQLSchema, document: DocumentNode, operationName?: string | null): boolean {
+function walk(schema: GraphQLSchema, document: DocumentNode, operationName?: string | null): Selection {
   const operation = getOperationAST(document, operationName);
-  if (operation?.operation !== 'query') return false;
+  if (operation?.operation !== 'query') return 'other';
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
@@ -88,7 +96,7 @@ function walk(schema: GraphQLSchema, document: DocumentNode, operationName?: str
   const isEntityField = (field: string, type: string | undefined) =>
     type !== undefined && entities?.get(type)?.has(field) === true;
   const root = schema.getQueryType()?.name;
-  return (
+  const templatesOnly =
     onlyTemplateFields(
       schema,
       operation.selectionSet,
@@ -96,8 +104,8 @@ function walk(schema: GraphQLSchema, document: DocumentNode, operationName?: str
       // `_entities` is looked into below: only template fields of its entity types.
       (field, type) => type === root && (field === promptNamespaceField || field === '_entities'),
       root,
-    ) && entitiesSelectTemplatesOnly(schema, operation.selectionSet, fragments, isEntityField, root)
-  );
+    ) && entitiesSelectTemplatesOnly(schema, operation.selectionSet, fragments, isEntityField, root);
+  return templatesOnly ? 'templates' : 'query';
 }
 
 /** Each `_entities` field selects, on each entity type, only that type's template fields. */
@@ -134,10 +142,21 @@ function decide(
   },
   result: ExecutionResult,
 ): string | undefined {
+  const selection = selectionOf(args.schema, args.document, args.operationName);
+  if (selection === 'other') return undefined;
   const context = args.contextValue as GraphQLContext;
   const maxAge = context.cacheHint;
-  if (typeof maxAge !== 'number' || maxAge <= 0 || (result.errors?.length ?? 0) > 0) return undefined;
-  if (!selectsTemplatesOnly(args.schema, args.document, args.operationName)) return undefined;
+  // Any other query answer is no-store, as Apollo Server says: a gateway cache that keeps answers
+  // without a header (the Hive gateway's, by its default TTL) must not keep a client's data or a
+  // sampled text.
+  if (
+    selection !== 'templates' ||
+    typeof maxAge !== 'number' ||
+    maxAge <= 0 ||
+    (result.errors?.length ?? 0) > 0
+  ) {
+    return 'no-store';
+  }
   const scope = context.client.name === anonymousClient.name ? 'public' : 'private';
   return `${scope}, max-age=${maxAge}`;
 }

@@ -187,13 +187,26 @@ describe('Cache-Control for gateways', () => {
     expect(second.headers.get('cache-control')).toBe('private, max-age=45');
   });
 
-  it('none for a result that is not reusable, or with any other field, or with an error', async () => {
-    expect((await ask('tagline', 'alice')).headers.get('cache-control')).toBeNull();
+  it('no-store for a result that is not reusable, or with any other field, or with an error', async () => {
+    expect((await ask('tagline', 'alice')).headers.get('cache-control')).toBe('no-store');
     const mixed = await stubbed.app.post(fieldQuery('summary', 'usage { client }'), { name }, as('alice'));
     expect(mixed.json.data.prompt.summary.text).toBeTruthy();
-    expect(mixed.headers.get('cache-control')).toBeNull();
+    expect(mixed.headers.get('cache-control')).toBe('no-store');
     const refused = await ask('summary', 'narrow');
-    expect(refused.headers.get('cache-control')).toBeNull();
+    expect(refused.headers.get('cache-control')).toBe('no-store');
+    // A client's own data: no-store, so a gateway cache with a default TTL never keeps it.
+    const usage = await stubbed.app.post('{ usage { client } }', {}, as('alice'));
+    expect(usage.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('nothing for a mutation: HTTP caches do not keep those', async () => {
+    const response = await stubbed.app.post(
+      'mutation { createCompletion(input: { model: "gpt-3.5-turbo-instruct", prompt: { text: "Hi" }, maxTokens: 2 }) { id } }',
+      {},
+      as('alice'),
+    );
+    expect(response.json.data.createCompletion.id).toBeTruthy();
+    expect(response.headers.get('cache-control')).toBeNull();
   });
 });
 
