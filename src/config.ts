@@ -15,7 +15,8 @@ import { type ClientKeyEntry, ClientKeyError, parseClientKeys } from './auth/cli
 import { type PriceTable, PriceTableError, parsePriceTable } from './completions/prices.js';
 import { CorsOriginError, normaliseOrigin } from './http/cors.js';
 import { ManifestError, parseManifest } from './plugins/persisted-manifest.js';
-import { readUpstreamsFile, type UpstreamsSpec } from './routing/config-file.js';
+import { readUpstreamsFile } from './routing/config-file.js';
+import type { ProviderConfig } from './routing/provider-factory.js';
 import { resolveUpstream, type UpstreamChoice } from './routing/upstream-choice.js';
 import { readTelemetryConfig, type TelemetryConfig } from './telemetry/config.js';
 import { assertTemplatesRouted, readPromptsConfig } from './templates/config-file.js';
@@ -26,24 +27,15 @@ import type { PromptsConfig } from './templates/template.js';
  * variable stops the process with a clear message instead of surfacing as a strange request error.
  */
 
-export interface Config {
+/**
+ * The upstream part (`ProviderConfig`: UPSTREAM, OPENAI_*, UPSTREAM_*, STREAM_*, LOCAL_*,
+ * UPSTREAMS_FILE) is declared where the provider is chosen; the rest here.
+ */
+export interface Config extends ProviderConfig {
   port: number;
   host: string;
   nodeEnv: string;
   logLevel: string;
-  /** `auto`: the HTTP upstream when an API key is set, else the embedded local engine. */
-  upstream: UpstreamChoice;
-  openaiBaseUrl: string;
-  openaiApiKey: string | undefined;
-  upstreamTimeoutMs: number;
-  upstreamMaxRetries: number;
-  upstreamMaxResponseBytes: number;
-  upstreamMaxConnections: number;
-  /** Streamed completions: until the first byte, the longest silence, the whole stream. */
-  streamTimeouts: { firstByteMs: number; idleMs: number; totalMs: number };
-  localModelCacheDir: string;
-  /** Local engine: prompts × max(n, best_of) one request may ask for, checked before any work. */
-  localMaxChoices: number;
   limits: OperationLimits;
   /** Hashed client keys; empty means the service runs open. */
   clientKeys: ClientKeyEntry[];
@@ -69,8 +61,6 @@ export interface Config {
   prices: PriceTable | undefined;
   /** Known documents (TRUSTED_DOCUMENTS_FILE) and whether only they may run. */
   trustedDocuments: { manifest: Map<string, string>; only: boolean };
-  /** Deployments and routes (UPSTREAMS_FILE); without it the variables above describe one upstream. */
-  upstreams: UpstreamsSpec | undefined;
   /** METRICS_TOKEN, METRICS_PORT, LOG_PRETTY and the OTEL_* trace variables. */
   telemetry: TelemetryConfig;
   /** Prompt templates (PROMPTS_FILE) and whether raw prompts may run (ALLOW_RAW_PROMPTS). */

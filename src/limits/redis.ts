@@ -40,27 +40,37 @@ const noopReservation: Reservation = createReservation(0, {
   release: () => Promise.resolve(),
 });
 
+/**
+ * A client that fails fast while Redis is away (no offline queue, one attempt, 1 s timeouts, quick
+ * reconnects): a request waiting on a store that is down would hold the caller. Its last error is
+ * kept for the messages, since ioredis would otherwise print every reconnect failure.
+ */
+export function fastFailingRedis(url: string): {
+  client: Redis;
+  lastError: () => (Error & { code?: unknown }) | undefined;
+} {
+  let lastError: (Error & { code?: unknown }) | undefined;
+  const client = new Redis(url, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: TIMEOUT_MS,
+    commandTimeout: TIMEOUT_MS,
+    retryStrategy: (attempt) => Math.min(attempt * 100, TIMEOUT_MS),
+  });
+  client.on('error', (error: Error) => {
+    lastError = error;
+  });
+  return { client, lastError: () => lastError };
+}
+
 export async function createRedisRateLimiter(options: RedisRateLimiterOptions): Promise<RateLimiter> {
   const store = parseStoreUrl(options.url);
   const prefix = options.keyPrefix ?? 'completions:limits:';
   const { now } = options;
   // An empty argument tells the scripts to read the server clock.
   const clock = now === undefined ? () => '' : () => String(now());
-  let lastError: (Error & { code?: unknown }) | undefined;
   let closed = false;
-
-  const client = new Redis(options.url, {
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    connectTimeout: TIMEOUT_MS,
-    commandTimeout: TIMEOUT_MS,
-    // Quick reconnects: while the store is away every metered request is being refused.
-    retryStrategy: (attempt) => Math.min(attempt * 100, TIMEOUT_MS),
-  });
-  // Without a listener ioredis prints every reconnect failure; the error surfaces through calls instead.
-  client.on('error', (error: Error) => {
-    lastError = error;
-  });
+  const { client, lastError: last } = fastFailingRedis(options.url);
   client.defineCommand('limitsReserve', { numberOfKeys: 1, lua: RESERVE_SCRIPT });
   client.defineCommand('limitsAdjust', { numberOfKeys: 1, lua: ADJUST_SCRIPT });
   client.defineCommand('spendAdd', { numberOfKeys: 1, lua: SPEND_ADD_SCRIPT });
@@ -76,6 +86,7 @@ export async function createRedisRateLimiter(options: RedisRateLimiterOptions): 
   const call = async (run: () => Promise<ScriptReply>): Promise<ScriptReply> => {
     if (closed) throw new LimiterUnavailableError('Rate limiter is closed');
     if (client.status !== 'ready') {
+      const lastError = last();
       throw unavailable(`not connected (${lastError?.message ?? client.status})`, lastError?.code);
     }
     try {

@@ -7,9 +7,11 @@ import { resolveUpstream, type UpstreamChoice } from './upstream-choice.js';
 
 /** What choosing and building the provider reads of the configuration (src/config.ts's `Config`). */
 export interface ProviderConfig extends UpstreamDefaults {
+  /** `auto`: the HTTP upstream when an API key is set, else the embedded local engine. */
   upstream: UpstreamChoice;
   openaiBaseUrl: string;
   openaiApiKey: string | undefined;
+  /** Deployments and routes (UPSTREAMS_FILE); without it the variables above describe one upstream. */
   upstreams: UpstreamsSpec | undefined;
 }
 

@@ -22,8 +22,10 @@ export interface UpstreamDefaults {
   upstreamMaxRetries: number;
   upstreamMaxResponseBytes: number;
   upstreamMaxConnections: number;
+  /** Streamed completions: until the first byte, the longest silence, the whole stream. */
   streamTimeouts: { firstByteMs: number; idleMs: number; totalMs: number };
   localModelCacheDir: string;
+  /** Local engine: prompts × max(n, best_of) one request may ask for, checked before any work. */
   localMaxChoices: number;
 }
 

@@ -1,5 +1,4 @@
-import { Redis } from 'ioredis';
-import { firstConnection } from '../limits/redis.js';
+import { fastFailingRedis, firstConnection } from '../limits/redis.js';
 import { parseStoreUrl } from '../limits/redis-url.js';
 import type { PromptCacheStore } from '../templates/cache-store.js';
 
@@ -17,24 +16,14 @@ export async function createRedisPromptCache(options: {
 }): Promise<PromptCacheStore> {
   const store = parseStoreUrl(options.url);
   const prefix = options.keyPrefix ?? 'completions:';
-  let lastError: Error | undefined;
-  const client = new Redis(options.url, {
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    connectTimeout: TIMEOUT_MS,
-    commandTimeout: TIMEOUT_MS,
-    retryStrategy: (attempt) => Math.min(attempt * 100, TIMEOUT_MS),
-  });
-  client.on('error', (error: Error) => {
-    lastError = error;
-  });
+  const { client, lastError } = fastFailingRedis(options.url);
   await firstConnection(client, TIMEOUT_MS + 500);
   const failure = (error: unknown) =>
     new Error(
       `Prompt cache store ${store.target} is unavailable: ${store.scrub(error instanceof Error ? error.message : String(error))}`,
     );
   const ready = () => {
-    if (client.status !== 'ready') throw failure(`not connected (${lastError?.message ?? client.status})`);
+    if (client.status !== 'ready') throw failure(`not connected (${lastError()?.message ?? client.status})`);
   };
   return {
     kind: 'redis',
