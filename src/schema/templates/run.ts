@@ -100,7 +100,8 @@ function narrowed(call: PreparedCompletion, prompts: string[]): PreparedCompleti
   return { wire, estimate: estimateCompletionCost(wire, new PromptCounter()) };
 }
 
-function toText(outcome: PromptOutcome): GeneratedText {
+/** A prompt's outcome as the field answers it: its text, or its error thrown at the field's path. */
+export function generatedText(outcome: PromptOutcome): GeneratedText {
   if (!outcome.ok) throw outcome.error;
   const { result } = outcome;
   return {
@@ -215,5 +216,3 @@ export async function runTemplateCall(
   account(context, template, field, outcomes);
   return outcomes;
 }
-
-export { toText as generatedText };
