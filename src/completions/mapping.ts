@@ -70,25 +70,20 @@ function toWirePrompt(prompt: PromptInput): WirePrompt {
 /** GraphQL input -> wire request; absent arguments stay absent so the upstream applies its defaults. */
 export function toWireRequest(input: CompletionRequestInput): WireCompletionRequest {
   const wire: WireCompletionRequest = { model: input.model, prompt: toWirePrompt(input.prompt) };
-  const set = <K extends keyof WireCompletionRequest>(
-    key: K,
-    value: WireCompletionRequest[K] | null | undefined,
-  ) => {
-    if (value !== null && value !== undefined) wire[key] = value;
-  };
-  set('suffix', input.suffix);
-  set('max_tokens', input.maxTokens);
-  set('temperature', input.temperature);
-  set('top_p', input.topP);
-  set('n', input.n);
-  set('logprobs', input.logprobs);
-  set('echo', input.echo);
-  set('stop', input.stop == null ? undefined : [...input.stop]);
-  set('presence_penalty', input.presencePenalty);
-  set('frequency_penalty', input.frequencyPenalty);
-  set('best_of', input.bestOf);
-  set('user', input.user);
-  set('seed', input.seed);
+  // Plain `!= null` checks, one per field: a generic setter made this a hot spot on every call.
+  if (input.suffix != null) wire.suffix = input.suffix;
+  if (input.maxTokens != null) wire.max_tokens = input.maxTokens;
+  if (input.temperature != null) wire.temperature = input.temperature;
+  if (input.topP != null) wire.top_p = input.topP;
+  if (input.n != null) wire.n = input.n;
+  if (input.logprobs != null) wire.logprobs = input.logprobs;
+  if (input.echo != null) wire.echo = input.echo;
+  if (input.stop != null) wire.stop = [...input.stop];
+  if (input.presencePenalty != null) wire.presence_penalty = input.presencePenalty;
+  if (input.frequencyPenalty != null) wire.frequency_penalty = input.frequencyPenalty;
+  if (input.bestOf != null) wire.best_of = input.bestOf;
+  if (input.user != null) wire.user = input.user;
+  if (input.seed != null) wire.seed = input.seed;
   if (input.logitBias != null) {
     wire.logit_bias = Object.fromEntries(input.logitBias.map(({ token, bias }) => [String(token), bias]));
   }
