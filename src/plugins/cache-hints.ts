@@ -18,7 +18,7 @@ import { entityTemplatesOf, promptNamespaceField } from '../schema/templates/sch
  * in `_entities`), answered without errors, for as long as the shortest of them stays valid.
  * Apollo Gateway and Router take the subgraph's header as the bound of their response cache, the
  * Hive gateway's response cache too. Any other query answer (stored completions, usage, models, a
- * sampled template text, an error) says `no-store`; mutations and subscriptions say nothing.
+ * sampled template text, an error) says `no-store, max-age=0`; mutations and subscriptions say nothing.
  * `private` when clients authenticate: a shared cache must not hand one client's answer to a
  * caller it never authenticated; `public` when the service runs open.
  */
@@ -146,16 +146,16 @@ function decide(
   if (selection === 'other') return undefined;
   const context = args.contextValue as GraphQLContext;
   const maxAge = context.cacheHint;
-  // Any other query answer is no-store, as Apollo Server says: a gateway cache that keeps answers
-  // without a header (the Hive gateway's, by its default TTL) must not keep a client's data or a
-  // sampled text.
+  // Any other query answer is no-store, as Apollo Server says, and max-age=0 for the caches that
+  // read only max-age (the Hive gateway's, which otherwise keeps an answer for its default TTL): a
+  // client's data or a sampled text is never kept.
   if (
     selection !== 'templates' ||
     typeof maxAge !== 'number' ||
     maxAge <= 0 ||
     (result.errors?.length ?? 0) > 0
   ) {
-    return 'no-store';
+    return 'no-store, max-age=0';
   }
   const scope = context.client.name === anonymousClient.name ? 'public' : 'private';
   return `${scope}, max-age=${maxAge}`;

@@ -82,7 +82,7 @@ describe('an _entities batch', () => {
       { r: productsNamed(names(1)) },
     );
     expect(response.json.data._entities[0].aiSummary.text).toBeTruthy();
-    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(response.headers.get('cache-control')).toBe('no-store, max-age=0');
   });
 });
 
