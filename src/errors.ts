@@ -132,7 +132,7 @@ export function toClientError(error: unknown, path?: readonly (string | number)[
   }
   if (!(error instanceof UpstreamError)) return undefined;
   if (error instanceof UpstreamRequestError) {
-    const argument = argumentForParam(error.param);
+    const argument = error.argument ?? argumentForParam(error.param);
     return createGraphQLError(
       error.message,
       options(

@@ -30,10 +30,28 @@ export abstract class UpstreamError extends Error {
 /** The upstream refused the request itself (400, 404, 409, 422): the caller must change it. */
 export class UpstreamRequestError extends UpstreamError {
   readonly param: string | undefined;
+  /**
+   * The GraphQL argument at fault when it is not `createCompletion`'s `input` (a template field:
+   * the field's own name, or `representations` for an entity batch).
+   */
+  readonly argument: string | undefined;
 
-  constructor(message: string, details: UpstreamErrorDetails & { param?: string } = {}) {
+  constructor(message: string, details: UpstreamErrorDetails & { param?: string; argument?: string } = {}) {
     super(message, details);
     this.param = details.param;
+    this.argument = details.argument;
+  }
+
+  /** The same refusal, blamed on `argument`. */
+  withArgument(argument: string): UpstreamRequestError {
+    return new UpstreamRequestError(this.message, {
+      ...(this.status === undefined ? {} : { status: this.status }),
+      ...(this.requestId === undefined ? {} : { requestId: this.requestId }),
+      ...(this.upstreamCode === undefined ? {} : { upstreamCode: this.upstreamCode }),
+      ...(this.param === undefined ? {} : { param: this.param }),
+      cause: this,
+      argument,
+    });
   }
 }
 

@@ -142,6 +142,30 @@ describe('Product.aiSummary through _entities', () => {
     for (const error of response.json.errors) expect(error.extensions.code).toBe('UPSTREAM_UNAVAILABLE');
   });
 
+  it('a batch the upstream refuses (400): BAD_USER_INPUT blamed on representations, the upstream’s code kept', async () => {
+    stubbed.stub.on(
+      'POST',
+      '/completions',
+      reply.json(400, {
+        error: {
+          message: 'Too long.',
+          type: 'invalid_request_error',
+          param: 'prompt',
+          code: 'context_length_exceeded',
+        },
+      }),
+    );
+    const response = await stubbed.app.post(entitiesQuery, { representations: products(2) });
+    expect(response.json.errors).toHaveLength(2);
+    for (const error of response.json.errors) {
+      expect(error.extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        argument: 'representations',
+        upstreamCode: 'context_length_exceeded',
+      });
+    }
+  });
+
   it('a prompt the upstream left without a choice is an error for that entity only', async () => {
     stubbed.stub.on('POST', '/completions', (_req, res, request) => {
       const answer = batchAnswer((request.json as { prompt: string[] }).prompt);

@@ -138,6 +138,35 @@ describe('a template field', () => {
     await stubbed.app.post('{ prompt { tagline(product: "tea") { texts } } }');
     expect(lastSent()).toMatchObject({ n: 3, stop: ['\n'], prompt: 'A catchy tagline for tea:' });
   });
+
+  it('an upstream refusal names the field, not createCompletion’s input, and keeps the upstream’s code', async () => {
+    stubbed.stub.on(
+      'POST',
+      '/completions',
+      reply.json(400, {
+        error: {
+          message: "This model's maximum context length is 4097 tokens.",
+          type: 'invalid_request_error',
+          param: 'prompt',
+          code: 'context_length_exceeded',
+        },
+      }),
+    );
+    try {
+      const response = await stubbed.app.post(summaryQuery, { name: 'A very long lamp' });
+      expect(response.json.errors[0]).toMatchObject({
+        path: ['prompt', 'productSummary'],
+        extensions: {
+          code: 'BAD_USER_INPUT',
+          argument: 'productSummary',
+          param: 'prompt',
+          upstreamCode: 'context_length_exceeded',
+        },
+      });
+    } finally {
+      stubbed.stub.on('POST', '/completions', reply.completionOrStream());
+    }
+  });
 });
 
 describe('refused before any paid call', () => {

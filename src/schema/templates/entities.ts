@@ -114,6 +114,6 @@ export const resolveEntityField: GraphQLFieldResolver<unknown, GraphQLContext> =
   const prompt = typeof index === 'number' ? batch?.promptOf.get(index) : undefined;
   // Only a prompt of the batch the preflight prepared and priced.
   if (call === undefined || batch === undefined || prompt === undefined) throw new UnplannedCallError(key);
-  batch.outcomes ??= runTemplateCall(context, batch.template, call, key);
+  batch.outcomes ??= runTemplateCall(context, batch.template, call, key, 'representations');
   return generatedText((await batch.outcomes)[prompt] as PromptOutcome);
 };

@@ -6,7 +6,7 @@ import { promptKey, reusableFor, samplingKey } from '../../templates/cache-key.j
 import type { GeneratedText } from '../../templates/call.js';
 import type { PromptOutcome, PromptResult } from '../../templates/result-cache.js';
 import { defaultMaxPromptsPerCall, type PromptTemplate } from '../../templates/template.js';
-import { UpstreamBadResponseError } from '../../upstream/errors.js';
+import { UpstreamBadResponseError, UpstreamRequestError } from '../../upstream/errors.js';
 import { completionCallOptions } from '../call-options.js';
 
 /**
@@ -170,6 +170,8 @@ export async function runTemplateCall(
   template: PromptTemplate,
   call: PreparedCompletion,
   field: string,
+  /** The GraphQL argument an upstream refusal is blamed on: the field's name, or `representations`. */
+  argument: string,
 ): Promise<PromptOutcome[]> {
   const prompts = promptsOf(call);
   const n = call.wire.n ?? 1;
@@ -185,7 +187,9 @@ export async function runTemplateCall(
         try {
           const { completion } = await context.completions.create(sub, completionCallOptions(context, field));
           return perPrompt(completion, texts, n);
-        } catch (error) {
+        } catch (caught) {
+          // `input.prompt` would name an argument the template field does not have.
+          const error = caught instanceof UpstreamRequestError ? caught.withArgument(argument) : caught;
           return chunk.map(() => (error instanceof Error ? error : new Error(String(error))));
         }
       }),

@@ -131,7 +131,7 @@ const resolveTemplate: GraphQLFieldResolver<unknown, GraphQLContext> = async (
   const call = context.paidCalls?.get(key);
   const template = catalogs.get(info.schema)?.get(info.fieldName);
   if (call === undefined || template === undefined) throw new UnplannedCallError(key);
-  const [outcome] = await runTemplateCall(context, template, call, key);
+  const [outcome] = await runTemplateCall(context, template, call, key, info.fieldName);
   return generatedText(outcome as PromptOutcome);
 };
 
