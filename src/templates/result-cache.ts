@@ -1,7 +1,7 @@
 import type { CompletionUsage, FinishReason } from '../completions/model.js';
 import { PendingWrites } from '../completions/pending-writes.js';
 import { ModelNotAllowedError } from '../limits/spend-budget.js';
-import type { PromptCacheStore, PromptCacheWrite } from './cache-store.js';
+import { ExpiringEntries, type PromptCacheStore, type PromptCacheWrite } from './cache-store.js';
 
 /**
  * Reuse of template results, per prompt: a batch of prompts looks up all its keys in one read,
@@ -76,35 +76,10 @@ function parseEntry(text: string | undefined): Entry | undefined {
   return undefined;
 }
 
-/** The entries this process read or wrote last, bounded; the oldest go first. */
-class RecentEntries {
-  private readonly entries = new Map<string, Entry>();
-
-  constructor(private readonly max: number) {}
-
-  get(key: string, at: number): Entry | undefined {
-    const entry = this.entries.get(key);
-    if (entry !== undefined && entry.expiresAt <= at) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return entry;
-  }
-
-  set(key: string, entry: Entry): void {
-    if (this.max === 0) return;
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    if (this.entries.size > this.max) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
-  }
-}
-
 export class PromptCache {
   private readonly inflight = new Map<string, Promise<Entry>>();
-  private readonly recent: RecentEntries;
+  /** The entries this process read or wrote last, in front of a database or Redis store. */
+  private readonly recent: ExpiringEntries<Entry>;
   private readonly now: () => number;
   /** Store writes after the response went out; awaited at shutdown. */
   readonly pending = new PendingWrites();
@@ -113,7 +88,9 @@ export class PromptCache {
     // The store's clock: expiry means the same to both.
     this.now = deps.store.now ?? Date.now;
     // A store in this process's memory needs no copy in front of it.
-    this.recent = new RecentEntries(deps.store.kind === 'memory' ? 0 : (deps.recentEntries ?? 10_000));
+    this.recent = new ExpiringEntries<Entry>(
+      deps.store.kind === 'memory' ? 0 : (deps.recentEntries ?? 10_000),
+    );
   }
 
   /** Throws `ModelNotAllowedError` for a model the client's key may not use, hit or miss. */
