@@ -1,15 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import {
-  createGatewayRuntime,
-  type GatewayConfigBase,
-  type GatewayRuntime,
-} from '@graphql-hive/gateway-runtime';
-import { type DocumentNode, type ExecutionResult, print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postGraphQL } from '../federation/fixtures.js';
 import { type StubbedApp, stopStubbedApp } from '../helpers/test-app.js';
 import { summaryPrompt } from './helpers.js';
+import { startHiveGateway } from './hive-fixture.js';
 import {
   answerBatch,
   as,
@@ -25,97 +18,23 @@ import {
 } from './products-subgraph.js';
 
 /**
- * The composition of `gateway.test.ts` behind the Hive gateway runtime on node:http: the test
- * `products` subgraph and the completions subgraph serving the example prompts file, composed by the
- * runtime itself (`supergraph: { type: 'dev' }`: `_service { sdl }` of each, then
- * `@theguild/federation-composition`). The gateway forwards each client's `Authorization`
- * (`propagateHeaders.fromClientToSubgraphs`); its own key serves composition only.
+ * The composition of `gateway.test.ts` behind the Hive gateway runtime (hive-fixture.ts).
  */
-
-type Transports = NonNullable<GatewayConfigBase<Record<string, unknown>>['transports']>;
-type Transport = Extract<
-  Awaited<Extract<Transports, Record<string, unknown>>[string]>,
-  { getSubgraphExecutor: unknown }
->;
-
-/**
- * Queries and mutations as POST application/json, with the headers the gateway's plugins put in
- * the request's `extensions.headers` (where `propagateHeaders` leaves the client's Authorization),
- * as `@graphql-mesh/transport-http` sends them (the runtime does not ship that package).
- */
-const jsonHttpTransport: Transport = {
-  getSubgraphExecutor({ transportEntry }) {
-    const url = transportEntry.location;
-    if (url === undefined) throw new Error(`subgraph ${transportEntry.subgraph} has no URL`);
-    return ((request: {
-      document: DocumentNode;
-      variables?: Record<string, unknown>;
-      operationName?: string;
-      extensions?: { headers?: Record<string, string> };
-      signal?: AbortSignal;
-    }): Promise<ExecutionResult> =>
-      fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/graphql-response+json',
-          ...request.extensions?.headers,
-        },
-        body: JSON.stringify({
-          query: print(request.document),
-          variables: request.variables ?? {},
-          ...(request.operationName ? { operationName: request.operationName } : {}),
-        }),
-        ...(request.signal ? { signal: request.signal } : {}),
-      }).then((response) => response.json() as Promise<ExecutionResult>)) as never;
-  },
-};
-
-/** The runtime's own fetches (composition's `_service { sdl }`) carry the gateway's key. */
-const composeFetch = (input: string | URL | Request, init?: RequestInit) => {
-  const headers = new Headers(init?.headers);
-  headers.set('authorization', `Bearer ${tokens.gateway}`);
-  return fetch(input, { ...init, headers });
-};
 
 let products: ProductsSubgraph;
 let completions: StubbedApp;
-let runtime: GatewayRuntime;
-let server: Server;
+let gateway: { url: string; close: () => Promise<void> } | undefined;
 let gatewayUrl: string;
 
 beforeAll(async () => {
   products = await startProductsSubgraph();
   completions = await startTemplatesSubgraph();
-  runtime = createGatewayRuntime({
-    supergraph: {
-      type: 'dev',
-      services: [
-        { name: 'products', url: products.url },
-        { name: 'completions', url: completions.app.graphqlUrl },
-      ],
-    },
-    transports: { http: jsonHttpTransport },
-    fetchAPI: { fetch: composeFetch as never },
-    propagateHeaders: {
-      fromClientToSubgraphs: ({ request }) => {
-        const authorization = request.headers.get('authorization');
-        return authorization === null ? {} : { authorization };
-      },
-    },
-    logging: false,
-  });
-  server = createServer(runtime);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  gatewayUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+  gateway = await startHiveGateway(products, completions);
+  gatewayUrl = gateway.url;
 });
 
 afterAll(async () => {
-  if (server) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
-  await runtime?.dispose();
+  await gateway?.close();
   await products?.close();
   if (completions) await stopStubbedApp(completions);
 });

@@ -1,14 +1,7 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import {
-  createGatewayRuntime,
-  type GatewayConfigBase,
-  type GatewayRuntime,
-} from '@graphql-hive/gateway-runtime';
-import { type DocumentNode, type ExecutionResult, print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postGraphQL } from '../federation/fixtures.js';
 import { type StubbedApp, stopStubbedApp } from '../helpers/test-app.js';
+import { startHiveGateway } from './hive-fixture.js';
 import {
   as,
   catalogue,
@@ -17,7 +10,6 @@ import {
   startProductsSubgraph,
   startTemplatesSubgraph,
   taglineQuery,
-  tokens,
 } from './products-subgraph.js';
 
 /**
@@ -28,47 +20,7 @@ import {
  * subgraph); a sampled template's answer (`no-store, max-age=0`) is never kept.
  */
 
-type Transports = NonNullable<GatewayConfigBase<Record<string, unknown>>['transports']>;
-type Transport = Extract<
-  Awaited<Extract<Transports, Record<string, unknown>>[string]>,
-  { getSubgraphExecutor: unknown }
->;
-
 const sent: Record<string, number> = {};
-
-/** POST application/json through the fetch the runtime hands the transport (its hooks included). */
-const runtimeFetchTransport: Transport = {
-  getSubgraphExecutor({ transportEntry, fetch: runtimeFetch }) {
-    const url = transportEntry.location;
-    if (url === undefined || runtimeFetch === undefined) throw new Error('no URL or fetch for the subgraph');
-    return ((request: {
-      document: DocumentNode;
-      variables?: Record<string, unknown>;
-      operationName?: string;
-      extensions?: { headers?: Record<string, string> };
-      context?: unknown;
-      info?: unknown;
-    }): Promise<ExecutionResult> => {
-      sent[transportEntry.subgraph] = (sent[transportEntry.subgraph] ?? 0) + 1;
-      return Promise.resolve(
-        runtimeFetch(
-          url,
-          {
-            method: 'POST',
-            headers: {
-              'content-type': 'application/json',
-              accept: 'application/graphql-response+json',
-              ...request.extensions?.headers,
-            },
-            body: JSON.stringify({ query: print(request.document), variables: request.variables ?? {} }),
-          },
-          request.context as never,
-          request.info as never,
-        ),
-      ).then((response) => response.json() as Promise<ExecutionResult>);
-    }) as never;
-  },
-};
 
 /** The gateway's cache storage: a Map, each entry kept for the TTL it is given (seconds). */
 function memoryCache() {
@@ -89,52 +41,28 @@ function memoryCache() {
 
 let products: ProductsSubgraph;
 let completions: StubbedApp;
-let runtime: GatewayRuntime;
-let server: Server;
+let gateway: { url: string; close: () => Promise<void> } | undefined;
 let gatewayUrl: string;
 
 beforeAll(async () => {
   products = await startProductsSubgraph();
   completions = await startTemplatesSubgraph();
-  runtime = createGatewayRuntime({
-    supergraph: {
-      type: 'dev',
-      services: [
-        { name: 'products', url: products.url },
-        { name: 'completions', url: completions.app.graphqlUrl },
-      ],
+  gateway = await startHiveGateway(products, completions, {
+    viaRuntimeFetch: true,
+    onSend: (subgraph) => {
+      sent[subgraph] = (sent[subgraph] ?? 0) + 1;
     },
-    transports: { http: runtimeFetchTransport },
-    fetchAPI: {
-      fetch: ((input: string | URL | Request, init?: RequestInit) => {
-        const headers = new Headers(init?.headers);
-        // Composition's `_service { sdl }` carries the gateway's key; a client's request its own.
-        if (!headers.has('authorization')) headers.set('authorization', `Bearer ${tokens.gateway}`);
-        return fetch(input, { ...init, headers });
-      }) as never,
+    config: {
+      // One cache entry per client key; without a subgraph's say, answers are kept a minute.
+      responseCaching: { session: (request: Request) => request.headers.get('authorization'), ttl: 60_000 },
+      cache: memoryCache(),
     },
-    propagateHeaders: {
-      fromClientToSubgraphs: ({ request }) => {
-        const authorization = request.headers.get('authorization');
-        return authorization === null ? {} : { authorization };
-      },
-    },
-    // One cache entry per client key; without a subgraph's say, answers are kept a minute.
-    responseCaching: { session: (request: Request) => request.headers.get('authorization'), ttl: 60_000 },
-    cache: memoryCache(),
-    logging: false,
   });
-  server = createServer(runtime);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  gatewayUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+  gatewayUrl = gateway.url;
 });
 
 afterAll(async () => {
-  if (server) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
-  await runtime?.dispose();
+  await gateway?.close();
   await products?.close();
   if (completions) await stopStubbedApp(completions);
 });
