@@ -10,6 +10,8 @@ import {
   as,
   catalogue,
   expectedSummary,
+  expectReusedAgain,
+  expectSampledNeverReused,
   type ProductsSubgraph,
   productsQuery,
   rawPromptMutation,
@@ -88,20 +90,8 @@ describe('Product.aiSummary through Apollo Gateway', () => {
     );
   });
 
-  it('the same query again: no upstream call, every aiSummary cached: true with the same text', async () => {
-    products.products = catalogue(20, 'Vase');
-    const first = await postGraphQL(gatewayUrl, productsQuery, undefined, as('alice'));
-    const before = hits();
-    const again = await postGraphQL(gatewayUrl, productsQuery, undefined, as('alice'));
-    expect(again.json.errors).toBeUndefined();
-    expect(hits()).toBe(before);
-    expect(again.json.data.products).toEqual(
-      first.json.data.products.map((p: { aiSummary: object }) => ({
-        ...p,
-        aiSummary: { ...p.aiSummary, cached: true },
-      })),
-    );
-  });
+  it('the same query again: no upstream call, every aiSummary cached: true with the same text', () =>
+    expectReusedAgain({ gatewayUrl, products, hits }));
 
   it('the gateway bounds its response cache by the subgraph’s Cache-Control: private, the template’s TTL', async () => {
     products.products = catalogue(2, 'Bowl');
@@ -122,19 +112,8 @@ describe('Product.aiSummary through Apollo Gateway', () => {
     expect(tagline.headers.get('cache-control')).toBe('no-store');
   });
 
-  it('a template with temperature 0.7 and no seed is never reused: each query is a call', async () => {
-    products.products = catalogue(3, 'Clock');
-    const before = hits();
-    for (let round = 0; round < 2; round++) {
-      const { json } = await postGraphQL(gatewayUrl, taglineQuery, undefined, as('alice'));
-      expect(json.data.products.map((p: { aiTagline: { cached: boolean } }) => p.aiTagline.cached)).toEqual([
-        false,
-        false,
-        false,
-      ]);
-    }
-    expect(hits() - before).toBe(2);
-  });
+  it('a template with temperature 0.7 and no seed is never reused: each query is a call', () =>
+    expectSampledNeverReused({ gatewayUrl, products, hits }));
 
   it('choices answered out of order still reach their own products (by index)', async () => {
     products.products = catalogue(20, 'Chair');

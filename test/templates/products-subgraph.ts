@@ -3,9 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
+import { expect } from 'vitest';
 import { ClientAuthenticator, hashToken, parseClientKeys } from '../../src/auth/client-keys.js';
 import { configDefaults } from '../../src/config.js';
 import { parsePromptsFile } from '../../src/templates/config-file.js';
+import { postGraphQL } from '../federation/fixtures.js';
 import type { StubHandler } from '../helpers/stub-upstream.js';
 import { type StubbedApp, startStubbedApp } from '../helpers/test-app.js';
 import { exampleTemplates } from './helpers.js';
@@ -181,3 +183,45 @@ export const productsQuery = '{ products { id name aiSummary { text cached } } }
 export const rawPromptMutation = `mutation {
   createCompletion(input: { model: "gpt-3.5-turbo-instruct", prompt: { text: "Say anything" } }) { id choices { text } }
 }`;
+
+/** What the gateway scenarios below need: the gateway, the products it serves, the upstream's calls. */
+export interface GatewayScenario {
+  gatewayUrl: string;
+  products: ProductsSubgraph;
+  hits: () => number;
+}
+
+/** The same products query again: no upstream call, every aiSummary `cached: true` with the same text. */
+export async function expectReusedAgain({ gatewayUrl, products, hits }: GatewayScenario): Promise<void> {
+  products.products = catalogue(20, 'Vase');
+  const first = await postGraphQL(gatewayUrl, productsQuery, undefined, as('alice'));
+  const before = hits();
+  const again = await postGraphQL(gatewayUrl, productsQuery, undefined, as('alice'));
+  expect(again.json.errors).toBeUndefined();
+  expect(hits()).toBe(before);
+  expect(again.json.data.products).toEqual(
+    first.json.data.products.map((p: { aiSummary: object }) => ({
+      ...p,
+      aiSummary: { ...p.aiSummary, cached: true },
+    })),
+  );
+}
+
+/** A sampled entity template (temperature 0.7, no seed): each query is an upstream call. */
+export async function expectSampledNeverReused({
+  gatewayUrl,
+  products,
+  hits,
+}: GatewayScenario): Promise<void> {
+  products.products = catalogue(3, 'Clock');
+  const before = hits();
+  for (let round = 0; round < 2; round++) {
+    const { json } = await postGraphQL(gatewayUrl, taglineQuery, undefined, as('alice'));
+    expect(json.data.products.map((p: { aiTagline: { cached: boolean } }) => p.aiTagline.cached)).toEqual([
+      false,
+      false,
+      false,
+    ]);
+  }
+  expect(hits() - before).toBe(2);
+}
