@@ -212,7 +212,10 @@ export function createApp(deps: AppDeps): App {
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       if (!hostAllowed(cors, req)) return sendMisdirected(res);
-      for (const route of routes) if (await route(req, res)) return;
+      for (const route of routes) {
+        const answered = route(req, res);
+        if (answered === true || (answered !== false && (await answered))) return;
+      }
       const cap = await enforceBodyCap(req, limits.maxRequestBytes);
       if (cap === 'too-large') return sendPayloadTooLarge(res, limits.maxRequestBytes);
       await yoga(req, res);

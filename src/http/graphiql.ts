@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GraphiQLOptions, Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { RouteHandler } from './route.js';
@@ -140,9 +141,12 @@ export async function renderOfflineGraphiQL(options: GraphiQLOptions = {}): Prom
 
 /** The IDE's files under /graphiql/; anything else there is left to the next route. */
 export function createGraphiqlAssetsRoute(logger: Logger): RouteHandler {
-  return async (req, res) => {
+  return (req, res) => {
     const path = req.url?.split('?', 1)[0] ?? '';
-    if (!path.startsWith(graphiqlAssetPrefix)) return false;
+    return path.startsWith(graphiqlAssetPrefix) ? answer(req, res, path) : false;
+  };
+
+  async function answer(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
     let bundle: GraphiqlBundle;
     try {
       bundle = await loadBundle();
@@ -155,7 +159,7 @@ export function createGraphiqlAssetsRoute(logger: Logger): RouteHandler {
     if (asset === undefined) return false;
     sendAsset(req, res, asset);
     return true;
-  };
+  }
 }
 
 /** Puts the page's security headers on the GraphiQL page yoga renders (it sets only its type). */

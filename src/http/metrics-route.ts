@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { errorCodes } from '../error-codes.js';
 import { headerText } from './headers.js';
@@ -34,8 +34,10 @@ function sendJson(res: ServerResponse, status: number, code: string, message: st
 
 export function createMetricsRoute(deps: MetricsRouteDeps): RouteHandler {
   const expected = deps.token === undefined ? undefined : digest(`Bearer ${deps.token}`);
-  return async (req, res) => {
-    if (req.url !== '/metrics' && !req.url?.startsWith('/metrics?')) return false;
+  return (req, res) =>
+    req.url === '/metrics' || req.url?.startsWith('/metrics?') === true ? answer(req, res) : false;
+
+  async function answer(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     if (!deps.open) {
       if (expected === undefined) {
         sendJson(res, 404, errorCodes.notFound, 'Not found.');
@@ -66,7 +68,7 @@ export function createMetricsRoute(deps: MetricsRouteDeps): RouteHandler {
     });
     res.end(req.method === 'HEAD' ? undefined : text);
     return true;
-  };
+  }
 }
 
 /**

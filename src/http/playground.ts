@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -112,10 +113,14 @@ export function createPlaygroundRoute(logger: Logger): RouteHandler {
     });
     return loading;
   };
-  return async (req, res) => {
+  return (req, res) => {
     const path = req.url?.split('?', 1)[0] ?? '';
     if (path !== playgroundPath && path !== `${playgroundPath}/` && !path.startsWith(assetPrefix))
       return false;
+    return answer(req, res, path);
+  };
+
+  async function answer(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
     let bundle: PlaygroundBundle;
     try {
       bundle = await load();
@@ -132,5 +137,5 @@ export function createPlaygroundRoute(logger: Logger): RouteHandler {
     if (asset === undefined) return false;
     sendAsset(req, res, asset);
     return true;
-  };
+  }
 }

@@ -49,8 +49,10 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 export function createReadinessRoute(deps: ReadinessDeps): RouteHandler {
   const timeoutMs = deps.timeoutMs ?? 2_000;
-  return async (req, res) => {
-    if (req.url !== '/readyz' && !req.url?.startsWith('/readyz?')) return false;
+  return (req, res) =>
+    req.url === '/readyz' || req.url?.startsWith('/readyz?') === true ? answer(res) : false;
+
+  async function answer(res: ServerResponse): Promise<boolean> {
     if (deps.draining()) {
       send(res, 503, { status: 'draining', checks: {} });
       return true;
@@ -63,5 +65,5 @@ export function createReadinessRoute(deps: ReadinessDeps): RouteHandler {
     const ready = results.every((result) => result === 'ok');
     send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
     return true;
-  };
+  }
 }

@@ -1,6 +1,6 @@
 import type { CostEstimate } from '../completions/cost.js';
 import { PendingWrites } from '../completions/pending-writes.js';
-import type { BudgetProblem, Charge, ClientBudget, Settlement, UsageLedger } from '../completions/ports.js';
+import type { BudgetProblem, ClientBudget, UsageLedger } from '../completions/ports.js';
 import {
   UpstreamCallerKeyError,
   UpstreamConfigurationError,

@@ -50,7 +50,7 @@ export interface RestAccess {
   usage: CallUsage | undefined;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+type Handler = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
 function sendJson(
   res: ServerResponse,
@@ -203,7 +203,12 @@ function methodNotAllowed(res: ServerResponse, allowed: string): void {
 }
 
 export function createOpenAiCompatHandler(deps: OpenAiCompatDeps): Handler {
-  return async (req, res) => {
+  // Every path served here starts /v1/, and no URL without a "1" normalises to one (the parser
+  // drops tabs and folds dots, but never decodes %31): those, /graphql among them, are not
+  // parsed at all.
+  return (req, res) => (req.url?.includes('1') ? serve(req, res) : false);
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '');
     const modelMatch = /^\/v1\/models(?:\/(.+))?$/.exec(path);
     if (path !== '/v1/completions' && modelMatch === null) return false;
@@ -259,5 +264,5 @@ export function createOpenAiCompatHandler(deps: OpenAiCompatDeps): Handler {
       usage,
     });
     return true;
-  };
+  }
 }

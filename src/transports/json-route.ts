@@ -97,10 +97,13 @@ function disconnectSignal(res: ServerResponse): AbortSignal {
 
 export function createJsonRoute(deps: JsonRouteDeps): RouteHandler {
   const { yoga } = deps;
-  return async (req, res) => {
+  return (req, res) => {
     if (!isPlainJsonPost(req, yoga.graphqlEndpoint)) return false;
     const type = responseType(headerText(req.headers.accept));
-    if (type === undefined) return false;
+    return type === undefined ? false : serve(req, res, type);
+  };
+
+  async function serve(req: IncomingMessage, res: ServerResponse, type: ResponseType): Promise<boolean> {
     const admitted = await admit(req, res, deps);
     if (admitted === 'left') return false;
     if (admitted === 'answered') return true;
@@ -126,7 +129,7 @@ export function createJsonRoute(deps: JsonRouteDeps): RouteHandler {
     res.end(text);
     deps.onServed?.();
     return true;
-  };
+  }
 }
 
 /** The operation's result, or undefined when yoga should answer (the document, the operation type). */

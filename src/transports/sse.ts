@@ -54,8 +54,9 @@ const HEADERS_DELAY_MS = 1;
 
 export function createSseSubscriptionRoute(deps: SseRouteDeps): RouteHandler {
   const { yoga } = deps;
-  return async (req, res) => {
-    if (!isPlainEventStreamPost(req, yoga.graphqlEndpoint)) return false;
+  return (req, res) => (isPlainEventStreamPost(req, yoga.graphqlEndpoint) ? serve(req, res) : false);
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const admitted = await admit(req, res, deps);
     if (admitted === 'left') return false;
     if (admitted === 'answered') return true;
@@ -71,7 +72,7 @@ export function createSseSubscriptionRoute(deps: SseRouteDeps): RouteHandler {
     }
     await writeEvents(stream, res, cancel.signal, deps);
     return true;
-  };
+  }
 }
 
 function isPlainEventStreamPost(req: IncomingMessage, endpoint: string): boolean {

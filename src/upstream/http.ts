@@ -186,7 +186,14 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
         },
       );
     }
-    const text = await readBodyText(response.body, options.maxResponseBytes, deadline, response.requestId);
+    const declared = Number(headerText(response.headers['content-length']) ?? Number.NaN);
+    const text = await readBodyText(
+      response.body,
+      options.maxResponseBytes,
+      deadline,
+      response.requestId,
+      Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined,
+    );
     try {
       return JSON.parse(text);
     } catch {

@@ -40,16 +40,27 @@ export function releaseBody(body: ReleasableBody): void {
   body.resume();
 }
 
-/** Reads a response body as UTF-8 text, refusing (and dropping the connection) past `limit` bytes. */
+/** A body that can also be read whole by its client (undici's `text()`). */
+type TextBody = DestroyableBody & { text?: () => Promise<string> };
+
+/**
+ * Reads a response body as UTF-8 text, refusing (and dropping the connection) past `limit` bytes.
+ * A body whose declared length (`Content-Length`) is within the limit is read whole by undici, which
+ * cannot read past that length; one of unknown length is counted chunk by chunk.
+ */
 export async function readBodyText(
-  body: DestroyableBody,
+  body: TextBody,
   limit: number,
   deadline: CallDeadline,
   requestId?: string,
+  declaredBytes?: number,
 ): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
+    if (declaredBytes !== undefined && declaredBytes <= limit && body.text !== undefined) {
+      return await body.text();
+    }
     for await (const chunk of body) {
       size += chunk.length;
       if (size > limit) {

@@ -213,6 +213,42 @@ describe('connections and bodies', () => {
   });
 
   it.each([
+    ['declared (content-length)', true],
+    ['chunked (no length given)', false],
+  ])(
+    'an answer past maxResponseBytes (4 KiB), %s: UPSTREAM_BAD_RESPONSE, not read into memory',
+    async (_, declared) => {
+      const text = 'x'.repeat(8 * 1024);
+      const body = JSON.stringify({
+        ...(recordedJson('openai-nonstream-basic.json') as object),
+        padding: text,
+      });
+      stub.on('POST', '/completions', (_req, res) => {
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          ...(declared ? { 'content-length': String(Buffer.byteLength(body)) } : {}),
+        });
+        res.end(body);
+      });
+      const { error, json } = await complete();
+      expect(json?.data).toBeNull();
+      expect(error.extensions.code).toBe('UPSTREAM_BAD_RESPONSE');
+      expect(error.message).toMatch(/larger than 4096 bytes/);
+      expect(attempts()).toBe(1);
+    },
+  );
+
+  it('an answer just under maxResponseBytes, with its length declared, is read whole', async () => {
+    const base = JSON.stringify(recordedJson('openai-nonstream-basic.json'));
+    const body = `${base.slice(0, -1)},"padding":"${'x'.repeat(4096 - base.length - 14)}"}`;
+    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(4096);
+    stub.on('POST', '/completions', reply.raw(200, body, { 'content-type': 'application/json' }));
+    const { error, json } = await complete();
+    expect(error).toBeUndefined();
+    expect(json?.data?.createCompletion?.choices?.[0]?.text).toEqual(expect.any(String));
+  });
+
+  it.each([
     [
       'malformed JSON',
       reply.raw(200, '{"id": "cmpl-1", "choices": [', { 'content-type': 'application/json' }),

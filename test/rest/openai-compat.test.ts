@@ -33,7 +33,7 @@ async function serve(provider: CompletionsProvider): Promise<{ server: Server; b
     },
   });
   const server = createServer((req, res) => {
-    void handler(req, res).then((handled) => {
+    void Promise.resolve(handler(req, res)).then((handled) => {
       if (!handled) res.writeHead(404, { 'content-type': 'text/plain' }).end('fell through');
     });
   });
