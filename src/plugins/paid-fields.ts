@@ -3,7 +3,6 @@ import {
   type FieldNode,
   type FragmentDefinitionNode,
   GraphQLError,
-  type GraphQLField,
   GraphQLIncludeDirective,
   type GraphQLObjectType,
   type GraphQLSchema,
@@ -28,6 +27,7 @@ import {
   templatesOf,
 } from '../schema/templates/schema.js';
 import type { PromptTemplate } from '../templates/template.js';
+import { checkRepresentations } from './entity-representations.js';
 
 /**
  * Finds every field of an operation that calls the paid upstream, with its coerced input: through
@@ -63,6 +63,7 @@ function isIncluded(
 }
 
 interface Walk {
+  schema: GraphQLSchema;
   fragments: Map<string, FragmentDefinitionNode>;
   variables: Record<string, unknown>;
   templates: ReadonlyMap<string, PromptTemplate> | undefined;
@@ -100,19 +101,17 @@ function eachField(
 
 /** The entity fields under one `_entities` selection: one batch per entity type and field key. */
 function collectEntities(
-  definition: GraphQLField<unknown, unknown>,
   selection: FieldNode,
+  representations: readonly unknown[],
   entitiesKey: string,
   walk: Walk,
 ) {
   if (selection.selectionSet === undefined) return;
-  let representations: readonly unknown[] | undefined;
   eachField(selection.selectionSet, walk, new Set(), (field, condition) => {
     const template =
       condition === undefined ? undefined : walk.entities?.get(condition)?.get(field.name.value);
     if (template === undefined || condition === undefined) return;
     const responseKey = entityCallKey(entitiesKey, condition, field.alias?.value ?? field.name.value);
-    representations ??= getArgumentValues(definition, selection, walk.variables).representations as unknown[];
     if (!walk.out.has(responseKey)) {
       walk.out.set(responseKey, { name: template.name, responseKey, entity: template, representations });
     }
@@ -151,8 +150,12 @@ function collect(root: GraphQLObjectType, selectionSet: SelectionSetNode, walk: 
       collectTemplates(type, selection, responseKey, walk);
       return;
     }
-    if (definition.name === '_entities' && walk.entities !== undefined) {
-      collectEntities(definition, selection, responseKey, walk);
+    if (definition.name === '_entities') {
+      // Every representation is checked, whatever the selection asks of it: they all reach a resolver.
+      const { representations } = getArgumentValues(definition, selection, walk.variables);
+      checkRepresentations(walk.schema, representations);
+      if (walk.entities !== undefined && Array.isArray(representations))
+        collectEntities(selection, representations, responseKey, walk);
       return;
     }
     if (!paidFieldNames.includes(definition.name)) return;
@@ -208,6 +211,7 @@ export function findPaidFields(
   const fields = new Map<string, PaidField>();
   try {
     collect(root, operation.selectionSet, {
+      schema,
       fragments,
       variables: coerced.coerced,
       templates: templatesOf(schema),

@@ -108,6 +108,51 @@ describe('the _entities representation cap', () => {
 });
 
 describe('MAX_ENTITY_REPRESENTATIONS', () => {
+  it.each([
+    ['a number', [42], 'representations[0]'],
+    ['a list', [[ref(1)]], 'representations[0]'],
+    ['no __typename', [{ id: 'cmpl-1' }], 'representations[0].__typename'],
+    ['a type that is no entity', [ref(1), { __typename: 'Query' }], 'representations[1].__typename'],
+    ['an unknown type', [{ __typename: 'Nope', id: '1' }], 'representations[0].__typename'],
+    ['a prototype name', [{ __typename: '__proto__', id: '1' }], 'representations[0].__typename'],
+    ['toString', [{ __typename: 'toString', id: '1' }], 'representations[0].__typename'],
+    ['no key', [{ __typename: 'CreateCompletionResponse' }], 'representations[0]'],
+    [
+      'an object as the id',
+      [ref(1), { __typename: 'CreateCompletionResponse', id: { a: 1 } }],
+      'representations[1]',
+    ],
+    ['true as the id', [{ __typename: 'Model', id: true }], 'representations[0]'],
+  ])(
+    'refuses %s as a representation: BAD_USER_INPUT naming it, before any storage read',
+    async (_, r, argument) => {
+      const before = storageReads;
+      const { status, json } = await stubbed.app.post(viaVariable, { r });
+      expect(status).toBe(400);
+      expect(json.data).toBeUndefined();
+      expect(json.errors).toHaveLength(1);
+      expect(json.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument });
+      expect(json.errors[0].message).toMatch(/^representations\[\d\]/);
+      expect(storageReads).toBe(before);
+    },
+  );
+
+  it('checks representations written in the document too; an ID is a string, as the subgraph sends it', async () => {
+    const inline = await stubbed.app.post(
+      '{ _entities(representations: [{ __typename: "Nope" }]) { __typename } }',
+    );
+    expect(inline.json.errors[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      argument: 'representations[0].__typename',
+    });
+    const numeric = await stubbed.app.post(viaVariable, { r: [{ __typename: 'Model', id: 5 }] });
+    expect(numeric.json.errors[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      argument: 'representations[0]',
+    });
+    expect(numeric.json.errors[0].message).toBe('representations[0] must hold the key of Model (id: ID).');
+  });
+
   it('defaults to 1000 and accepts a whole number from 1', () => {
     expect(configDefaults.limits.maxEntityRepresentations).toBe(1_000);
     expect(loadConfig({}).limits.maxEntityRepresentations).toBe(1_000);

@@ -207,6 +207,23 @@ describe('Product.aiSummary through _entities', () => {
     expect(hits() - before).toBe(0);
   });
 
+  it('a malformed representation beside good ones refuses the whole operation before any call', async () => {
+    const before = hits();
+    const cases: [unknown[], string][] = [
+      [[...products(2), { __typename: 'Query' }], 'representations[2].__typename'],
+      [[...products(1), { __typename: 'Product', name: 'no id' }], 'representations[1]'],
+      [[{ __typename: 'Product', id: { x: 1 }, name: 'n' }], 'representations[0]'],
+      [[...products(1), 'Product'], 'representations[1]'],
+    ];
+    for (const [representations, argument] of cases) {
+      const response = await stubbed.app.post(entitiesQuery, { representations });
+      expect(response.json.data ?? null).toBeNull();
+      expect(response.json.errors).toHaveLength(1);
+      expect(response.json.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument });
+    }
+    expect(hits() - before).toBe(0);
+  });
+
   it('costs nothing when no entity selects it (other entities resolve as before)', async () => {
     const before = hits();
     const response = await stubbed.app.post(
