@@ -165,6 +165,8 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         costLimit: { enabled: false },
         blockFieldSuggestion: { enabled: deps.production },
       }),
+      // Before the refusals below: a refused query is told no-store too.
+      useCacheHints(),
       useEntitiesCap(limits.maxEntityRepresentations),
       // Before the preflight, so that the operations it refuses are observed too.
       useOperationTelemetry({
@@ -182,7 +184,6 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
       // Federated tracing: only when a gateway asks (apollo-federation-include-trace: ftv1).
       useApolloInlineTrace(),
       useResponseExtensions(),
-      useCacheHints(),
       useRequestIdExtension(),
       // Last, so that it labels the errors of every stage above.
       useErrorCodes(),

@@ -18,7 +18,10 @@ import { entityTemplatesOf, promptNamespaceField } from '../schema/templates/sch
  * in `_entities`), answered without errors, for as long as the shortest of them stays valid.
  * Apollo Gateway and Router take the subgraph's header as the bound of their response cache, the
  * Hive gateway's response cache too. Any other query answer (stored completions, usage, models, a
- * sampled template text, an error) says `no-store, max-age=0`; mutations and subscriptions say nothing.
+ * sampled template text, an error, a refusal before execution) says `no-store, max-age=0`; mutations,
+ * subscriptions and event streams say nothing of their own. Registered before the plugins that may
+ * refuse an operation before it runs (the entities cap, the preflight), so that it sees their
+ * refusals too.
  * `private` when clients authenticate: a shared cache must not hand one client's answer to a
  * caller it never authenticated; `public` when the service runs open.
  */
@@ -176,7 +179,11 @@ export function useCacheHints(): Plugin {
     }),
     onResponse: ({ request, response }) => {
       const header = byRequest.get(request);
-      if (header !== undefined) response.headers.set('cache-control', header);
+      // An event stream (a query asked for as text/event-stream) keeps yoga's no-cache: no cache
+      // keeps a stream, and a hint on one would read as a cacheable document.
+      if (header === undefined || response.headers.get('content-type')?.startsWith('text/event-stream'))
+        return;
+      response.headers.set('cache-control', header);
     },
   };
 }

@@ -199,6 +199,32 @@ describe('Cache-Control for gateways', () => {
     expect(usage.headers.get('cache-control')).toBe('no-store, max-age=0');
   });
 
+  it('no-store for a query refused before it runs, on the JSON route and through yoga (a GET)', async () => {
+    const badOverride = await ask('summary', 'alice', { o: { temperature: 9 } });
+    expect(badOverride.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(badOverride.headers.get('cache-control')).toBe('no-store, max-age=0');
+    const url = new URL(stubbed.app.graphqlUrl);
+    url.searchParams.set('query', fieldQuery('summary'));
+    url.searchParams.set('variables', JSON.stringify({ name, o: { temperature: 9 } }));
+    const viaGet = await fetch(url, { headers: { ...as('alice'), 'x-graphql-yoga-csrf': '1' } });
+    expect(
+      ((await viaGet.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code,
+    ).toBe('BAD_USER_INPUT');
+    expect(viaGet.headers.get('cache-control')).toBe('no-store, max-age=0');
+  });
+
+  it('an event stream of a query keeps no-cache: no hint on a stream', async () => {
+    await ask('summary', 'alice');
+    const response = await fetch(stubbed.app.graphqlUrl, {
+      method: 'POST',
+      headers: { ...as('alice'), 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: fieldQuery('summary'), variables: { name } }),
+    });
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(await response.text()).toMatch(/"cached":true/);
+    expect(response.headers.get('cache-control')).toBe('no-cache');
+  });
+
   it('nothing for a mutation: HTTP caches do not keep those', async () => {
     const response = await stubbed.app.post(
       'mutation { createCompletion(input: { model: "gpt-3.5-turbo-instruct", prompt: { text: "Hi" }, maxTokens: 2 }) { id } }',
