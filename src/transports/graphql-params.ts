@@ -1,5 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type ExecutionArgs, type ExecutionResult, type GraphQLError, getOperationAST } from 'graphql';
+import {
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FormattedExecutionResult,
+  type GraphQLError,
+  type GraphQLFormattedError,
+  getOperationAST,
+} from 'graphql';
 import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { readLimitedBody, sendPayloadTooLarge } from '../http/body-limit.js';
 import { headerText } from '../http/headers.js';
@@ -140,17 +147,28 @@ function isObjectOrAbsent(value: unknown): boolean {
 
 /** As yoga serialises results: the internal `http` and `unexpected` extensions stay on the server. */
 export function stringifyResult(result: ExecutionResult): string {
-  if (result.errors === undefined && result.extensions?.http === undefined) return JSON.stringify(result);
-  const { http: _http, ...extensions } = result.extensions ?? {};
-  return JSON.stringify({
-    ...result,
-    errors: result.errors?.map(publicError),
-    extensions: Object.keys(extensions).length > 0 ? extensions : undefined,
-  });
+  return JSON.stringify(publicResult(result));
 }
 
-function publicError(error: GraphQLError): object {
+/**
+ * A result as a client may see it (the same object when nothing is to be hidden), with
+ * `extensions.requestId` when given: what every transport sends.
+ */
+export function publicResult(result: ExecutionResult, requestId?: string): FormattedExecutionResult {
+  if (result.errors === undefined && result.extensions?.http === undefined && requestId === undefined)
+    return result;
+  const { http: _http, ...extensions } = result.extensions ?? {};
+  if (requestId !== undefined) extensions.requestId = requestId;
+  return {
+    ...result,
+    ...(result.errors === undefined ? {} : { errors: result.errors.map(publicError) }),
+    extensions: Object.keys(extensions).length > 0 ? extensions : undefined,
+  };
+}
+
+function publicError(error: GraphQLError): GraphQLFormattedError {
   const { http: _http, unexpected: _unexpected, ...extensions } = error.extensions ?? {};
-  const json = typeof error.toJSON === 'function' ? error.toJSON() : { ...error };
+  const json: GraphQLFormattedError =
+    typeof error.toJSON === 'function' ? error.toJSON() : { ...(error as GraphQLFormattedError) };
   return Object.keys(extensions).length > 0 ? { ...json, extensions } : { ...json, extensions: undefined };
 }

@@ -9,6 +9,7 @@ import { requestIdOf } from '../http/request-id.js';
 import { type PersistedDocuments, streamRefusal } from '../plugins/persisted-documents.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga } from '../yoga.js';
+import { publicResult } from './graphql-params.js';
 
 /**
  * GraphQL over WebSocket (the `graphql-ws` protocol) on the same port and path as HTTP. Operations
@@ -108,6 +109,10 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): WebSocketT
       context.extra.acknowledged = auth.ok;
       return auth.ok;
     },
+    // Each result as the HTTP transports send it: its request id, no internal extensions.
+    onNext: (_context, _id, _payload, args, result) =>
+      publicResult(result, (args.contextValue as { requestId?: string }).requestId),
+    onError: (_context, _id, _payload, errors) => publicResult({ errors }).errors ?? [],
     execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
     subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
     onSubscribe: async (context, id, payload) => {

@@ -49,6 +49,7 @@ describe('GraphQL over HTTP', () => {
     expect(status).toBe(401);
     expect(json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
     expect(headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(json.extensions.requestId).toBe(headers.get('x-request-id'));
     expect(stub.hits() - before).toBe(0);
   });
 

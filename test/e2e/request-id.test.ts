@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { wsClient } from '../helpers/clients.js';
 import { createCompletion } from '../helpers/operations.js';
 import { reply } from '../helpers/stub-upstream.js';
 import { type StubbedApp, startStubbedApp, stopStubbedApp } from '../helpers/test-app.js';
@@ -54,5 +55,21 @@ describe('request ids', () => {
     expect(response.headers.get('x-request-id')).toBe('rest-1');
     expect(response.headers.get('x-upstream-request-id')).toBe('req_up');
     expect(stubbed.stub.requests.at(-1)?.headers['x-request-id']).toBe('rest-1');
+  });
+});
+
+describe('over WebSocket', () => {
+  it('each result carries the connection id / operation id, and no internal extensions', async () => {
+    const client = wsClient(stubbed.app.graphqlUrl);
+    const served = await client.run(createCompletion, { input });
+    // Refused before it runs (a variable that does not coerce): a result with errors only.
+    const refused = await client.run(createCompletion, { input: { ...input, maxTokens: 'five' } });
+    await client.dispose();
+    expect(served.events).toHaveLength(1);
+    expect(served.events[0].extensions.requestId).toMatch(/^[0-9a-f-]{36}\/[0-9a-f-]+$/);
+    expect(served.events[0].data.createCompletion.id).toBeTruthy();
+    const errors = refused.events.length > 0 ? refused.events[0].errors : refused.error;
+    expect(JSON.stringify(errors)).toMatch(/BAD_USER_INPUT|GRAPHQL_VALIDATION_FAILED|VARIABLES/i);
+    expect(JSON.stringify(errors)).not.toMatch(/"http"|"unexpected"/);
   });
 });
