@@ -114,7 +114,7 @@ export function toClientError(error: unknown, path?: readonly (string | number)[
   if (error instanceof ModelNotAllowedError) {
     return createGraphQLError(
       error.message,
-      options({ code: errorCodes.modelNotAllowed, argument: 'input.model', model: error.model }),
+      options({ code: errorCodes.modelNotAllowed, argument: error.argument, model: error.model }),
     );
   }
   if (error instanceof LimiterUnavailableError) {

@@ -25,9 +25,18 @@ export class BudgetExceededError extends Error {
 }
 
 export class ModelNotAllowedError extends Error {
-  constructor(readonly model: string) {
+  constructor(
+    readonly model: string,
+    /** The GraphQL argument that chose the model: `input.model` unless a template field's. */
+    readonly argument = 'input.model',
+  ) {
     super(`This client key may not use the model \`${model}\`.`);
     this.name = 'ModelNotAllowedError';
+  }
+
+  /** The same refusal, blamed on `argument` (a template's field, whose model is the operator's). */
+  withArgument(argument: string): ModelNotAllowedError {
+    return new ModelNotAllowedError(this.model, argument);
   }
 }
 

@@ -107,8 +107,19 @@ describe('reuse', () => {
   it('a key limited to other models gets MODEL_NOT_ALLOWED even for a cached result', async () => {
     await ask('summary', 'alice');
     const narrow = await ask('summary', 'narrow');
-    expect(narrow.json.errors?.[0]?.extensions?.code).toBe('MODEL_NOT_ALLOWED');
+    // Blamed on the template field: its model is the operator's, not an argument the caller sent.
+    expect(narrow.json.errors?.[0]?.extensions).toMatchObject({
+      code: 'MODEL_NOT_ALLOWED',
+      argument: 'summary',
+      model: 'gpt-3.5-turbo-instruct',
+    });
     expect(narrow.json.data).toBeNull();
+    name = `${name} (not cached)`;
+    const miss = await ask('summary', 'narrow');
+    expect(miss.json.errors?.[0]?.extensions).toMatchObject({
+      code: 'MODEL_NOT_ALLOWED',
+      argument: 'summary',
+    });
   });
 
   it('temperature 0.7 without a seed is never reused; reuse: always is', async () => {

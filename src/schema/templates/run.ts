@@ -2,6 +2,7 @@ import { estimateCompletionCost, PromptCounter } from '../../completions/cost.js
 import type { Completion, CompletionUsage } from '../../completions/model.js';
 import type { PreparedCompletion } from '../../completions/prepare.js';
 import type { GraphQLContext } from '../../context.js';
+import { ModelNotAllowedError } from '../../limits/spend-budget.js';
 import { promptKey, reusableFor, samplingKey } from '../../templates/cache-key.js';
 import type { GeneratedText } from '../../templates/call.js';
 import type { PromptOutcome, PromptResult } from '../../templates/result-cache.js';
@@ -188,8 +189,11 @@ export async function runTemplateCall(
           const { completion } = await context.completions.create(sub, completionCallOptions(context, field));
           return perPrompt(completion, texts, n);
         } catch (caught) {
-          // `input.prompt` would name an argument the template field does not have.
-          const error = caught instanceof UpstreamRequestError ? caught.withArgument(argument) : caught;
+          // `input.prompt` or `input.model` would name an argument the template field does not have.
+          const error =
+            caught instanceof UpstreamRequestError || caught instanceof ModelNotAllowedError
+              ? caught.withArgument(argument)
+              : caught;
           return chunk.map(() => (error instanceof Error ? error : new Error(String(error))));
         }
       }),
@@ -209,7 +213,11 @@ export async function runTemplateCall(
     noteHint(context, outcomes, false);
     return outcomes;
   }
-  cache.assertAllowed(context.client.name, template.model);
+  try {
+    cache.assertAllowed(context.client.name, template.model);
+  } catch (error) {
+    throw error instanceof ModelNotAllowedError ? error.withArgument(argument) : error;
+  }
   const sampling = samplingKey(template, call.wire);
   const outcomes = await cache.resolve(
     prompts.map((prompt) => promptKey(sampling, prompt)),
