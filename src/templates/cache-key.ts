@@ -56,15 +56,23 @@ enum CacheControlScope {
 directive @cacheControl(maxAge: Int, scope: CacheControlScope, inheritMaxAge: Boolean) on FIELD_DEFINITION | OBJECT | INTERFACE | UNION
 `;
 
-/** The sampling part of a call, shared by all its prompts: the wire request without them. */
-export function samplingKey(template: PromptTemplate, wire: WireCompletionRequest): string {
+/**
+ * The sampling part of a call, shared by all its prompts: the wire request without them, and the
+ * client when the template's results are each client's own (`scope: client`).
+ */
+export function samplingKey(template: PromptTemplate, wire: WireCompletionRequest, client: string): string {
   const { prompt: _prompt, user: _user, stream: _stream, stream_options: _options, ...sampling } = wire;
-  return `${templateVersion(template)}:${canonical(sampling)}`;
+  const owner = template.cache?.scope === 'client' ? JSON.stringify(client) : '*';
+  return `${templateVersion(template)}:${owner}:${canonical(sampling)}`;
 }
 
-/** One prompt's key under a call's sampling key. */
+/**
+ * One prompt's key under a call's sampling key. The prompt as JSON: two texts that differ only in
+ * their lone surrogates (which UTF-8 turns alike into U+FFFD) reach the upstream as different
+ * escapes, so they must not share a key.
+ */
 export function promptKey(sampling: string, prompt: string): string {
-  return `prompt-cache:v1:${sha256(`${sampling}\u0000${prompt}`)}`;
+  return `prompt-cache:v2:${sha256(`${sampling}\u0000${JSON.stringify(prompt)}`)}`;
 }
 
 function sha256(text: string): string {

@@ -51,6 +51,8 @@ const cache = z.strictObject({
   ttlSeconds: z.number().int().min(1).max(31_536_000),
   /** `deterministic` (default): only temperature 0 or a fixed seed; `always`: any result. */
   reuse: z.enum(['deterministic', 'always']).default('deterministic'),
+  /** `shared` (default): every client reuses what any paid for; `client`: each client its own. */
+  scope: z.enum(['shared', 'client']).default('shared'),
 });
 
 export const templateSchema = z.strictObject({

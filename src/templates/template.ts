@@ -24,11 +24,14 @@ export type TemplateParameters = Omit<CompletionRequestInput, 'model' | 'prompt'
 
 /**
  * Reuse policy, parsed and kept for the cache: `deterministic` reuses only results meant to be
- * repeatable (temperature 0 or a fixed seed), `always` any result, for `ttlSeconds`.
+ * repeatable (temperature 0 or a fixed seed), `always` any result, for `ttlSeconds`; between all
+ * clients (`shared`), or each client only its own (`client`: a hit would tell another client that
+ * someone asked exactly this, which a template over private text must not).
  */
 export interface CachePolicy {
   ttlSeconds: number;
   reuse: 'deterministic' | 'always';
+  scope: 'shared' | 'client';
 }
 
 export type PromptPiece = { text: string } | { variable: string };

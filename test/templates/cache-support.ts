@@ -24,6 +24,13 @@ templates:
     model: gpt-3.5-turbo-instruct
     parameters: { maxTokens: 20, temperature: 0.9 }
     cache: { ttlSeconds: 60, reuse: always }
+  private:
+    description: A reply over a client's private text, reused for that client only.
+    prompt: "Reply to {{name}}."
+    variables: { name: String! }
+    model: gpt-3.5-turbo-instruct
+    parameters: { maxTokens: 20, temperature: 0 }
+    cache: { ttlSeconds: 60, scope: client }
   productSummary:
     description: A summary of a product, as an entity field.
     prompt: "Summarize the product {{name}}."

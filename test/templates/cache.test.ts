@@ -104,6 +104,26 @@ describe('reuse', () => {
     ]);
   });
 
+  it('scope: client — each client reuses only its own results; another pays for its own call', async () => {
+    const alice = await ask('private', 'alice');
+    expect(alice.json.data.prompt.private.cached).toBe(false);
+    const before = calls();
+    const bob = await ask('private', 'bob');
+    expect(bob.json.data.prompt.private.cached).toBe(false);
+    expect(bob.json.data.prompt.private.completionId).not.toBe(alice.json.data.prompt.private.completionId);
+    expect(calls()).toBe(before + 1);
+    const again = await ask('private', 'alice');
+    expect(again.json.data.prompt.private).toEqual({ ...alice.json.data.prompt.private, cached: true });
+    expect(calls()).toBe(before + 1);
+  });
+
+  it('texts that differ only in lone surrogates do not share a result', async () => {
+    name = `lone ${run} \ud800`;
+    expect((await ask('summary', 'alice')).json.data.prompt.summary.cached).toBe(false);
+    name = `lone ${run} \udbff`;
+    expect((await ask('summary', 'alice')).json.data.prompt.summary.cached).toBe(false);
+  });
+
   it('a key limited to other models gets MODEL_NOT_ALLOWED even for a cached result', async () => {
     await ask('summary', 'alice');
     const narrow = await ask('summary', 'narrow');

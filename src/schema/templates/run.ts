@@ -218,7 +218,7 @@ export async function runTemplateCall(
   } catch (error) {
     throw error instanceof ModelNotAllowedError ? error.withArgument(argument) : error;
   }
-  const sampling = samplingKey(template, call.wire);
+  const sampling = samplingKey(template, call.wire, context.client.name);
   const outcomes = await cache.resolve(
     prompts.map((prompt) => promptKey(sampling, prompt)),
     ttlSeconds,
