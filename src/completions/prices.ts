@@ -52,6 +52,14 @@ export function parsePriceTable(text: string): PriceTable {
  * The cost of a call, or null for a model without a price. Upstreams answer with dated snapshots
  * (`gpt-3.5-turbo-instruct:20230824-v2`): the name before `:` is tried too.
  */
+/**
+ * USD rounded to a millionth of a cent, as every cost here is: sums of such amounts carry float noise
+ * (0.0017580000000000002) that a client should not have to round away.
+ */
+export function roundUsd(usd: number): number {
+  return Math.round(usd * 1e8) / 1e8;
+}
+
 export function costUsd(
   prices: PriceTable,
   model: string,
@@ -59,7 +67,5 @@ export function costUsd(
 ): number | null {
   const price = prices.get(model) ?? prices.get(model.split(':')[0] ?? model);
   if (price === undefined) return null;
-  // Rounded to a millionth of a cent: sums of many small calls stay readable.
-  const cost = (usage.promptTokens * price.input + usage.completionTokens * price.output) / 1_000_000;
-  return Math.round(cost * 1e8) / 1e8;
+  return roundUsd((usage.promptTokens * price.input + usage.completionTokens * price.output) / 1_000_000);
 }

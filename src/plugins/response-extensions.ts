@@ -1,5 +1,6 @@
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { roundUsd } from '../completions/prices.js';
 import type { GraphQLContext } from '../context.js';
 
 /**
@@ -25,7 +26,9 @@ function withExtensions(
       ? undefined
       : {
           calls,
-          costUsd: costs.includes(null) ? null : costs.reduce<number>((sum, cost) => sum + (cost ?? 0), 0),
+          costUsd: costs.includes(null)
+            ? null
+            : roundUsd(costs.reduce<number>((sum, cost) => sum + (cost ?? 0), 0)),
         };
   return {
     ...result,

@@ -1,3 +1,4 @@
+import { roundUsd } from '../completions/prices.js';
 import type { UsageEntry } from '../storage/index.js';
 import { builder } from './builder.js';
 
@@ -29,7 +30,7 @@ const ModelUsageRef = builder.objectRef<UsageEntry>('ModelUsage').implement({
       nullable: true,
       description:
         'What these calls cost in USD, priced when each was made; null when some were on a model without a price.',
-      resolve: (u) => u.costUsd,
+      resolve: (u) => (u.costUsd === null ? null : roundUsd(u.costUsd)),
     }),
     firstAt: t.field({
       type: 'DateTime',
@@ -65,7 +66,7 @@ const ClientUsageRef = builder.objectRef<ClientUsage>('ClientUsage').implement({
       resolve: (u) =>
         u.byModel.some((entry) => entry.costUsd === null)
           ? null
-          : u.byModel.reduce((total, entry) => total + (entry.costUsd ?? 0), 0),
+          : roundUsd(u.byModel.reduce((total, entry) => total + (entry.costUsd ?? 0), 0)),
     }),
     totalTokens: t.int({
       description: 'Tokens in and out, all models.',

@@ -210,4 +210,24 @@ describe('the ledger in dollars', () => {
       await storage.close();
     }
   });
+
+  it('sums without float noise: five calls of $0.000586 are $0.00293, not 0.0029300000000000003', async () => {
+    const storage = await createStorage({ sqlitePath: ':memory:' });
+    const stubbed = await startStubbedApp({
+      app: {
+        authenticator,
+        storage,
+        prices: new Map([['gpt-3.5-turbo-instruct:20230824-v2', { input: 58.6, output: 0 }]]),
+      },
+    });
+    try {
+      stubbed.stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
+      for (let i = 0; i < 5; i++) await stubbed.app.post(createCompletion, { input }, auth);
+      const response = await stubbed.app.post('{ usage { costUsd byModel { costUsd } } }', {}, auth);
+      expect(response.json.data.usage).toEqual({ costUsd: 0.00293, byModel: [{ costUsd: 0.00293 }] });
+    } finally {
+      await stopStubbedApp(stubbed);
+      await storage.close();
+    }
+  });
 });
