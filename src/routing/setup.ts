@@ -85,7 +85,7 @@ export async function createRoutedProvider(
   const names = upstreams.deployments.map((d) => (d.kind === 'local' ? d.name : `${d.name} (${d.baseUrl})`));
   return {
     router,
-    description: `${names.length} deployments from UPSTREAMS_FILE: ${names.join(', ')}; models ${upstreams.routes.map((r) => r.model).join(', ')}`,
+    description: `${names.length} deployment${names.length === 1 ? '' : 's'} from UPSTREAMS_FILE: ${names.join(', ')}; models ${upstreams.routes.map((r) => r.model).join(', ')}`,
     exampleModel: upstreams.routes[0]?.model ?? 'gpt-3.5-turbo-instruct',
   };
 }

@@ -94,3 +94,51 @@ describe('npm start with the example prompts file and no key', () => {
     );
   }, 60_000);
 });
+
+describe('the example prompts file offline, with examples/upstreams.offline.yaml', () => {
+  it('serves the example templates from the embedded engine, as the README says', async () => {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      LOCAL_MODEL_CACHE_DIR: cacheDir,
+      PROMPTS_FILE: 'examples/prompts.yaml',
+      UPSTREAMS_FILE: 'examples/upstreams.offline.yaml',
+      SQLITE_PATH: join(cacheDir, 'offline.sqlite'),
+    };
+    delete env.OPENAI_API_KEY;
+    delete env.UPSTREAM;
+    delete env.OPENAI_BASE_URL;
+    const output: string[] = [];
+    const offline = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const onData = (chunk: Buffer) => {
+          output.push(chunk.toString());
+          const match = /(http:\/\/[\d.]+:\d+\/graphql)/.exec(output.join(''));
+          if (match?.[1]) resolve(match[1]);
+        };
+        offline.stdout.on('data', onData);
+        offline.stderr.on('data', onData);
+        offline.on('exit', (code) => reject(new Error(`exited with ${code}:\n${output.join('')}`)));
+      });
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          query:
+            '{ prompt { productSummary(name: "Brass lamp", description: "40 cm") { text model cached } } }',
+        }),
+      });
+      const json = await response.json();
+      expect(json.errors).toBeUndefined();
+      expect(json.data.prompt.productSummary.model).toBe('gpt-3.5-turbo-instruct');
+      expect(json.data.prompt.productSummary.text.length).toBeGreaterThan(0);
+    } finally {
+      offline.kill('SIGTERM');
+    }
+  }, 60_000);
+});
