@@ -177,7 +177,8 @@ export async function normalizeRequest(
       prompts > options.maxChoices ? 'prompt' : bestOf > n ? 'best_of' : 'n',
     );
   }
-  const maxTokens = Math.trunc(clamp(finiteOr(req.max_tokens, DEFAULT_MAX_TOKENS), 0, CONTEXT_LIMIT));
+  // Not clamped to the window: a request past it is refused naming what was asked, as OpenAI does.
+  const maxTokens = Math.trunc(Math.max(0, finiteOr(req.max_tokens, DEFAULT_MAX_TOKENS)));
   const logprobs = req.logprobs === undefined || req.logprobs === null ? null : req.logprobs;
   const topLogprobs = logprobs === null ? -1 : Math.trunc(clamp(finiteOr(logprobs, 0), 0, MAX_LOGPROBS));
   return {

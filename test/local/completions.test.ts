@@ -90,6 +90,12 @@ describe('local engine: request handling', () => {
       "This model's maximum context length is 2048 tokens, however you requested 2050 tokens " +
         '(6 in your prompt; 2044 for the completion). Please reduce your prompt; or completion length.',
     );
+    // Past the window on its own: the max_tokens asked for, not the window it was cut to.
+    const past = await refusal({ prompt: 'Call me Ishmael.', max_tokens: 16_000 });
+    expect(past.message).toBe(
+      "This model's maximum context length is 2048 tokens, however you requested 16006 tokens " +
+        '(6 in your prompt; 16000 for the completion). Please reduce your prompt; or completion length.',
+    );
   });
 });
 
