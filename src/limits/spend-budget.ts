@@ -18,7 +18,7 @@ export class BudgetExceededError extends Error {
     readonly resetAt: Date,
   ) {
     super(
-      `Spend budget ${budget.label} reached: ${budget.unit === 'usd' ? `$${spent.toFixed(6)}` : `${spent} tokens`} spent of ${budget.unit === 'usd' ? `$${budget.amount}` : `${budget.amount} tokens`}; it resets at ${resetAt.toISOString()}.`,
+      `Spend budget ${budget.label}: ${budget.unit === 'usd' ? `$${spent.toFixed(6)}` : `${spent} tokens`} spent of ${budget.unit === 'usd' ? `$${budget.amount}` : `${budget.amount} tokens`}, and this call's price could pass it; no call was made. It resets at ${resetAt.toISOString()}.`,
     );
     this.name = 'BudgetExceededError';
   }

@@ -60,6 +60,9 @@ describe('hard budgets', () => {
       spent: 66,
       resetAt: nextUtcMidnight(),
     });
+    expect(json.errors[0].message).toBe(
+      `Spend budget 50tokens/day: 66 tokens spent of 50 tokens, and this call's price could pass it; no call was made. It resets at ${nextUtcMidnight()}.`,
+    );
     expect(stub.hits('/completions')).toBe(3);
   });
 
