@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
   type FormattedExecutionResult,
@@ -52,6 +53,43 @@ export async function handToYoga(
 }
 
 /**
+ * Documents that parsed and validated here before, by their text, per yoga instance (its schema and
+ * its GraphQL Armor limits decide). yoga's caches would give the same document and the same empty
+ * list of errors again, but only after running every plugin's parse and validate hooks, which cost
+ * ~5 % of a request's CPU; a document that did not validate is never kept. Bounded in number and
+ * in the size of each text, so a client sending ever new documents cannot grow it.
+ */
+class KnownDocuments {
+  private readonly documents = new Map<string, DocumentNode>();
+
+  get(query: string): DocumentNode | undefined {
+    return this.documents.get(query);
+  }
+
+  remember(query: string, document: DocumentNode): void {
+    if (query.length > MAX_KNOWN_DOCUMENT_CHARS) return;
+    if (this.documents.size >= MAX_KNOWN_DOCUMENTS) {
+      const oldest = this.documents.keys().next();
+      if (!oldest.done) this.documents.delete(oldest.value);
+    }
+    this.documents.set(query, document);
+  }
+}
+
+const MAX_KNOWN_DOCUMENTS = 1_000;
+const MAX_KNOWN_DOCUMENT_CHARS = 16 * 1024;
+const knownByYoga = new WeakMap<CompletionsYoga, KnownDocuments>();
+
+function knownDocuments(yoga: CompletionsYoga): KnownDocuments {
+  let known = knownByYoga.get(yoga);
+  if (known === undefined) {
+    known = new KnownDocuments();
+    knownByYoga.set(yoga, known);
+  }
+  return known;
+}
+
+/**
  * The operation of a route's request, ready to run through yoga's envelop (the same caches, Armor,
  * preflight, masking), or undefined when yoga should answer: a document that does not parse or
  * validate, or an operation of another type than the route serves.
@@ -69,13 +107,19 @@ export async function envelopedOperation(
     requestId: requestIdOf(req),
   };
   const enveloped = yoga.getEnveloped({ req, caller, params });
-  let document: ReturnType<typeof enveloped.parse>;
-  try {
-    document = enveloped.parse(params.query);
-    // GraphQL Armor's limits may throw from either step instead of returning errors.
-    if (enveloped.validate(enveloped.schema, document).length > 0) return undefined;
-  } catch {
-    return undefined;
+  const known = knownDocuments(yoga);
+  let document: DocumentNode;
+  const remembered = known.get(params.query);
+  if (remembered !== undefined) document = remembered;
+  else {
+    try {
+      document = enveloped.parse(params.query);
+      // GraphQL Armor's limits may throw from either step instead of returning errors.
+      if (enveloped.validate(enveloped.schema, document).length > 0) return undefined;
+    } catch {
+      return undefined;
+    }
+    known.remember(params.query, document);
   }
   const operation = getOperationAST(document, params.operationName)?.operation;
   if (operation === undefined || !types.includes(operation)) return undefined;

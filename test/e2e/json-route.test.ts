@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ClientAuthenticator, hashToken } from '../../src/auth/client-keys.js';
+import { configDefaults } from '../../src/config.js';
 import { createCompletion } from '../helpers/operations.js';
 import { reply, type StubUpstream } from '../helpers/stub-upstream.js';
 import { startStubbedApp, stopStubbedApp, type TestApp } from '../helpers/test-app.js';
@@ -176,6 +177,44 @@ describe('the JSON route answers as yoga does', () => {
         body: yoga.body,
       });
       expect(byRoute).toBe(0);
+    }
+  });
+});
+
+describe('known documents', () => {
+  const nested = '{ models { id } }';
+  const post = (target: TestApp, query: string) =>
+    fetch(target.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: modern, ...auth },
+      body: JSON.stringify({ query }),
+    }).then(async (response) => ({ status: response.status, json: await response.json() }));
+
+  it('a document that did not validate is refused again, every time', async () => {
+    for (let i = 0; i < 3; i++) {
+      const { status, json } = await post(app, '{ nope }');
+      expect(status).toBe(400);
+      expect(json.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    }
+  });
+
+  it('are known per server: one with stricter limits validates a document another ran', async () => {
+    const strict = await startStubbedApp({
+      app: {
+        limits: { ...configDefaults.limits, maxDepth: 1 },
+        authenticator: new ClientAuthenticator([{ name: 'alice', sha256: hashToken(token) }]),
+      },
+    });
+    try {
+      for (let i = 0; i < 2; i++)
+        expect((await post(app, nested)).json.data.models).toEqual(expect.any(Array));
+      for (let i = 0; i < 2; i++) {
+        const refused = await post(strict.app, nested);
+        expect(refused.status).toBe(400);
+        expect(refused.json.data).toBeUndefined();
+      }
+    } finally {
+      await stopStubbedApp(strict);
     }
   });
 });
