@@ -178,17 +178,26 @@ describe('shutdown', () => {
 });
 
 describe('the ledger in dollars', () => {
-  it('carries each model’s cost, priced when the calls were made, and null for a model without a price', async () => {
+  /** An app with its own SQLite ledger and this price (per million tokens) for the recorded model. */
+  async function withPrice(
+    price: { input: number; output: number },
+    run: (stubbed: StubbedApp) => Promise<void>,
+  ): Promise<void> {
     const storage = await createStorage({ sqlitePath: ':memory:' });
     const stubbed = await startStubbedApp({
-      app: {
-        authenticator,
-        storage,
-        prices: new Map([['gpt-3.5-turbo-instruct:20230824-v2', { input: 1.5, output: 2 }]]),
-      },
+      app: { authenticator, storage, prices: new Map([['gpt-3.5-turbo-instruct:20230824-v2', price]]) },
     });
     try {
       stubbed.stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
+      await run(stubbed);
+    } finally {
+      await stopStubbedApp(stubbed);
+      await storage.close();
+    }
+  }
+
+  it('carries each model’s cost, priced when the calls were made, and null for a model without a price', () =>
+    withPrice({ input: 1.5, output: 2 }, async (stubbed) => {
       await stubbed.app.post(createCompletion, { input }, auth);
       await stubbed.app.post(createCompletion, { input }, auth);
       const unpriced = { ...(recordedJson('openai-nonstream-basic.json') as object), model: 'llama-3' };
@@ -205,29 +214,12 @@ describe('the ledger in dollars', () => {
         { model: 'llama-3', requests: 1, costUsd: null },
       ]);
       expect(response.json.data.usage.costUsd).toBeNull();
-    } finally {
-      await stopStubbedApp(stubbed);
-      await storage.close();
-    }
-  });
+    }));
 
-  it('sums without float noise: five calls of $0.000586 are $0.00293, not 0.0029300000000000003', async () => {
-    const storage = await createStorage({ sqlitePath: ':memory:' });
-    const stubbed = await startStubbedApp({
-      app: {
-        authenticator,
-        storage,
-        prices: new Map([['gpt-3.5-turbo-instruct:20230824-v2', { input: 58.6, output: 0 }]]),
-      },
-    });
-    try {
-      stubbed.stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
+  it('sums without float noise: five calls of $0.000586 are $0.00293, not 0.0029300000000000003', () =>
+    withPrice({ input: 58.6, output: 0 }, async (stubbed) => {
       for (let i = 0; i < 5; i++) await stubbed.app.post(createCompletion, { input }, auth);
       const response = await stubbed.app.post('{ usage { costUsd byModel { costUsd } } }', {}, auth);
       expect(response.json.data.usage).toEqual({ costUsd: 0.00293, byModel: [{ costUsd: 0.00293 }] });
-    } finally {
-      await stopStubbedApp(stubbed);
-      await storage.close();
-    }
-  });
+    }));
 });
