@@ -94,9 +94,18 @@ async function writeEvent(res: ServerResponse, data: string): Promise<void> {
 }
 
 /** An AbortSignal that fires when the client goes away before the response is complete. */
-function disconnectSignal(res: ServerResponse): AbortSignal {
+/**
+ * Aborted when the client goes away before the answer is complete, or when the server's shutdown
+ * grace ends. One controller, its shutdown listener removed when the response closes: not
+ * AbortSignal.any, which in Node 20 ties every signal it makes to its sources for as long as they
+ * live (the shutdown signal: the whole process), garbage the collector keeps tracing.
+ */
+function requestSignal(res: ServerResponse, shutdown: AbortSignal | undefined): AbortSignal {
   const controller = new AbortController();
+  const onShutdown = () => controller.abort(shutdown?.reason);
+  shutdown?.addEventListener('abort', onShutdown, { once: true });
   res.on('close', () => {
+    shutdown?.removeEventListener('abort', onShutdown);
     if (!res.writableFinished) controller.abort(new Error('client disconnected'));
   });
   return controller.signal;
@@ -129,7 +138,11 @@ async function streamCompletion(
   try {
     while (!next.done) {
       await writeEvent(res, JSON.stringify(next.value));
-      if (signal.aborted) return;
+      if (signal.aborted) {
+        // The grace period ended: the client is told why its stream stops; a client gone is not.
+        if (shutdown?.aborted) await writeEvent(res, JSON.stringify(shuttingDownEvent));
+        return;
+      }
       next = await chunks.next();
     }
     await writeEvent(res, '[DONE]');
@@ -156,12 +169,11 @@ async function handleCompletion(
 ): Promise<void> {
   const body = await readJsonBody(req, deps.maxBodyBytes ?? 1024 * 1024);
   const call = deps.prepare(parseCompletionRequest(body));
-  const disconnected = disconnectSignal(res);
-  const signal = deps.shutdown ? AbortSignal.any([disconnected, deps.shutdown]) : disconnected;
+  const signal = requestSignal(res, deps.shutdown);
   const options = { ...caller, signal, requestId: requestIdOf(req), onUsage, trace };
   if (call.wire.stream === true) {
     const chunks = deps.completions.streamChunks(call, options)[Symbol.asyncIterator]();
-    await streamCompletion(res, chunks, disconnected, deps.shutdown);
+    await streamCompletion(res, chunks, signal, deps.shutdown);
     return;
   }
   const response = await deps.completions.complete(call, options);

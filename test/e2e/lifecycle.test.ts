@@ -102,7 +102,7 @@ describe('SIGTERM on a real process', () => {
     });
   }
 
-  it('turns not ready at once, ends an open stream with a coded event, flushes the ledger and exits 0', async () => {
+  it('turns not ready at once, ends open streams (GraphQL and REST) with a coded event, flushes the ledger and exits 0', async () => {
     stub.on('POST', '/completions', (_req, res, request) => {
       if ((request.json as { stream?: boolean }).stream !== true) {
         reply.recorded('openai-nonstream-basic.json')(_req, res, request);
@@ -131,6 +131,17 @@ describe('SIGTERM on a real process', () => {
     while (!text.includes('event: next'))
       text += decoder.decode((await reader?.read())?.value ?? new Uint8Array());
 
+    // A stream of the REST face, open too.
+    const restStream = await fetch(`${origin}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: input.model, prompt: 'Hi', stream: true }),
+    });
+    const restReader = restStream.body?.getReader();
+    let restText = '';
+    while (!restText.includes('data: '))
+      restText += decoder.decode((await restReader?.read())?.value ?? new Uint8Array());
+
     const exited = once(child as ChildProcess, 'exit');
     child?.kill('SIGTERM');
     await expect.poll(async () => (await readyz(origin)).status).toBe(503);
@@ -140,14 +151,20 @@ describe('SIGTERM on a real process', () => {
       text += decoder.decode(chunk.value);
     }
     expect(text).toMatch(/"code":"SHUTTING_DOWN"/);
+    for (;;) {
+      const chunk = await restReader?.read();
+      if (chunk === undefined || chunk.done) break;
+      restText += decoder.decode(chunk.value);
+    }
+    expect(restText).toMatch(/"message":"The server is shutting down; reconnect to continue."/);
     expect(text.trimEnd().endsWith('event: complete\ndata:')).toBe(true);
     const [code] = await exited;
     expect(code).toBe(0);
 
-    // The paid calls were in the ledger before storage closed.
+    // The paid calls (the completion, both streams) were in the ledger before storage closed.
     const storage = await createStorage({ sqlitePath });
     const usage = await storage.usage.forClient('anonymous');
     await storage.close();
-    expect(usage.reduce((sum, row) => sum + row.requests, 0)).toBe(2);
+    expect(usage.reduce((sum, row) => sum + row.requests, 0)).toBe(3);
   }, 60_000);
 });
