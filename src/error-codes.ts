@@ -38,6 +38,8 @@ export const errorCodes = {
   budgetSoftExceeded: 'BUDGET_SOFT_EXCEEDED',
   /** Refused before GraphQL parsing: body shape, method, headers. */
   badRequest: 'BAD_REQUEST',
+  /** No operation of the name given, or several and none named (graphql-tools' own code, kept). */
+  operationResolutionFailure: 'OPERATION_RESOLUTION_FAILURE',
   graphqlParseFailed: 'GRAPHQL_PARSE_FAILED',
   graphqlValidationFailed: 'GRAPHQL_VALIDATION_FAILED',
   payloadTooLarge: 'PAYLOAD_TOO_LARGE',

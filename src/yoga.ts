@@ -180,7 +180,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         defaultMaxTokens: limits.defaultMaxTokens,
         allowRawPrompts: deps.allowRawPrompts ?? true,
       }),
-      useGraphqlSse(graphqlSseEndpoint, documents),
+      useGraphqlSse(graphqlSseEndpoint, documents, deps.maskError),
       // Federated tracing: only when a gateway asks (apollo-federation-include-trace: ftv1).
       useApolloInlineTrace(),
       useResponseExtensions(),

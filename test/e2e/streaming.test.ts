@@ -111,6 +111,65 @@ describe.each(Object.entries(transports))('%s', (_name, makeClient) => {
   });
 });
 
+describe('failures on /graphql/stream (graphql-sse): coded events, and the server keeps serving', () => {
+  const clients = {
+    'distinct connections': () => sseClient(`${app.origin}/graphql/stream`),
+    'single connection': () => sseClient(`${app.origin}/graphql/stream`, true),
+  };
+
+  it.each(Object.entries(clients))('%s: an error mid-stream is the last event', async (_, make) => {
+    const first = recorded('openai-stream-basic.sse').split('\n\n')[0];
+    stub.on(
+      'POST',
+      '/completions',
+      reply.sse([
+        `${first}\n\n`,
+        'data: {"error":{"message":"The server had an error","type":"server_error","param":null,"code":null}}\n\n',
+      ]),
+    );
+    const client = make();
+    const outcome = await client.run(completionStream, { input });
+    await client.dispose();
+    const codes = outcome.events.flatMap((e) => e.errors ?? []).map((e) => e.extensions?.code);
+    expect(codes).toEqual(['UPSTREAM_UNAVAILABLE']);
+    // Still serving: the same request again is answered.
+    stub.on(
+      'POST',
+      '/completions',
+      reply.raw(200, recorded('openai-stream-basic.sse'), { 'content-type': 'text/event-stream' }),
+    );
+    const again = make();
+    const served = await again.run(completionStream, { input });
+    await again.dispose();
+    expect(served.events.filter((e) => e.data?.completionStream).length).toBeGreaterThan(0);
+  });
+
+  it.each(Object.entries(clients))('%s: refusals before the call are coded results', async (_, make) => {
+    const client = make();
+    const refused = await client.run(completionStream, { input: { ...input, bestOf: 2 } });
+    const unknown = await client.run(`${completionStream} query Other { __typename }`, { input });
+    await client.dispose();
+    expect(refused.events.flatMap((e) => e.errors ?? []).map((e) => e.extensions?.code)).toEqual([
+      'BAD_USER_INPUT',
+    ]);
+    expect(JSON.stringify(unknown.events[0]?.errors ?? unknown.error)).toMatch(
+      /OPERATION_RESOLUTION_FAILURE|must provide operation name/i,
+    );
+  });
+
+  it('a document that does not parse is a coded answer, not a 500 with a stack', async () => {
+    const response = await fetch(`${app.origin}/graphql/stream`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: 'subscription {' }),
+    });
+    const text = await response.text();
+    expect(response.status).not.toBe(500);
+    expect(text).toMatch(/GRAPHQL_PARSE_FAILED/);
+    expect(text).not.toMatch(/\bat \w+ \(|file:\/\//);
+  });
+});
+
 describe('stream failures', () => {
   const client = () => sseClient(app.graphqlUrl);
 
