@@ -17,6 +17,21 @@ const acceptable = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
 const ids = new WeakMap<IncomingMessage, string>();
 
+/**
+ * The id of one operation on a WebSocket: the connection's id and the client's operation id, when
+ * the whole is still a sane id; else the connection's id and a number of this connection's. The
+ * client picks operation ids, and this id goes into the upstream's headers and the log lines.
+ */
+export function operationRequestId(
+  connection: IncomingMessage,
+  operationId: string,
+  ordinal: number,
+): string {
+  const base = requestIdOf(connection);
+  const id = `${base}/${operationId}`;
+  return acceptable.test(id) ? id : `${base}/@${ordinal}`;
+}
+
 /** The request's id, made (or taken from the caller) on first ask and the same afterwards. */
 export function requestIdOf(req: IncomingMessage): string {
   let id = ids.get(req);

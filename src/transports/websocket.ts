@@ -5,7 +5,7 @@ import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { errorCodes } from '../errors.js';
 import { type CorsPolicy, mayUpgrade } from '../http/cors.js';
-import { requestIdOf } from '../http/request-id.js';
+import { operationRequestId } from '../http/request-id.js';
 import { type PersistedDocuments, streamRefusal } from '../plugins/persisted-documents.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga } from '../yoga.js';
@@ -47,7 +47,14 @@ const DEFAULT_MAX_OPERATIONS_PER_SOCKET = 100;
 /** A peer that answers no ping within this is gone; graphql-ws's own adapter uses the same pace. */
 const KEEP_ALIVE_MS = 12_000;
 
-type Extra = { socket: WebSocket; request: IncomingMessage; acknowledged: boolean; client?: Client };
+type Extra = {
+  socket: WebSocket;
+  request: IncomingMessage;
+  acknowledged: boolean;
+  client?: Client;
+  /** Operations started on this connection (numbers the ones whose client-chosen id is not sane). */
+  operations: number;
+};
 
 interface EnvelopedRoot {
   execute: (args: ExecutionArgs) => unknown;
@@ -130,7 +137,7 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): WebSocketT
         signal: socketSignal(context.extra.socket),
         client: context.extra.client,
         // The connection's id (from its upgrade request), per operation.
-        requestId: `${requestIdOf(context.extra.request)}/${id}`,
+        requestId: operationRequestId(context.extra.request, id, ++context.extra.operations),
         upstreamApiKey: connectionParam(context.connectionParams, upstreamKeyHeader),
       };
       const enveloped = yoga.getEnveloped({
@@ -164,7 +171,7 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): WebSocketT
     // ws has already answered a protocol error or an oversized frame with its close code (1002,
     // 1009); without a listener the error would crash the process.
     socket.on('error', () => {});
-    const extra: Extra = { socket, request, acknowledged: false };
+    const extra: Extra = { socket, request, acknowledged: false, operations: 0 };
     const closed = graphqlWs.opened(
       {
         protocol: socket.protocol,

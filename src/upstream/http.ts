@@ -3,7 +3,12 @@ import { Agent, type Dispatcher, request } from 'undici';
 import { headerText } from '../http/headers.js';
 import { CallDeadline } from './deadline.js';
 import { errorFromResponse, isRetryableRateLimit } from './error-response.js';
-import { UpstreamBadResponseError, type UpstreamError, UpstreamUnavailableError } from './errors.js';
+import {
+  UpstreamBadResponseError,
+  UpstreamCallerKeyError,
+  type UpstreamError,
+  UpstreamUnavailableError,
+} from './errors.js';
 import { defaultMaxSseLineBytes, type StreamTimeouts, streamCompletion } from './http-stream.js';
 import type { CallOptions, CompletionsProvider, ProviderCompletion } from './provider.js';
 import { discardBody, readBodyText } from './read-body.js';
@@ -95,8 +100,16 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
       accept,
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
     };
-    // Pass-through mode: the client's own key replaces the server's, for this call only.
-    if (callOptions.apiKey !== undefined) requestHeaders.authorization = `Bearer ${callOptions.apiKey}`;
+    // Pass-through mode: the client's own key replaces the server's, for this call only. A key no
+    // header can carry (a WebSocket's connection params can hold anything) is the caller's to fix:
+    // sent, undici would refuse it as a connection failure, and the breaker would count that
+    // against the upstream, for every client.
+    if (callOptions.apiKey !== undefined) {
+      if (!/^[\x21-\x7e]{1,1024}$/.test(callOptions.apiKey)) {
+        throw new UpstreamCallerKeyError('The key in x-upstream-api-key is not a valid API key.');
+      }
+      requestHeaders.authorization = `Bearer ${callOptions.apiKey}`;
+    }
     if (callOptions.requestId !== undefined) requestHeaders['x-request-id'] = callOptions.requestId;
     if (callOptions.traceHeaders !== undefined) Object.assign(requestHeaders, callOptions.traceHeaders);
     const onAttempt = callOptions.onAttempt;

@@ -1,4 +1,6 @@
+import { createClient as createWsClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { ClientAuthenticator, hashToken } from '../../src/auth/client-keys.js';
 import { wsClient } from '../helpers/clients.js';
 import { completionStream, createCompletion } from '../helpers/operations.js';
@@ -108,6 +110,35 @@ describe('the REST face', () => {
 });
 
 describe('pass-through mode', () => {
+  it('a key no header can carry (over WebSocket) is refused as the caller’s, never sent, never a breaker failure', async () => {
+    const before = stub.hits('/completions');
+    const client = createWsClient({
+      url: passthrough.graphqlUrl.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      lazy: true,
+      connectionParams: { authorization: `Bearer ${aliceToken}`, 'x-upstream-api-key': 'sk-bad\nkey' },
+    });
+    const results: { errors?: { extensions?: { code?: string } }[] }[] = [];
+    for (let i = 0; i < 12; i++) {
+      results.push(
+        await new Promise((resolve, reject) => {
+          let last: (typeof results)[number] = {};
+          client.subscribe(
+            { query: createCompletion, variables: { input } },
+            { next: (value) => (last = value as typeof last), error: reject, complete: () => resolve(last) },
+          );
+        }),
+      );
+    }
+    await client.dispose();
+    expect(new Set(results.map((r) => r.errors?.[0]?.extensions?.code))).toEqual(
+      new Set(['UPSTREAM_KEY_REFUSED']),
+    );
+    expect(stub.hits('/completions') - before).toBe(0);
+    expect((await fetch(`${passthrough.origin}/readyz`)).status).toBe(200);
+  });
+
   it('forwards the client’s own upstream key instead of the server’s', async () => {
     const { json } = await passthrough.post(
       createCompletion,

@@ -1,4 +1,7 @@
+import { once } from 'node:events';
+import { GRAPHQL_TRANSPORT_WS_PROTOCOL } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { wsClient } from '../helpers/clients.js';
 import { createCompletion } from '../helpers/operations.js';
 import { reply } from '../helpers/stub-upstream.js';
@@ -71,5 +74,45 @@ describe('over WebSocket', () => {
     const errors = refused.events.length > 0 ? refused.events[0].errors : refused.error;
     expect(JSON.stringify(errors)).toMatch(/BAD_USER_INPUT|GRAPHQL_VALIDATION_FAILED|VARIABLES/i);
     expect(JSON.stringify(errors)).not.toMatch(/"http"|"unexpected"/);
+  });
+});
+
+describe('operation ids a WebSocket client picks', () => {
+  it('one no header can carry never reaches the upstream as such, and never counts against the breaker', async () => {
+    const socket = new WebSocket(
+      stubbed.app.graphqlUrl.replace(/^http/, 'ws'),
+      GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    );
+    socket.on('error', () => {});
+    const messages: {
+      id?: string;
+      type: string;
+      payload?: { data?: unknown; extensions?: { requestId?: string } };
+    }[] = [];
+    socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+    await once(socket, 'open');
+    socket.send(JSON.stringify({ type: 'connection_init' }));
+    await expect.poll(() => messages.some((m) => m.type === 'connection_ack')).toBe(true);
+    const ids = Array.from({ length: 12 }, (_, i) =>
+      i % 3 === 0 ? `${i}\n` : i % 3 === 1 ? `${i}${'x'.repeat(70_000)}` : `${i}-ünï`,
+    );
+    const sentBefore = stubbed.stub.requests.length;
+    for (const id of ids) {
+      socket.send(
+        JSON.stringify({ id, type: 'subscribe', payload: { query: createCompletion, variables: { input } } }),
+      );
+      await expect.poll(() => messages.some((m) => m.id === id && m.type === 'complete')).toBe(true);
+    }
+    socket.close();
+    const results = messages.filter((m) => m.type === 'next');
+    expect(results).toHaveLength(ids.length);
+    for (const result of results) {
+      expect(result.payload?.data).toMatchObject({ createCompletion: { id: expect.any(String) } });
+      expect(result.payload?.extensions?.requestId).toMatch(/^[A-Za-z0-9._:@/+=-]{1,128}$/);
+    }
+    const upstreamIds = stubbed.stub.requests.slice(sentBefore).map((r) => r.headers['x-request-id']);
+    expect(upstreamIds).toHaveLength(ids.length);
+    for (const id of upstreamIds) expect(id).toMatch(/^[A-Za-z0-9._:@/+=-]{1,128}$/);
+    expect((await fetch(`${stubbed.app.origin}/readyz`)).status).toBe(200);
   });
 });
