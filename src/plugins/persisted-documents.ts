@@ -1,4 +1,4 @@
-import { GraphQLError } from 'graphql';
+import { GraphQLError, parse } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { errorCodes } from '../error-codes.js';
 import { sha256 } from './persisted-manifest.js';
@@ -18,6 +18,24 @@ export interface PersistedDocumentsOptions {
   trustedOnly?: boolean;
   /** Documents learnt from clients (APQ), most recent kept; 0 turns APQ off. */
   maxLearnt?: number;
+  /** Their texts together, in UTF-16 units, at most (the oldest go first); 4 Mi by default. */
+  maxLearntChars?: number;
+}
+
+/**
+ * Longer documents are run but not learnt (their clients send them whole each time). Every client
+ * may teach this cache, unauthenticated in open mode: only documents that parse, bounded each and
+ * together, or 1,000 junk texts of 1 MB held 1.5 GB.
+ */
+const MAX_LEARNT_DOCUMENT_CHARS = 64 * 1024;
+
+function parses(query: string): boolean {
+  try {
+    parse(query, { noLocation: true, maxTokens: 20_000 });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** What a transport received: a document, or its id, or both (APQ registration). */
@@ -61,13 +79,20 @@ export function createPersistedDocuments(options: PersistedDocumentsOptions = {}
   const manifest = options.manifest ?? new Map<string, string>();
   const trustedOnly = options.trustedOnly ?? false;
   const maxLearnt = trustedOnly ? 0 : (options.maxLearnt ?? 1_000);
+  const maxLearntChars = options.maxLearntChars ?? 4 * 1024 * 1024;
   const learnt = new Map<string, string>();
+  let learntChars = 0;
 
   function learn(id: string, query: string): void {
-    if (maxLearnt === 0) return;
+    if (maxLearnt === 0 || query.length > MAX_LEARNT_DOCUMENT_CHARS || !parses(query)) return;
+    learntChars += query.length - (learnt.get(id)?.length ?? 0);
     learnt.delete(id);
     learnt.set(id, query);
-    if (learnt.size > maxLearnt) learnt.delete(learnt.keys().next().value as string);
+    while (learnt.size > maxLearnt || learntChars > maxLearntChars) {
+      const [oldest, text] = learnt.entries().next().value as [string, string];
+      learnt.delete(oldest);
+      learntChars -= text.length;
+    }
   }
 
   return {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { createPersistedDocuments } from '../../src/plugins/persisted-documents.js';
 import { sha256 } from '../../src/plugins/persisted-manifest.js';
 import { sseClient, wsClient } from '../helpers/clients.js';
 import { completionStream, createCompletion } from '../helpers/operations.js';
@@ -136,12 +137,34 @@ describe('automatic persisted queries (TRUSTED_DOCUMENTS_ONLY off)', () => {
     expect((await post(stubbed, hashOnly)).json).toMatchObject({ data: { models: [{ id: 'm' }] } });
   });
 
+  it('learns only documents that parse and are not huge: junk sent with its hash is not kept', async () => {
+    const junk = `#${'x'.repeat(200_000)}`;
+    const junkHash = { extensions: persisted(junk) };
+    expect(code((await post(stubbed, { ...junkHash, query: junk })).json)).toBe('GRAPHQL_PARSE_FAILED');
+    expect(code((await post(stubbed, junkHash)).json)).toBe('PERSISTED_QUERY_NOT_FOUND');
+    const broken = '{ models { id }';
+    await post(stubbed, { query: broken, extensions: persisted(broken) });
+    expect(code((await post(stubbed, { extensions: persisted(broken) })).json)).toBe(
+      'PERSISTED_QUERY_NOT_FOUND',
+    );
+  });
+
   it('refuses a document that does not match its hash, and still runs plain documents', async () => {
     const mismatch = await post(stubbed, { query: '{ __typename }', extensions: persisted(modelsQuery) });
     expect(code(mismatch.json)).toBe('PERSISTED_QUERY_HASH_MISMATCH');
     expect((await post(stubbed, { query: '{ __typename }' })).json).toMatchObject({
       data: { __typename: 'Query' },
     });
+  });
+});
+
+describe('the learnt documents, bounded', () => {
+  it('keeps their texts under maxLearntChars together, dropping the oldest first', () => {
+    const documents = createPersistedDocuments({ maxLearntChars: 100 });
+    const docs = [0, 1, 2].map((i) => `{ a${i}: __typename ${' '.repeat(30)}}`);
+    for (const doc of docs) documents.resolve({ query: doc, extensions: persisted(doc) });
+    const known = docs.map((doc) => 'query' in documents.resolve({ extensions: persisted(doc) }));
+    expect(known).toEqual([false, true, true]);
   });
 });
 
