@@ -96,7 +96,8 @@ function logYogaError(logger: Logger, args: unknown[]): void {
   if (code === undefined || code === errorCodes.internal) {
     logger.error(args.map(String).join(' '));
   } else if (logger.isLevelEnabled('debug')) {
-    logger.debug({ code }, args.map(String).join(' '));
+    // Its code alone: a client's error message may quote what it sent (a variable's value: a prompt).
+    logger.debug({ code }, 'request refused');
   }
 }
 

@@ -46,7 +46,12 @@ function logErrors(logger: Logger, errors: readonly GraphQLError[], requestId: s
     } else if (code.startsWith('UPSTREAM_')) {
       logger.warn({ requestId, code }, (originalError(error) as Error).message ?? code);
     } else if (logger.isLevelEnabled('debug')) {
-      logger.debug({ requestId, code }, error.message);
+      // The code and the argument at fault, not the message: it may quote a variable's value (a prompt).
+      const argument = error.extensions?.argument;
+      logger.debug(
+        { requestId, code, ...(typeof argument === 'string' ? { argument } : {}) },
+        'operation refused',
+      );
     }
   }
 }

@@ -35,6 +35,17 @@ describe('log levels', () => {
     expect(stubbed.app.logs.slice(start).join('')).not.toMatch(/secret plans|GraphQL request/);
   });
 
+  it('no line, at any level, quotes what a client sent in a refused variable (its prompt)', async () => {
+    const start = stubbed.app.logs.length;
+    const refused = await stubbed.app.post(createCompletion, { input: { ...input, unknownField: 1 } });
+    expect(refused.json.errors[0].extensions.code).toBeTruthy();
+    const wrongType = await stubbed.app.post(createCompletion, { input: { ...input, maxTokens: 'five' } });
+    expect(wrongType.json.errors[0].extensions.code).toBeTruthy();
+    const lines = linesSince(start);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(stubbed.app.logs.slice(start).join('')).not.toMatch(/secret plans/);
+  });
+
   it('a refused parameter and a client that leaves are not warnings or errors', async () => {
     const start = stubbed.app.logs.length;
     await stubbed.app.post(createCompletion, { input: { ...input, temperature: 9 } });
