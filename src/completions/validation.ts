@@ -95,9 +95,15 @@ function checkLogitBias(bias: Record<string, number> | undefined): RequestViolat
   return undefined;
 }
 
+export const MAX_MODEL_NAME_CHARS = 256;
+
 export function findViolation(request: WireCompletionRequest): RequestViolation | undefined {
   if (typeof request.model !== 'string' || request.model.trim() === '') {
     return { param: 'model', problem: 'must name a model.' };
+  }
+  // A model name goes upstream, into the ledger and into access lines: no model has a longer one.
+  if (request.model.length > MAX_MODEL_NAME_CHARS) {
+    return { param: 'model', problem: `must be at most ${MAX_MODEL_NAME_CHARS} characters.` };
   }
   const n = request.n ?? 1;
   const stop = request.stop;

@@ -186,6 +186,20 @@ async function handleCompletion(
   );
 }
 
+/** The model id in `/v1/models/<id>`; a path that does not decode names no model (404, not a 500). */
+function modelIdFromPath(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new BadRequest(
+      `The model '${encoded.slice(0, 256)}' does not exist`,
+      'model',
+      404,
+      'model_not_found',
+    );
+  }
+}
+
 async function handleModel(
   deps: OpenAiCompatDeps,
   client: string | undefined,
@@ -259,7 +273,7 @@ export function createOpenAiCompatHandler(deps: OpenAiCompatDeps): Handler {
         await handleModel(
           deps,
           caller.client,
-          modelMatch?.[1] === undefined ? undefined : decodeURIComponent(modelMatch[1]),
+          modelMatch?.[1] === undefined ? undefined : modelIdFromPath(modelMatch[1]),
           res,
         );
     } catch (err) {

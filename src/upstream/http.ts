@@ -12,6 +12,7 @@ import {
 import { defaultMaxSseLineBytes, type StreamTimeouts, streamCompletion } from './http-stream.js';
 import type { CallOptions, CompletionsProvider, ProviderCompletion } from './provider.js';
 import { discardBody, readBodyText } from './read-body.js';
+import { redactSecrets } from './redact.js';
 import { checkCompletion, checkModelList, ShapeError } from './response-check.js';
 import {
   type BackoffPolicy,
@@ -65,6 +66,19 @@ export interface UpstreamResponse {
 }
 
 const ERROR_BODY_LIMIT = 64 * 1024;
+
+/**
+ * The upstream's request id, passed on to clients (`upstreamRequestId`, `x-upstream-request-id`):
+ * only a short id of safe characters with nothing key-shaped in it; anything else is not passed on.
+ */
+function upstreamRequestId(
+  headers: Record<string, string | string[] | undefined>,
+  secrets: readonly (string | undefined)[],
+): string | undefined {
+  const id = headerText(headers['x-request-id']);
+  if (id === undefined || !/^[A-Za-z0-9._:@/+=-]{1,128}$/.test(id)) return undefined;
+  return redactSecrets(id, secrets) === id ? id : undefined;
+}
 
 export const defaultBackoff: BackoffPolicy = { baseDelayMs: 500, maxDelayMs: 8_000, maxRetryAfterMs: 20_000 };
 
@@ -136,7 +150,7 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
         }
         throw unreachable(error);
       }
-      const requestId = headerText(response.headers['x-request-id']);
+      const requestId = upstreamRequestId(response.headers, callSecrets);
       if (response.statusCode >= 200 && response.statusCode < 300) {
         onAttempt?.(String(response.statusCode), false);
         return { status: response.statusCode, headers: response.headers, body: response.body, requestId };

@@ -69,6 +69,23 @@ describe('statuses', () => {
     expect(error.message).toContain('[redacted]');
   });
 
+  it.each([
+    ['a key in it', `up-${canaryKey}`],
+    ['a Bearer header in it', `up-Bearer ${canaryKey}`],
+    ['unsafe characters', 'req<script>'],
+    ['300 characters', 'r'.repeat(300)],
+  ])('an upstream request id with %s is not passed on', async (_, id) => {
+    stub.on(
+      'POST',
+      '/completions',
+      reply.json(400, envelope('bad', null, 'max_tokens'), { 'x-request-id': id }),
+    );
+    const { error, json } = await complete();
+    expect(error.extensions.code).toBe('BAD_USER_INPUT');
+    expect(error.extensions.upstreamRequestId).toBeUndefined();
+    expect(JSON.stringify(json)).not.toContain(canaryKey);
+  });
+
   it('401 and 403 are our misconfiguration: INTERNAL_SERVER_ERROR, 1 attempt, no upstream text', async () => {
     for (const status of [401, 403]) {
       const start = stub.hits('/completions');

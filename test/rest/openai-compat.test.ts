@@ -112,6 +112,12 @@ describe('OpenAI-compatible REST face (fetch)', () => {
     expect(await missing.json()).toMatchObject({
       error: { code: 'model_not_found', type: 'invalid_request_error' },
     });
+    // A path that does not decode names no model either (it was a 500).
+    for (const path of ['%', '%E0%A4%A']) {
+      const undecodable = await fetch(`${base}/v1/models/${path}`);
+      expect(undecodable.status).toBe(404);
+      expect(await undecodable.json()).toMatchObject({ error: { code: 'model_not_found' } });
+    }
   });
 
   it('leaves other URLs to the next handler', async () => {
@@ -133,6 +139,7 @@ describe('OpenAI-compatible REST face (fetch)', () => {
     ],
     ['engine refusal', { model: 'local-ngram-moby-dick', prompt: 'x', suffix: 'y' }, 400, 'suffix'],
     ['unknown model', { model: 'gpt-9', prompt: 'x' }, 404, 'model'],
+    ['a 300-character model name', { model: 'm'.repeat(300), prompt: 'x' }, 400, 'model'],
     [
       'refused stream',
       { model: 'local-ngram-moby-dick', prompt: 'x', stream: true, best_of: 2 },
