@@ -44,7 +44,8 @@ export function createMetricsRoute(deps: MetricsRouteDeps): RouteHandler {
         return true;
       }
       // Compared as digests: equal lengths, and no timing hint about the token.
-      const given = digest(headerText(req.headers.authorization) ?? '');
+      // The scheme is case-insensitive (RFC 9110), as the client keys' is.
+      const given = digest((headerText(req.headers.authorization) ?? '').replace(/^bearer\s+/i, 'Bearer '));
       if (!timingSafeEqual(given, expected)) {
         sendJson(
           res,

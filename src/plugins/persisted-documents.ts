@@ -61,7 +61,8 @@ function refusal(message: string, code: string): { error: GraphQLError } {
 
 /** The id a request names: the client preset's `documentId` (`sha256:` prefix allowed) or APQ's hash. */
 function requestedId(request: DocumentRequest): string | undefined {
-  if (typeof request.documentId === 'string') return request.documentId.replace(/^sha256:/, '').toLowerCase();
+  if (typeof request.documentId === 'string')
+    return request.documentId.replace(/^sha256:/i, '').toLowerCase();
   const persisted = request.extensions?.persistedQuery as
     | { version?: unknown; sha256Hash?: unknown }
     | undefined;

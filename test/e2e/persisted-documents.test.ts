@@ -58,6 +58,9 @@ describe('TRUSTED_DOCUMENTS_ONLY: only the manifest runs, on every transport', (
     expect(stubbed.app.app.served.jsonRoute).toBe(served + 1);
     const byHash = await post(stubbed, { extensions: persisted(createCompletion), variables: { input } });
     expect(byHash.json).toMatchObject({ data: { createCompletion: { id: expect.any(String) } } });
+    const upperCase = `SHA256:${id(createCompletion).toUpperCase()}`;
+    const shouted = await post(stubbed, { documentId: upperCase, variables: { input } });
+    expect(shouted.json).toMatchObject({ data: { createCompletion: { id: expect.any(String) } } });
     const get = await fetch(`${stubbed.app.graphqlUrl}?documentId=${id(modelsQuery)}`, {
       headers: { accept: 'application/graphql-response+json' },
     });

@@ -186,6 +186,10 @@ describe('/metrics with client keys', () => {
     const text = await scrape(withToken.app.origin, { authorization: 'Bearer scrape-me' });
     expect(text).toContain('# TYPE gen_ai_client_token_usage histogram');
     expect(text).not.toContain('scrape-me');
+    // The scheme in any case, as RFC 9110 has it.
+    expect(await scrape(withToken.app.origin, { authorization: 'bearer scrape-me' })).toContain(
+      'gen_ai_client_token_usage',
+    );
   });
 
   it('does not exist without a token configured', async () => {
