@@ -262,7 +262,9 @@ export function createApp(deps: AppDeps): App {
         // SHUTTING_DOWN event, and whatever connection is left a moment later is cut.
         const endStreams = setTimeout(() => {
           shutdown.abort();
-          void webSocket.close();
+          // A moment for the streams to send their coded last event (graphql-ws sends it a few
+          // turns after the abort); closing the sockets at once dropped it.
+          setTimeout(() => void webSocket.close(), 100).unref();
           setTimeout(() => server.closeAllConnections(), 1_000).unref();
         }, graceMs);
         endStreams.unref();

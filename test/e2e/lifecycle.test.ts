@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStorage, type Storage } from '../../src/storage/index.js';
+import { wsClient } from '../helpers/clients.js';
 import { completionStream, createCompletion } from '../helpers/operations.js';
 import { recorded } from '../helpers/recorded.js';
 import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
@@ -102,7 +103,7 @@ describe('SIGTERM on a real process', () => {
     });
   }
 
-  it('turns not ready at once, ends open streams (GraphQL and REST) with a coded event, flushes the ledger and exits 0', async () => {
+  it('turns not ready at once, ends open streams (SSE, WebSocket, REST) with a coded event, flushes the ledger and exits 0', async () => {
     stub.on('POST', '/completions', (_req, res, request) => {
       if ((request.json as { stream?: boolean }).stream !== true) {
         reply.recorded('openai-nonstream-basic.json')(_req, res, request);
@@ -142,6 +143,29 @@ describe('SIGTERM on a real process', () => {
     while (!restText.includes('data: '))
       restText += decoder.decode((await restReader?.read())?.value ?? new Uint8Array());
 
+    // And one over WebSocket.
+    const ws = wsClient(`${origin}/graphql`);
+    const wsEvents: unknown[] = [];
+    let wsFirst: () => void = () => {};
+    const wsStarted = new Promise<void>((resolve) => {
+      wsFirst = resolve;
+    });
+    const wsOutcome = new Promise<unknown>((resolve) => {
+      ws.subscribe(
+        completionStream,
+        { input },
+        {
+          next: (value) => {
+            wsEvents.push(value);
+            wsFirst();
+          },
+          error: (error) => resolve(error instanceof Error ? { message: error.message } : error),
+          complete: () => resolve(undefined),
+        },
+      );
+    });
+    await wsStarted;
+
     const exited = once(child as ChildProcess, 'exit');
     child?.kill('SIGTERM');
     await expect.poll(async () => (await readyz(origin)).status).toBe(503);
@@ -157,14 +181,17 @@ describe('SIGTERM on a real process', () => {
       restText += decoder.decode(chunk.value);
     }
     expect(restText).toMatch(/"message":"The server is shutting down; reconnect to continue."/);
+    // graphql-ws gives a coded error as the stream's error (an `error` message), or as a last event.
+    const wsEnd = await wsOutcome;
+    expect(JSON.stringify([wsEvents.at(-1), wsEnd])).toMatch(/"code":"SHUTTING_DOWN"/);
     expect(text.trimEnd().endsWith('event: complete\ndata:')).toBe(true);
     const [code] = await exited;
     expect(code).toBe(0);
 
-    // The paid calls (the completion, both streams) were in the ledger before storage closed.
+    // The paid calls (the completion, the three streams) were in the ledger before storage closed.
     const storage = await createStorage({ sqlitePath });
     const usage = await storage.usage.forClient('anonymous');
     await storage.close();
-    expect(usage.reduce((sum, row) => sum + row.requests, 0)).toBe(3);
+    expect(usage.reduce((sum, row) => sum + row.requests, 0)).toBe(4);
   }, 60_000);
 });
