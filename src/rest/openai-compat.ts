@@ -237,7 +237,13 @@ export function createOpenAiCompatHandler(deps: OpenAiCompatDeps): Handler {
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '');
     const modelMatch = /^\/v1\/models(?:\/(.+))?$/.exec(path);
-    if (path !== '/v1/completions' && modelMatch === null) return false;
+    if (path !== '/v1/completions' && modelMatch === null) {
+      if (!path.startsWith('/v1/')) return false;
+      // As OpenAI answers a path it does not serve: an envelope, not yoga's empty 404.
+      const message = `Invalid URL (${req.method} ${path.slice(0, 200)})`;
+      sendJson(res, 404, { error: { message, type: 'invalid_request_error', param: null, code: null } });
+      return true;
+    }
     const caller = deps.identify ? deps.identify(req) : {};
     if (caller === null) {
       sendJson(

@@ -125,6 +125,18 @@ describe('OpenAI-compatible REST face (fetch)', () => {
     expect(await res.text()).toBe('fell through');
   });
 
+  it('answers a /v1/ path it does not serve as OpenAI does: 404 with the error envelope', async () => {
+    for (const path of ['/v1/chat/completions', '/v1//completions', '/v1/%63ompletions']) {
+      const res = await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(res.status).toBe(404);
+      expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error', code: null } });
+    }
+  });
+
   it.each([
     ['invalid JSON', '{"model":', 400, null],
     ['missing prompt', { model: 'local-ngram-moby-dick' }, 400, 'prompt'],
