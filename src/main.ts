@@ -86,15 +86,21 @@ async function main(): Promise<void> {
     ...(telemetry.metricsToken === undefined ? {} : { metricsToken: telemetry.metricsToken }),
     ...(tracing === undefined ? {} : { tracing }),
   });
+  // A port that cannot be had (in use, not allowed) is a start failure said in one line, not a stack.
+  const cannotListen = (error: Error) => {
+    console.error(`Could not start: ${error.message}`);
+    process.exit(1);
+  };
   const metricsServer =
     telemetry.metricsPort === undefined
       ? undefined
-      : createMetricsServer(metrics.registry, telemetry.metricsToken).listen(
-          telemetry.metricsPort,
-          config.host,
-        );
+      : createMetricsServer(metrics.registry, telemetry.metricsToken)
+          .once('error', cannotListen)
+          .listen(telemetry.metricsPort, config.host);
 
+  app.server.once('error', cannotListen);
   app.server.listen(config.port, config.host, () => {
+    app.server.off('error', cannotListen);
     const { port } = app.server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     logger.info(`Serving completions from ${description}`);

@@ -103,6 +103,8 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): WebSocketT
     verifyClient: ({ req }, accept) =>
       mayUpgrade(deps.cors, req) ? accept(true) : accept(false, 403, 'Origin not allowed'),
   });
+  // ws re-emits the HTTP server's errors (a port in use) here; whoever listens says them there.
+  wss.on('error', () => {});
   const graphqlWs = makeServer<Record<string, unknown>, Extra>({
     connectionInitWaitTimeout: deps.initTimeoutMs,
     // With client keys configured, a connection without a valid one is closed (4403) at init.

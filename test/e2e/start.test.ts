@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -139,6 +142,39 @@ describe('the example prompts file offline, with examples/upstreams.offline.yaml
       expect(json.data.prompt.productSummary.text.length).toBeGreaterThan(0);
     } finally {
       offline.kill('SIGTERM');
+    }
+  }, 60_000);
+});
+
+describe('a port already taken', () => {
+  it('stops with one line naming it, exit code 1, no stack', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOCAL_MODEL_CACHE_DIR: cacheDir,
+        SQLITE_PATH: join(cacheDir, 'taken.sqlite'),
+      };
+      delete env.OPENAI_API_KEY;
+      const output: string[] = [];
+      const started = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      started.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+      started.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+      const [code] = await once(started, 'exit');
+      expect(code).toBe(1);
+      expect(output.join('')).toContain(
+        `Could not start: listen EADDRINUSE: address already in use 127.0.0.1:${port}`,
+      );
+      expect(output.join('')).not.toMatch(/\n\s+at /);
+    } finally {
+      taken.close();
     }
   }, 60_000);
 });
