@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PreparedCompletion } from '../completions/prepare.js';
 import type { CallUsage, CompletionsService } from '../completions/service.js';
+import { errorCodes } from '../error-codes.js';
 import { requestIdOf } from '../http/request-id.js';
 import type { CallOptions } from '../upstream/provider.js';
 import type { WireCompletionRequest, WireCompletionResponse, WireModel } from '../upstream/wire.js';
@@ -287,6 +288,8 @@ export function createOpenAiCompatHandler(deps: OpenAiCompatDeps): Handler {
       outcome = error.code ?? error.type;
       sendError(res, err);
     }
+    // A client that left before the answer was complete (a stream cut short) is not an OK.
+    if (outcome === 'OK' && !res.writableFinished) outcome = errorCodes.clientClosedRequest;
     observation?.answered({
       requestId: requestIdOf(req),
       client: caller.client,

@@ -56,7 +56,14 @@ const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInt
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 function wrongType(param: string, expected: string, value: unknown): BadRequest {
-  const got = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  const got =
+    value === null
+      ? 'null'
+      : Array.isArray(value)
+        ? 'array'
+        : typeof value === 'number' && !Number.isFinite(value)
+          ? 'a number out of range' // 1e400 parses as Infinity
+          : typeof value;
   return new BadRequest(`Invalid type for '${param}': expected ${expected}, but got ${got}.`, param);
 }
 

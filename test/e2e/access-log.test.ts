@@ -156,6 +156,31 @@ describe('the REST face’s access line', () => {
     expect(lines[1].outcome).not.toBe('OK');
     expect(stubbed.app.logs.slice(start).join('')).not.toContain('merger');
   });
+
+  it('a stream the client cuts short is CLIENT_CLOSED_REQUEST, not OK', async () => {
+    const first = readFileSync(
+      new URL('../fixtures/upstream/openai-stream-basic.sse', import.meta.url),
+      'utf8',
+    ).split('\n\n')[0];
+    stubbed.stub.on('POST', '/completions', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`${first}\n\n`);
+    });
+    const start = stubbed.app.logs.length;
+    const leaving = new AbortController();
+    const response = await fetch(`${stubbed.app.origin}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'rest-cut' },
+      body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'x', stream: true }),
+      signal: leaving.signal,
+    });
+    const reader = response.body?.getReader();
+    await reader?.read();
+    leaving.abort();
+    await expect
+      .poll(() => linesSince(start).find((line) => line.requestId === 'rest-cut')?.outcome)
+      .toBe('CLIENT_CLOSED_REQUEST');
+  });
 });
 
 describe('a hostile operation name', () => {

@@ -142,6 +142,7 @@ describe('OpenAI-compatible REST face (fetch)', () => {
     ['missing prompt', { model: 'local-ngram-moby-dick' }, 400, 'prompt'],
     ['missing model', { prompt: 'x' }, 400, 'model'],
     ['wrong type', { model: 'local-ngram-moby-dick', prompt: 'x', max_tokens: '5' }, 400, 'max_tokens'],
+    ['a number out of range', '{"model":"local-ngram-moby-dick","prompt":"x","top_p":1e400}', 400, 'top_p'],
     ['unknown field', { model: 'local-ngram-moby-dick', prompt: 'x', foo: 1 }, 400, 'foo'],
     [
       'validate() violation',
