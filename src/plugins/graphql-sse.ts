@@ -2,6 +2,7 @@ import { type ExecutionResult, GraphQLError, getOperationAST } from 'graphql';
 import { createHandler } from 'graphql-sse/lib/use/fetch';
 import type { Plugin } from 'graphql-yoga';
 import { errorCodes } from '../error-codes.js';
+import { authenticatedClient } from './client-auth.js';
 import { type PersistedDocuments, streamRefusal } from './persisted-documents.js';
 
 /**
@@ -18,6 +19,8 @@ import { type PersistedDocuments, streamRefusal } from './persisted-documents.js
 export type ErrorMasker = (error: unknown, message: string) => Error;
 
 type Result = ExecutionResult | AsyncIterable<ExecutionResult>;
+
+const MAX_RESERVATIONS = 10_000;
 
 const isAsyncIterable = (value: unknown): value is AsyncIterable<ExecutionResult> =>
   typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
@@ -97,6 +100,8 @@ export function useGraphqlSse(
   const documentIds = new WeakMap<Request, string>();
   /** The request yoga received (its client was authenticated on it) for the copy graphql-sse reads. */
   const originals = new WeakMap<Request, Request>();
+  /** Single-connection reservations (their tokens) by the client that made them; the newest kept. */
+  const owners = new Map<string, string>();
   let handler: ((request: Request) => Promise<Response>) | undefined;
   return {
     onYogaInit({ yoga }) {
@@ -150,15 +155,29 @@ export function useGraphqlSse(
         yoga.fetchAPI,
       ) as (request: Request) => Promise<Response>;
     },
-    onRequest({ request, endResponse, serverContext }) {
+    onRequest({ request, endResponse, serverContext, fetchAPI }) {
       const [path] = request.url.split('?');
       if (handler === undefined || !path?.endsWith(endpoint)) return;
       const serve = handler;
-      return withDocumentId(request).then(({ request: forwarded, documentId }) => {
+      const client = authenticatedClient(request)?.name;
+      // A single-connection stream is its reserving client's: another client holding its token
+      // (it travels in URLs) can neither run operations on it nor stop them.
+      const token =
+        request.headers.get('x-graphql-event-stream-token') ?? new URL(request.url).searchParams.get('token');
+      if (token !== null && owners.has(token) && owners.get(token) !== client) {
+        endResponse(new fetchAPI.Response('Stream not found', { status: 404 }));
+        return;
+      }
+      return withDocumentId(request).then(async ({ request: forwarded, documentId }) => {
         serverContexts.set(forwarded, serverContext as Record<string, unknown>);
         originals.set(forwarded, request);
         if (documentId !== undefined) documentIds.set(forwarded, documentId);
-        return serve(forwarded).then(endResponse);
+        const response = await serve(forwarded);
+        if (request.method === 'PUT' && response.status === 201 && client !== undefined) {
+          owners.set(await response.clone().text(), client);
+          if (owners.size > MAX_RESERVATIONS) owners.delete(owners.keys().next().value as string);
+        }
+        endResponse(response);
       });
     },
   };

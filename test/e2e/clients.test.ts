@@ -91,6 +91,37 @@ describe('GraphQL over WebSocket', () => {
   });
 });
 
+describe('graphql-sse single-connection streams', () => {
+  it('are their reserving client’s: another key holding the token can neither run on them nor stop them', async () => {
+    const url = `${app.origin}/graphql/stream`;
+    const reserved = await fetch(url, { method: 'PUT', headers: bearer(aliceToken) });
+    expect(reserved.status).toBe(201);
+    const token = await reserved.text();
+    const stream = await fetch(`${url}?token=${token}`, {
+      headers: { ...bearer(aliceToken), accept: 'text/event-stream' },
+    });
+    expect(stream.status).toBe(200);
+    const operation = (who: string, id: string) =>
+      fetch(url, {
+        method: 'POST',
+        headers: {
+          ...bearer(who),
+          'content-type': 'application/json',
+          'x-graphql-event-stream-token': token,
+        },
+        body: JSON.stringify({ query: '{ usage { client } }', extensions: { operationId: id } }),
+      });
+    expect((await operation(bobToken, 'b1')).status).toBe(404);
+    const stop = await fetch(`${url}?operationId=a1`, {
+      method: 'DELETE',
+      headers: { ...bearer(bobToken), 'x-graphql-event-stream-token': token },
+    });
+    expect(stop.status).toBe(404);
+    expect((await operation(aliceToken, 'a1')).status).toBe(202);
+    await stream.body?.cancel();
+  });
+});
+
 describe('the REST face', () => {
   it('answers 401 in the OpenAI envelope without a key, 200 with one', async () => {
     const body = JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'Who won?' });
