@@ -275,7 +275,7 @@ export function createOpenAiCompatHandler(deps: OpenAiCompatDeps): Handler {
           };
           await handleCompletion(deps, caller, req, res, onUsage, observation?.trace);
         }
-      } else if (req.method !== 'GET') methodNotAllowed(res, 'GET');
+      } else if (req.method !== 'GET' && req.method !== 'HEAD') methodNotAllowed(res, 'GET, HEAD');
       else
         await handleModel(
           deps,

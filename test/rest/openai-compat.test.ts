@@ -112,6 +112,11 @@ describe('OpenAI-compatible REST face (fetch)', () => {
     expect(await missing.json()).toMatchObject({
       error: { code: 'model_not_found', type: 'invalid_request_error' },
     });
+    // HEAD: the same status and headers, no body (Node leaves it out).
+    const head = await fetch(`${base}/v1/models/${modelId}`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await head.text()).toBe('');
     // A path that does not decode names no model either (it was a 500).
     for (const path of ['%', '%E0%A4%A']) {
       const undecodable = await fetch(`${base}/v1/models/${path}`);
