@@ -140,12 +140,12 @@ export function parseCompletionRequest(body: unknown): WireCompletionRequest {
   if (given('logit_bias')) {
     const v = body.logit_bias;
     if (!isObject(v)) throw wrongType('logit_bias', 'an object', v);
-    const bias: Record<string, number> = {};
-    for (const [token, value] of Object.entries(v)) {
+    const entries = Object.entries(v);
+    for (const [token, value] of entries) {
       if (!isNum(value)) throw wrongType(`logit_bias.${token}`, 'a number', value);
-      bias[token] = value;
     }
-    out.logit_bias = bias;
+    // Own properties whatever their names: assigned one by one, `__proto__` vanished unchecked.
+    out.logit_bias = Object.fromEntries(entries) as Record<string, number>;
   }
   if (given('stream_options')) {
     const v = body.stream_options;

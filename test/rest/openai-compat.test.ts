@@ -159,6 +159,12 @@ describe('OpenAI-compatible REST face (fetch)', () => {
     ['unknown model', { model: 'gpt-9', prompt: 'x' }, 404, 'model'],
     ['a 300-character model name', { model: 'm'.repeat(300), prompt: 'x' }, 400, 'model'],
     [
+      'a logit_bias key named __proto__',
+      '{"model":"local-ngram-moby-dick","prompt":"x","logit_bias":{"__proto__":5}}',
+      400,
+      'logit_bias',
+    ],
+    [
       'refused stream',
       { model: 'local-ngram-moby-dick', prompt: 'x', stream: true, best_of: 2 },
       400,
