@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configDefaults } from '../../src/config.js';
 import { splitTokens } from '../../src/schema/templates/run.js';
 import { buildSchema } from '../../src/schema/templates/schema.js';
+import type { PromptTemplate } from '../../src/templates/template.js';
 import { reply } from '../helpers/stub-upstream.js';
 import { type StubbedApp, startStubbedApp, stopStubbedApp } from '../helpers/test-app.js';
 import { exampleTemplates, summaryPrompt } from './helpers.js';
@@ -238,14 +239,26 @@ describe('Product.aiSummary through _entities', () => {
 describe('bindings that cannot be served stop the start', () => {
   const [summary] = exampleTemplates();
   if (summary?.entity === undefined) throw new Error('the example binds productSummary to Product');
-  it.each([
+  const binding = summary.entity;
+  const cases: [PromptTemplate, RegExp][] = [
+    ...['Model', 'GeneratedText', 'TemplateOverrides', 'PromptTemplates'].map(
+      (type): [PromptTemplate, RegExp] => [
+        { ...summary, entity: { ...binding, type } },
+        new RegExp(`the entity type ${type} is a type of this service`),
+      ],
+    ),
     [
-      { ...summary, entity: { ...summary.entity, type: 'Model' } },
-      /the entity type Model is a type of this service/,
+      { ...summary, entity: { ...summary.entity, field: 'name' } },
+      /the entity field Product\.name is also the key or a required field of Product/,
+    ],
+    [
+      { ...summary, entity: { ...summary.entity, field: 'id' } },
+      /the entity field Product\.id is also the key/,
     ],
     [{ ...summary, name: 'other' }, /templates productSummary and other both add Product\.aiSummary/],
     [{ ...summary, name: 'other', entity: { ...summary.entity, key: 'sku', field: 'x' } }, /different keys/],
-  ])('%#', (other, message) => {
+  ];
+  it.each(cases)('%#', (other, message) => {
     const templates = other.name === summary.name ? [other] : [summary, other];
     expect(() => buildSchema(templates)).toThrow(message);
   });

@@ -44,6 +44,20 @@ export function groupEntityTemplates(
     fields.set(binding.field, template);
     byType.set(binding.type, fields);
   }
+  // A field a template adds cannot also be the type's key or a field a template requires.
+  for (const [type, fields] of byType) {
+    const templatesOfType = [...fields.values()];
+    const owned = new Set(
+      templatesOfType.flatMap((t) => [t.entity?.key ?? 'id', ...t.variables.map((v) => v.name)]),
+    );
+    for (const [field, template] of fields) {
+      if (owned.has(field)) {
+        throw new Error(
+          `template ${template.name}: the entity field ${type}.${field} is also the key or a required field of ${type}; name it differently`,
+        );
+      }
+    }
+  }
   return byType;
 }
 

@@ -137,7 +137,16 @@ const resolveTemplate: GraphQLFieldResolver<unknown, GraphQLContext> = async (
 
 export function buildSchema(templates: readonly PromptTemplate[]): GraphQLSchema {
   if (templates.length === 0) return defaultSchema;
-  const entities = groupEntityTemplates(templates, (name) => defaultSchema.getType(name) !== undefined);
+  // The types templates add (GeneratedText, TemplateOverrides, …) are this service's too.
+  const added = new Set(
+    parse(`${extensionSdl(templates)}\n${cacheControlDefinitions}`).definitions.flatMap((definition) =>
+      'name' in definition && definition.name !== undefined ? [definition.name.value] : [],
+    ),
+  );
+  const entities = groupEntityTemplates(
+    templates,
+    (name) => defaultSchema.getType(name) !== undefined || added.has(name),
+  );
   const hinted = templates.some((template) => cacheControlHint(template) !== '');
   const document = parse(
     `${extensionSdl(templates)}\n${entitySdl(entities)}${hinted ? cacheControlDefinitions : ''}`,
