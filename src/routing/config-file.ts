@@ -109,6 +109,14 @@ function resolve(
     } else {
       if (input.baseUrl === undefined) throw problem(at(), 'an openai deployment needs baseUrl');
       if (models.size === 0) throw problem(at(), 'an openai deployment needs models');
+      const url = new URL(input.baseUrl);
+      // Keys are never written in this file: credentials in the URL would be, and would be logged.
+      if (url.username !== '' || url.password !== '') {
+        throw problem(
+          at('baseUrl'),
+          'must not hold credentials (user:password@); name the key with apiKeyEnv',
+        );
+      }
       spec.baseUrl = input.baseUrl.replace(/\/+$/, '');
       if (input.apiKeyEnv !== undefined) {
         const key = env[input.apiKeyEnv]?.trim();

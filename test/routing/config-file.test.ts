@@ -92,6 +92,10 @@ describe('mistakes name their line and field', () => {
       'deployments:\n  - { name: a, kind: openai, baseUrl: "https://api.openai.com/v1", models: [m] }\n',
       /needs apiKeyEnv/,
     ],
+    [
+      'deployments:\n  - { name: a, kind: openai, baseUrl: "http://user:s3cretpw@127.0.0.1:1/v1", models: [m] }\n',
+      /^line 2, deployments\[0\]\.baseUrl: must not hold credentials/,
+    ],
   ])('%j', (text, expected) => {
     expect(problem(text)).toMatch(expected);
   });
