@@ -46,7 +46,16 @@ export function parseConfigFile<Schema extends z.ZodType>(
     }
     return fail(`${describePath(path) || 'the file'}: ${message}`);
   };
-  const parsed = schema.safeParse(document.toJS());
+  let value: unknown;
+  try {
+    // Aliases may be used 1,000 times (the library's default, 100, refused files that share one
+    // anchor among many templates); past that, or a nest of aliases built to blow up, is refused.
+    value = document.toJS({ maxAliasCount: 1_000 });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : 'unreadable';
+    throw fail(`the file uses aliases (*name) too much (${reason})`);
+  }
+  const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0] as z.core.$ZodIssue;
     throw problem(issue.path, describe(issue));

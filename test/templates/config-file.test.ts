@@ -177,3 +177,20 @@ describe('mistakes name their line and field', () => {
     );
   });
 });
+
+describe('YAML aliases', () => {
+  it('a file sharing one anchor among 120 templates reads', () => {
+    const templates = Array.from(
+      { length: 120 },
+      (_, i) =>
+        `  t${i}:\n    description: d\n    model: m\n    prompt: "p {{v}}"\n    variables: { v: String }\n    parameters: ${i === 0 ? '&p { maxTokens: 10 }' : '*p'}\n`,
+    );
+    expect(parsePromptsFile(`templates:\n${templates.join('')}`)).toHaveLength(120);
+  });
+
+  it('a nest of aliases built to blow up is refused with a reason, not "unreadable"', () => {
+    const level = (name: string, of: string) => `${name}: &${name} [${Array(9).fill(`*${of}`).join(',')}]\n`;
+    const laughs = `a: &a [x,x,x,x,x,x,x,x,x]\n${level('b', 'a')}${level('c', 'b')}${level('d', 'c')}${level('e', 'd')}${level('f', 'e')}templates: {}\n`;
+    expect(problem(laughs)).toMatch(/uses aliases \(\*name\) too much/);
+  });
+});
