@@ -132,6 +132,9 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
       // GraphiQL runs subscriptions as a GET for an event stream, which the CSRF rule refuses
       // without this header (a cross-site page cannot add it without a preflight).
       additionalHeaders: { 'x-graphql-yoga-csrf': 'graphiql' },
+      // A client key typed into the headers tab stays in this tab only, not in localStorage for
+      // whoever uses the browser next (the playground keeps its key in sessionStorage alike).
+      shouldPersistHeaders: false,
     },
     // Served from this server (no CDN): the IDE works offline and under the page's CSP.
     renderGraphiQL: renderOfflineGraphiQL,

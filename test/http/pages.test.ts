@@ -105,6 +105,9 @@ describe('GraphiQL', () => {
     expect(page.headers['content-security-policy']).toBe(graphiqlContentSecurityPolicy);
     const html = page.body.toString();
     expect(page.body.length).toBeLessThan(4_000);
+    // A client key typed into the headers tab is not written to localStorage.
+    const options = /<script type="application\/json" id="graphiql-options">(.*?)<\/script>/s.exec(html)?.[1];
+    expect(JSON.parse(options ?? '{}')).toMatchObject({ shouldPersistHeaders: false });
     expect(html).not.toMatch(/https?:\/\/(?!127\.0\.0\.1)/);
     const urls = assetUrls(html, '/graphiql/');
     expect(urls).toHaveLength(4);
