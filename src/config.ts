@@ -19,7 +19,7 @@ import { readUpstreamsFile } from './routing/config-file.js';
 import type { ProviderConfig } from './routing/provider-factory.js';
 import { resolveUpstream, type UpstreamChoice } from './routing/upstream-choice.js';
 import { readTelemetryConfig, type TelemetryConfig } from './telemetry/config.js';
-import { assertTemplatesRouted, readPromptsConfig } from './templates/config-file.js';
+import { assertTemplatesFit, assertTemplatesRouted, readPromptsConfig } from './templates/config-file.js';
 import type { PromptsConfig } from './templates/template.js';
 
 /**
@@ -194,6 +194,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   };
   if (config.upstreams !== undefined)
     assertTemplatesRouted(config.prompts.templates, config.upstreams.routes);
+  assertTemplatesFit(config.prompts.templates, config.limits.maxEstimatedTokensPerOperation);
   if (config.prompts.cacheStore === 'redis' && config.redisUrl === undefined) {
     throw new ConfigError('PROMPT_CACHE_STORE=redis needs REDIS_URL');
   }

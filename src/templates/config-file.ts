@@ -1,3 +1,4 @@
+import { estimateCompletionCost } from '../completions/cost.js';
 import { prepareFromInput } from '../completions/prepare.js';
 import { InvalidRequestError } from '../completions/validation.js';
 import { type ConfigPath as Path, parseConfigFile } from '../config-file.js';
@@ -42,6 +43,29 @@ export function assertTemplatesRouted(
     routes.map((route) => route.model),
     'UPSTREAMS_FILE',
   );
+}
+
+/**
+ * A template whose own text (its variables empty, `maxTokens` at the least a caller may ask, 1) is
+ * already over the operation ceiling would be refused on every call: it stops the start instead.
+ */
+export function assertTemplatesFit(templates: readonly PromptTemplate[], maxEstimatedTokens: number): void {
+  for (const template of templates) {
+    const text = template.pieces.map((piece) => ('text' in piece ? piece.text : '')).join('');
+    const { n, bestOf } = template.parameters;
+    const least = estimateCompletionCost({
+      model: template.model,
+      prompt: text,
+      max_tokens: 1,
+      ...(n == null ? {} : { n }),
+      ...(bestOf == null ? {} : { best_of: bestOf }),
+    });
+    if (least.totalTokens > maxEstimatedTokens) {
+      throw new ConfigError(
+        `PROMPTS_FILE: template ${template.name} can never run: its own text is estimated at ${least.totalTokens} tokens, over MAX_ESTIMATED_TOKENS_PER_OPERATION (${maxEstimatedTokens})`,
+      );
+    }
+  }
 }
 
 /** Stops the start when a template names a model `by` (a provider, a routes file) does not serve. */

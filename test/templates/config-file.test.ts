@@ -194,3 +194,16 @@ describe('YAML aliases', () => {
     expect(problem(laughs)).toMatch(/uses aliases \(\*name\) too much/);
   });
 });
+
+describe('a template that could never run', () => {
+  it('stops the start: its own text alone is over MAX_ESTIMATED_TOKENS_PER_OPERATION', () => {
+    const path = join(dir, 'huge.yaml');
+    writeFileSync(path, one(`prompt: "${'whale '.repeat(40_000)}{{v}}"\nvariables: { v: String }`));
+    expect(() => loadConfig({ PROMPTS_FILE: path })).toThrow(
+      /PROMPTS_FILE: template t can never run: its own text is estimated at \d+ tokens, over MAX_ESTIMATED_TOKENS_PER_OPERATION \(16384\)/,
+    );
+    expect(
+      loadConfig({ PROMPTS_FILE: path, MAX_ESTIMATED_TOKENS_PER_OPERATION: '1000000' }).prompts.templates,
+    ).toHaveLength(1);
+  });
+});
