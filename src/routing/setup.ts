@@ -76,7 +76,7 @@ export async function createRoutedProvider(
     onFallback: ({ model, deployment, error }) =>
       logger.warn(
         { model, deployment, error: error instanceof Error ? error.name : 'unknown' },
-        'deployment failed; trying the next one',
+        'deployment failed; the call goes to the next one its route has, if any',
       ),
     close: async () => {
       await Promise.all(pools.map((pool) => pool.close()));
