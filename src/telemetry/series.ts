@@ -46,34 +46,71 @@ interface MetricValue {
   metricName?: string;
 }
 
-export class Histogram {
-  readonly type = 'histogram';
+/**
+ * What a histogram and a counter share: their series by key, registered with prom-client's Registry
+ * (which reads `get()`), found by key, added on first use, cleared by `reset()`.
+ */
+abstract class SeriesMetric<S extends { readonly labels: Labels }> {
   readonly aggregator = 'sum';
-  private readonly series = new Map<string, HistogramSeries>();
+  protected readonly series = new Map<string, S>();
+  abstract readonly type: 'histogram' | 'counter';
 
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly bounds: readonly number[],
     registry: Registry,
   ) {
     registry.registerMetric(this as never);
   }
 
   /** The series `key` names, if it was added. */
-  find(key: string): HistogramSeries | undefined {
+  find(key: string): S | undefined {
     return this.series.get(key);
   }
 
   /** A series, named by `key` from now on (label objects are built only on first use). */
-  add(key: string, labels: Labels): HistogramSeries {
-    const series = new HistogramSeries(labels, this.bounds);
+  add(key: string, labels: Labels): S {
+    const series = this.create(labels);
     this.series.set(key, series);
     return series;
   }
 
-  /** As prom-client writes a histogram: cumulative buckets with `le`, `+Inf`, sum, count. */
   get() {
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      values: this.values(),
+      aggregator: this.aggregator,
+    };
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+
+  protected abstract create(labels: Labels): S;
+  protected abstract values(): MetricValue[];
+}
+
+export class Histogram extends SeriesMetric<HistogramSeries> {
+  readonly type = 'histogram';
+
+  constructor(
+    name: string,
+    help: string,
+    private readonly bounds: readonly number[],
+    registry: Registry,
+  ) {
+    super(name, help, registry);
+  }
+
+  protected create(labels: Labels): HistogramSeries {
+    return new HistogramSeries(labels, this.bounds);
+  }
+
+  /** As prom-client writes a histogram: cumulative buckets with `le`, `+Inf`, sum, count. */
+  protected values(): MetricValue[] {
     const values: MetricValue[] = [];
     const bucket = `${this.name}_bucket`;
     for (const series of this.series.values()) {
@@ -101,11 +138,7 @@ export class Histogram {
         metricName: `${this.name}_count`,
       });
     }
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
-  }
-
-  reset(): void {
-    this.series.clear();
+    return values;
   }
 }
 
@@ -119,37 +152,17 @@ export class CounterSeries {
   }
 }
 
-export class Counter {
+export class Counter extends SeriesMetric<CounterSeries> {
   readonly type = 'counter';
-  readonly aggregator = 'sum';
-  private readonly series = new Map<string, CounterSeries>();
 
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    registry: Registry,
-  ) {
-    registry.registerMetric(this as never);
+  protected create(labels: Labels): CounterSeries {
+    return new CounterSeries(labels);
   }
 
-  find(key: string): CounterSeries | undefined {
-    return this.series.get(key);
-  }
-
-  add(key: string, labels: Labels): CounterSeries {
-    const series = new CounterSeries(labels);
-    this.series.set(key, series);
-    return series;
-  }
-
-  get() {
+  protected values(): MetricValue[] {
     const values: MetricValue[] = [];
     for (const series of this.series.values())
       values.push({ labels: { ...series.labels }, value: series.value });
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
-  }
-
-  reset(): void {
-    this.series.clear();
+    return values;
   }
 }
