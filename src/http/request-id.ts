@@ -15,6 +15,11 @@ export const requestIdHeader = 'x-request-id';
 /** Bounded, and only characters that cannot break a header or a log line. */
 const acceptable = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
+/** Whether an id (a caller's, an upstream's) may be passed on in headers, bodies and log lines. */
+export function isSaneRequestId(id: string): boolean {
+  return acceptable.test(id);
+}
+
 const ids = new WeakMap<IncomingMessage, string>();
 
 /**

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher, request } from 'undici';
 import { headerText } from '../http/headers.js';
+import { isSaneRequestId } from '../http/request-id.js';
 import { CallDeadline } from './deadline.js';
 import { errorFromResponse, isRetryableRateLimit } from './error-response.js';
 import {
@@ -76,7 +77,7 @@ function upstreamRequestId(
   secrets: readonly (string | undefined)[],
 ): string | undefined {
   const id = headerText(headers['x-request-id']);
-  if (id === undefined || !/^[A-Za-z0-9._:@/+=-]{1,128}$/.test(id)) return undefined;
+  if (id === undefined || !isSaneRequestId(id)) return undefined;
   return redactSecrets(id, secrets) === id ? id : undefined;
 }
 
