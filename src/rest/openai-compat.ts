@@ -4,6 +4,7 @@
  * server: the handler answers `false` for any other URL so the caller can pass the request on.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LightAbortController } from '../abort.js';
 import type { PreparedCompletion } from '../completions/prepare.js';
 import type { CallUsage, CompletionsService } from '../completions/service.js';
 import { errorCodes } from '../error-codes.js';
@@ -102,7 +103,7 @@ async function writeEvent(res: ServerResponse, data: string): Promise<void> {
  * live (the shutdown signal: the whole process), garbage the collector keeps tracing.
  */
 function requestSignal(res: ServerResponse, shutdown: AbortSignal | undefined): AbortSignal {
-  const controller = new AbortController();
+  const controller = new LightAbortController();
   const onShutdown = () => controller.abort(shutdown?.reason);
   shutdown?.addEventListener('abort', onShutdown, { once: true });
   res.on('close', () => {

@@ -1,3 +1,4 @@
+import { LightAbortController } from '../abort.js';
 import { UpstreamTimeoutError } from '../upstream/errors.js';
 import type { RouterClock } from './clock.js';
 
@@ -11,7 +12,7 @@ import type { RouterClock } from './clock.js';
  * and the local engine (which has no timeout of its own), run under a signal this deadline fires.
  */
 export class OperationDeadline {
-  private controller: AbortController | undefined;
+  private controller: LightAbortController | undefined;
   private cancelTimer: (() => void) | undefined;
   private readonly endsAt: number;
   private expired = false;
@@ -29,7 +30,7 @@ export class OperationDeadline {
   signalFor(bounded: boolean): AbortSignal | undefined {
     if (bounded && this.controller === undefined) return this.callerSignal;
     if (this.controller === undefined) {
-      const controller = new AbortController();
+      const controller = new LightAbortController();
       this.controller = controller;
       this.cancelTimer = this.clock.setTimer(
         () => {

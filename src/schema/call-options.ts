@@ -1,4 +1,5 @@
 import type { GraphQLResolveInfo } from 'graphql';
+import { LightAbortController } from '../abort.js';
 import type { PreparedCompletion } from '../completions/prepare.js';
 import type { CompletionCallOptions } from '../completions/service.js';
 import type { GraphQLContext, Warning } from '../context.js';
@@ -57,7 +58,7 @@ export function cancellableStream<T>(
   context: GraphQLContext,
   start: (signal: AbortSignal) => AsyncIterable<T>,
 ): AsyncIterable<T> {
-  const controller = new AbortController();
+  const controller = new LightAbortController();
   const parent = context.signal;
   const onAbort = () => controller.abort(parent.reason);
   if (parent.aborted) controller.abort(parent.reason);

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ExecutionResult, GraphQLError } from 'graphql';
+import { LightAbortController } from '../abort.js';
 import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
 import { headerText } from '../http/headers.js';
@@ -88,7 +89,7 @@ function statusOf(result: ExecutionResult, type: ResponseType): number {
 
 /** An AbortSignal that fires when the client goes away before the response is complete. */
 function disconnectSignal(res: ServerResponse): AbortSignal {
-  const controller = new AbortController();
+  const controller = new LightAbortController();
   res.once('close', () => {
     if (!res.writableFinished) controller.abort(new Error('client disconnected'));
   });

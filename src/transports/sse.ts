@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ExecutionResult, GraphQLError } from 'graphql';
+import { LightAbortController } from '../abort.js';
 import type { ClientAuthenticator } from '../auth/client-keys.js';
 import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
 import { mediaTypes } from '../http/headers.js';
@@ -60,7 +61,7 @@ export function createSseSubscriptionRoute(deps: SseRouteDeps): RouteHandler {
     const admitted = await admit(req, res, deps);
     if (admitted === 'left') return false;
     if (admitted === 'answered') return true;
-    const cancel = new AbortController();
+    const cancel = new LightAbortController();
     res.once('close', () => cancel.abort());
     const stream = await subscribe(yoga, req, withDocument(parseParams(admitted.body), deps.documents), {
       signal: cancel.signal,

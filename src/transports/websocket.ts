@@ -2,6 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
 import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { LightAbortController } from '../abort.js';
 import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { errorCodes } from '../errors.js';
 import { type CorsPolicy, mayUpgrade } from '../http/cors.js';
@@ -70,7 +71,7 @@ const socketSignals = new WeakMap<WebSocket, AbortSignal>();
 function socketSignal(socket: WebSocket): AbortSignal {
   let signal = socketSignals.get(socket);
   if (signal === undefined) {
-    const controller = new AbortController();
+    const controller = new LightAbortController();
     socket.once('close', () => controller.abort());
     signal = controller.signal;
     socketSignals.set(socket, signal);

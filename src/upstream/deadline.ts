@@ -1,3 +1,4 @@
+import { LightAbortController } from '../abort.js';
 import { UpstreamAbortedError, UpstreamTimeoutError } from './errors.js';
 
 /**
@@ -6,7 +7,7 @@ import { UpstreamAbortedError, UpstreamTimeoutError } from './errors.js';
  * caller tell UPSTREAM_TIMEOUT from a cancelled call without guessing from error messages.
  */
 export class CallDeadline {
-  private readonly controller = new AbortController();
+  private readonly controller = new LightAbortController();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly endsAt: number;
   private timeoutMessage: string | undefined;
