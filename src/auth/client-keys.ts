@@ -35,6 +35,9 @@ export class ClientKeyError extends Error {}
  */
 export function parseClientKeys(text: string): ClientKeyEntry[] {
   const entries: ClientKeyEntry[] = [];
+  // A name may have several keys (rotation), all with the same attributes: one client, one policy.
+  const attributesOf = new Map<string, { name: string; attributes: string }>();
+  const hashes = new Set<string>();
   for (const raw of text.split(/[\n,]/)) {
     const line = raw.replace(/#.*$/, '').trim();
     if (line === '') continue;
@@ -49,6 +52,21 @@ export function parseClientKeys(text: string): ClientKeyEntry[] {
     if (match[1].toLowerCase() === anonymousClient.name) {
       throw new ClientKeyError(`the client name "${anonymousClient.name}" is reserved for open mode`);
     }
+    const name = match[1];
+    const attributeText = attributes.join(' ');
+    const seen = attributesOf.get(name.toLowerCase());
+    if (seen !== undefined && seen.name !== name) {
+      throw new ClientKeyError(`client names "${seen.name}" and "${name}" differ only in case`);
+    }
+    if (seen !== undefined && seen.attributes !== attributeText) {
+      throw new ClientKeyError(
+        `client ${name} has several keys with different budgets or models; give them the same, or other names`,
+      );
+    }
+    attributesOf.set(name.toLowerCase(), { name, attributes: attributeText });
+    if (hashes.has(match[2].toLowerCase()))
+      throw new ClientKeyError(`client ${name}: this key is listed twice`);
+    hashes.add(match[2].toLowerCase());
     let policy: KeyPolicy | undefined;
     try {
       policy = parseKeyPolicy(attributes);

@@ -157,19 +157,27 @@ export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {
 
   return {
     pending,
-    async reserve(client, estimate, model) {
+    async reserve(client, estimate, requestedModel) {
       const result = await limiter.reserve(client, estimate.totalTokens, policy);
       if (!result.ok)
         throw new ClientRateLimitError(result.limit, result.retryAfterSeconds, result.limitValue);
       const { reservation } = result;
       let hold: SpendHold | undefined;
       try {
-        hold = model === undefined ? undefined : await deps.spend?.reserve(client, model, estimate);
+        hold =
+          requestedModel === undefined
+            ? undefined
+            : await deps.spend?.reserve(client, requestedModel, estimate);
       } catch (error) {
         // Refused by a budget (or its store is down): the call never happens.
         await reservation.release().catch(() => undefined);
         throw error;
       }
+      // Priced as the upstream names the model it served (a dated snapshot has its own price), else
+      // as the model asked for and reserved: a name the upstream answers with that has no price (a
+      // deployment's alias) must not make a call free and give its reservation back.
+      const costOf = (served: string, tokens: { promptTokens: number; completionTokens: number }) =>
+        priceOf(served, tokens) ?? (requestedModel === undefined ? null : priceOf(requestedModel, tokens));
       /** The spend budgets' share of settling; a store failure is reported, never thrown. */
       const settleSpend = async (
         model: string,
@@ -215,7 +223,7 @@ export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {
             problems.push('settlement-failed');
           }
           const tokens = { promptTokens, completionTokens };
-          const costUsd = priceOf(model, tokens);
+          const costUsd = costOf(model, tokens);
           for (const problem of await settleSpend(model, tokens, costUsd)) {
             if (!problems.includes(problem)) problems.push(problem);
           }
@@ -223,7 +231,8 @@ export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {
           return { problems, promptTokens, completionTokens, costUsd };
         },
         async fail(error, model, completionTokensSoFar) {
-          if (billedNothing(error)) {
+          // A stream that delivered text and then failed was billed for that text, whatever the error.
+          if (billedNothing(error) && !(completionTokensSoFar !== undefined && completionTokensSoFar > 0)) {
             await reservation
               .release()
               .catch((releaseError: unknown) =>
@@ -241,7 +250,7 @@ export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {
           const completionTokens = completionTokensSoFar ?? estimate.maxCompletionTokens;
           await settle(reservation, estimate.promptTokens + completionTokens, client);
           const tokens = { promptTokens: estimate.promptTokens, completionTokens };
-          const costUsd = priceOf(model, tokens);
+          const costUsd = costOf(model, tokens);
           await settleSpend(model, tokens, costUsd);
           record(client, model, estimate.promptTokens, completionTokens, costUsd);
         },

@@ -6,8 +6,9 @@ import type { SpendStore } from './index.js';
  * A client key's spend budgets (USD and/or tokens per day, month or duration) and allowed models.
  * A call reserves its price in every budget before it goes out and settles with what it really
  * used after; a hard budget the price could pass refuses the call, a soft one passed adds a warning.
- * USD is counted in micro-dollars so Redis can add it exactly; a model without a price adds 0 USD
- * (its tokens still count in token budgets).
+ * USD is counted in micro-dollars so Redis can add it exactly. A model without a price is refused
+ * to a key with a hard USD budget (it could not be counted against it); a soft USD budget counts it
+ * as 0 USD, and its tokens still count in token budgets.
  */
 
 export class BudgetExceededError extends Error {
@@ -29,14 +30,20 @@ export class ModelNotAllowedError extends Error {
     readonly model: string,
     /** The GraphQL argument that chose the model: `input.model` unless a template field's. */
     readonly argument = 'input.model',
+    /** Why, when the key's list of models is not the reason: a USD budget and no price. */
+    readonly reason?: 'unpriced',
   ) {
-    super(`This client key may not use the model \`${model}\`.`);
+    super(
+      reason === 'unpriced'
+        ? `The model \`${model}\` has no price, and this client key's spend is capped in USD: its calls could not be counted against the cap.`
+        : `This client key may not use the model \`${model}\`.`,
+    );
     this.name = 'ModelNotAllowedError';
   }
 
   /** The same refusal, blamed on `argument` (a template's field, whose model is the operator's). */
   withArgument(argument: string): ModelNotAllowedError {
-    return new ModelNotAllowedError(this.model, argument);
+    return new ModelNotAllowedError(this.model, argument, this.reason);
   }
 }
 
@@ -109,6 +116,10 @@ export function createSpendBudgets(deps: SpendBudgetsDeps): SpendBudgets {
       if (policy.models !== undefined && !policy.models.has(model)) throw new ModelNotAllowedError(model);
       if (policy.budgets.length === 0) return undefined;
       const most = { promptTokens: estimate.promptTokens, completionTokens: estimate.maxCompletionTokens };
+      // Fail closed: a hard USD cap cannot hold a model whose calls it would count as $0.
+      if (policy.budgets.some((b) => b.hard && b.unit === 'usd') && deps.price(model, most) === null) {
+        throw new ModelNotAllowedError(model, 'input.model', 'unpriced');
+      }
       const held: { budget: SpendBudgetSpec; key: string; amount: number; resetAt: number }[] = [];
       const giveBack = () =>
         Promise.all(held.map((h) => deps.store.adjust(h.key, -h.amount, h.resetAt))).then(() => undefined);

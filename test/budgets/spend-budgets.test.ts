@@ -190,6 +190,79 @@ describe('a stream whose upstream sends no usage', () => {
   });
 });
 
+describe('a stream that fails after it delivered text', () => {
+  it('is charged its prompt and what arrived, whatever the error says (vLLM ends streams so)', async () => {
+    const { stub, app } = await start('budget=25tokens/day');
+    const piece = (text: string) =>
+      `data: {"id":"x","object":"text_completion","created":1,"model":"gpt-3.5-turbo-instruct","choices":[{"text":"${text}","index":0,"logprobs":null,"finish_reason":null}]}\n\n`;
+    const failure =
+      'data: {"error":{"message":"The generation failed","type":"invalid_request_error","code":400}}\n\n';
+    stub.on(
+      'POST',
+      '/completions',
+      reply.sse([...Array.from({ length: 20 }, () => piece('a')), failure]),
+      reply.completionOrStream(),
+    );
+    const stream = await fetch(`${app.origin}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth },
+      body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'hi', max_tokens: 20, stream: true }),
+    });
+    expect((await stream.text()).match(/"text":"a"/g)).toHaveLength(20);
+    // 1 prompt token + 20 pieces = 21 (0 before: the error was taken as "billed nothing"); 21 + 5 > 25.
+    const { json } = await app.post(createCompletion, { input }, auth);
+    expect(json.errors[0].extensions).toMatchObject({ code: 'BUDGET_EXCEEDED', spent: 21 });
+    expect(stub.hits('/completions')).toBe(1);
+  });
+});
+
+describe('USD budgets and model names without a price', () => {
+  it('an answer under an unpriced name (a deployment alias) is charged at the price of the model asked for', async () => {
+    const { stub, app } = await start('budget=0.0001usd/day');
+    stub.on('POST', '/completions', (req, res, request) => {
+      const body = JSON.stringify({
+        id: 'cmpl-alias',
+        object: 'text_completion',
+        created: 1,
+        model: 'gpt-35-turbo-instruct',
+        choices: [{ text: 'ok', index: 0, logprobs: null, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 10, completion_tokens: 12, total_tokens: 22 },
+      });
+      void req;
+      void request;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    });
+    for (let i = 0; i < 3; i++)
+      expect((await app.post(createCompletion, { input }, auth)).json.errors).toBeUndefined();
+    const { json } = await app.post(createCompletion, { input }, auth);
+    expect(json.errors[0].extensions).toMatchObject({ code: 'BUDGET_EXCEEDED', spent: 0.000117 });
+    expect(stub.hits('/completions')).toBe(3);
+  });
+
+  it('a key with a hard USD budget is refused a model without a price, before any call', async () => {
+    const { stub, app } = await start('budget=1usd/day');
+    const { json } = await app.post(
+      createCompletion,
+      { input: { ...input, model: 'my-unpriced-model' } },
+      auth,
+    );
+    expect(json.errors[0].extensions).toMatchObject({ code: 'MODEL_NOT_ALLOWED' });
+    expect(json.errors[0].message).toContain('has no price');
+    expect(stub.hits('/completions')).toBe(0);
+  });
+
+  it('a key with only token or soft USD budgets may still use it', async () => {
+    const { stub, app } = await start('budget=1000tokens/day soft-budget=1usd/day');
+    const { json } = await app.post(
+      createCompletion,
+      { input: { ...input, model: 'my-unpriced-model' } },
+      auth,
+    );
+    expect(json.errors).toBeUndefined();
+    expect(stub.hits('/completions')).toBe(1);
+  });
+});
+
 describe('windows', () => {
   it('days and months are UTC calendar ones; durations count from the epoch', () => {
     const at = Date.parse('2026-11-30T23:59:59.999Z');
