@@ -94,7 +94,9 @@ function logYogaError(logger: Logger, args: unknown[]): void {
   if (error instanceof GraphQLError && error.path !== undefined) return;
   const code = clientCode(error);
   if (code === undefined || code === errorCodes.internal) {
-    logger.error(args.map(String).join(' '));
+    // The error itself (name, message, stack), never String(GraphQLError): that prints the
+    // document around its location, and with it the prompt written inline.
+    logger.error({ err: originalError(error), code }, 'unexpected error, masked for the client');
   } else if (logger.isLevelEnabled('debug')) {
     // Its code alone: a client's error message may quote what it sent (a variable's value: a prompt).
     logger.debug({ code }, 'request refused');

@@ -8,6 +8,7 @@ import { LightAbortController } from '../abort.js';
 import type { PreparedCompletion } from '../completions/prepare.js';
 import type { CallUsage, CompletionsService } from '../completions/service.js';
 import { errorCodes } from '../error-codes.js';
+import { toClientError } from '../errors.js';
 import { requestIdOf } from '../http/request-id.js';
 import type { CallOptions } from '../upstream/provider.js';
 import type { WireCompletionRequest, WireCompletionResponse, WireModel } from '../upstream/wire.js';
@@ -127,7 +128,7 @@ async function streamCompletion(
   chunks: AsyncIterator<WireCompletionResponse>,
   signal: AbortSignal,
   shutdown: AbortSignal | undefined,
-): Promise<void> {
+): Promise<string | undefined> {
   // The first chunk is awaited before any header goes out, so a refused request still gets a
   // plain JSON error with its status, as OpenAI answers.
   let next = await chunks.next();
@@ -142,19 +143,22 @@ async function streamCompletion(
       await writeEvent(res, JSON.stringify(next.value));
       if (signal.aborted) {
         // The grace period ended: the client is told why its stream stops; a client gone is not.
-        if (shutdown?.aborted) await writeEvent(res, JSON.stringify(shuttingDownEvent));
-        return;
+        if (!shutdown?.aborted) return errorCodes.clientClosedRequest;
+        await writeEvent(res, JSON.stringify(shuttingDownEvent));
+        return errorCodes.shuttingDown;
       }
       next = await chunks.next();
     }
     await writeEvent(res, '[DONE]');
+    return undefined;
   } catch (err) {
     if (shutdown?.aborted) {
       await writeEvent(res, JSON.stringify(shuttingDownEvent));
-      return;
+      return errorCodes.shuttingDown;
     }
-    if (signal.aborted) return;
+    if (signal.aborted) return errorCodes.clientClosedRequest;
     await writeEvent(res, JSON.stringify(mapError(err).body));
+    return outcomeOf(err);
   } finally {
     await chunks.return?.();
     if (!res.destroyed) res.end();
@@ -168,15 +172,14 @@ async function handleCompletion(
   res: ServerResponse,
   onUsage: (usage: CallUsage) => void,
   trace: unknown,
-): Promise<void> {
+): Promise<string | undefined> {
   const body = await readJsonBody(req, deps.maxBodyBytes ?? 1024 * 1024);
   const call = deps.prepare(parseCompletionRequest(body));
   const signal = requestSignal(res, deps.shutdown);
   const options = { ...caller, signal, requestId: requestIdOf(req), onUsage, trace };
   if (call.wire.stream === true) {
     const chunks = deps.completions.streamChunks(call, options)[Symbol.asyncIterator]();
-    await streamCompletion(res, chunks, signal, deps.shutdown);
-    return;
+    return streamCompletion(res, chunks, signal, deps.shutdown);
   }
   const response = await deps.completions.complete(call, options);
   // x-request-id is ours (set for every request); the upstream's own id is kept beside it.
@@ -186,6 +189,21 @@ async function handleCompletion(
     response.response,
     response.requestId ? { 'x-upstream-request-id': response.requestId } : {},
   );
+  return undefined;
+}
+
+/**
+ * The stable code of a failure (the catalogue's, as GraphQL clients get it), for the access line,
+ * metrics and spans: never the upstream's own `code` text, and one vocabulary across both faces.
+ */
+function outcomeOf(err: unknown): string {
+  if (err instanceof BadRequest) {
+    if (err.status === 404) return errorCodes.notFound;
+    if (err.status === 413) return errorCodes.payloadTooLarge;
+    return err.status === 415 ? errorCodes.unsupportedMediaType : errorCodes.badUserInput;
+  }
+  const code = toClientError(err)?.extensions.code;
+  return typeof code === 'string' ? code : errorCodes.internal;
 }
 
 /** The model id in `/v1/models/<id>`; a path that does not decode names no model (404, not a 500). */
@@ -274,7 +292,7 @@ export function createOpenAiCompatHandler(deps: OpenAiCompatDeps): Handler {
           const onUsage = (reported: CallUsage) => {
             usage = reported;
           };
-          await handleCompletion(deps, caller, req, res, onUsage, observation?.trace);
+          outcome = (await handleCompletion(deps, caller, req, res, onUsage, observation?.trace)) ?? outcome;
         }
       } else if (req.method !== 'GET' && req.method !== 'HEAD') methodNotAllowed(res, 'GET, HEAD');
       else
@@ -285,8 +303,7 @@ export function createOpenAiCompatHandler(deps: OpenAiCompatDeps): Handler {
           res,
         );
     } catch (err) {
-      const error = mapError(err).body.error;
-      outcome = error.code ?? error.type;
+      outcome = outcomeOf(err);
       sendError(res, err);
     }
     // A client that left before the answer was complete (a stream cut short) is not an OK.

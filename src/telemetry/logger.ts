@@ -1,7 +1,7 @@
 import { openSync } from 'node:fs';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
-import { redactSecrets } from '../upstream/redact.js';
+import { redactSecrets, secretFragments, secretTexts } from '../upstream/redact.js';
 
 /** Lines are written once this many bytes wait (one write for a dozen access lines), … */
 export const logBufferBytes = 4096;
@@ -51,10 +51,9 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&
  */
 function scrubber(secrets: readonly (string | undefined)[]): (line: string) => string {
   const fragments = new Set<string>();
-  for (const secret of secrets) {
-    if (secret === undefined || secret.length < 6) continue;
+  for (const secret of secretTexts(secrets)) {
     fragments.add(secret);
-    for (const part of [secret.slice(0, 8), secret.slice(-6)]) if (part.length >= 6) fragments.add(part);
+    for (const part of secretFragments(secret)) fragments.add(part);
   }
   const suspect = new RegExp(
     [

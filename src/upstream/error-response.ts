@@ -62,9 +62,27 @@ export interface ErrorResponseContext {
   callerKey?: boolean;
 }
 
+/**
+ * An upstream's `code` or `param` when it is a short identifier that holds no secret, else
+ * undefined: both reach clients, logs and spans as they are, so an upstream echoing a key in them
+ * (or any text) must not carry it there.
+ */
+function safeWord(value: string | undefined, secrets: readonly (string | undefined)[]): string | undefined {
+  if (value === undefined || !/^[A-Za-z0-9_.[\]-]{1,64}$/.test(value)) return undefined;
+  return redactSecrets(value, secrets) === value ? value : undefined;
+}
+
 export function errorFromResponse(context: ErrorResponseContext): UpstreamError {
   const { status, requestId } = context;
-  const envelope = parseErrorEnvelope(context.bodyText);
+  const parsed = parseErrorEnvelope(context.bodyText);
+  const envelope =
+    parsed === undefined
+      ? undefined
+      : {
+          ...parsed,
+          code: safeWord(parsed.code, context.secrets),
+          param: safeWord(parsed.param, context.secrets),
+        };
   const upstreamCode = envelope?.code;
   const details = { status, requestId, upstreamCode };
   const message =

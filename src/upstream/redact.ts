@@ -14,17 +14,46 @@ const BEARER = /\bBearer\s+[A-Za-z0-9._~+/=-]+/gi;
 export const REDACTED = '[redacted]';
 
 export function redactSecrets(text: string, secrets: readonly (string | undefined)[] = []): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret === undefined || secret.length < 6) continue;
+  // Key-shaped words first, whole: a fragment of our own key (its public `sk-proj-` prefix) taken
+  // out of another key first would leave that key's body behind.
+  let out = text.replace(BEARER, `Bearer ${REDACTED}`).replace(KEY_SHAPED, REDACTED);
+  for (const secret of secretTexts(secrets)) {
     out = out.split(secret).join(REDACTED);
     // The upstream shows the first and last characters of a key: never echo those either.
-    for (const part of [secret.slice(0, 8), secret.slice(-6)]) {
-      if (part.length >= 6) out = out.split(part).join(REDACTED);
-    }
+    for (const part of secretFragments(secret)) out = out.split(part).join(REDACTED);
   }
-  out = out.replace(BEARER, `Bearer ${REDACTED}`).replace(KEY_SHAPED, REDACTED);
   // Most lines have no mask at all: one search, no callback per word.
   if (!out.includes('***')) return out;
   return out.replace(NON_SPACE_RUN, (run) => (run.includes('***') ? REDACTED : run));
+}
+
+/** A prefix every key of a kind shares (`sk-`, `sk-proj-`): public, and in every key-shaped word. */
+const PUBLIC_PREFIX = /^(?:sk|pk|rk|sess)(?:-[a-z]*)*$/i;
+
+/**
+ * What of each secret is matched: a URL's password only (its host, path and user are not secret,
+ * and a database named `completions` would take that word out of every line), else the secret.
+ */
+export function secretTexts(secrets: readonly (string | undefined)[]): string[] {
+  const texts: string[] = [];
+  for (const secret of secrets) {
+    if (secret === undefined) continue;
+    let text = secret;
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(secret)) {
+      try {
+        text = decodeURIComponent(new URL(secret).password);
+      } catch {
+        // Not a URL after all: the whole text is the secret.
+      }
+    }
+    if (text.length >= 6) texts.push(text);
+  }
+  return texts;
+}
+
+/** The first and last characters an upstream echoes of a key, unless they are a public prefix. */
+export function secretFragments(secret: string): string[] {
+  return [secret.slice(0, 8), secret.slice(-6)].filter(
+    (part) => part.length >= 6 && part !== secret && !PUBLIC_PREFIX.test(part),
+  );
 }

@@ -35,6 +35,21 @@ describe('log levels', () => {
     expect(stubbed.app.logs.slice(start).join('')).not.toMatch(/secret plans|GraphQL request/);
   });
 
+  it('a stream failing on our own credentials is an error line without the document or the prompt', async () => {
+    const start = stubbed.app.logs.length;
+    stubbed.stub.on('POST', '/completions', reply.json(401, { error: { message: 'Incorrect API key' } }));
+    const response = await fetch(`${stubbed.app.origin}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({
+        query: `subscription { completionStream(input: { model: "gpt-3.5-turbo-instruct", prompt: { text: "${prompt}" }, maxTokens: 5 }) { choices { text } } }`,
+      }),
+    });
+    expect(await response.text()).toContain('INTERNAL_SERVER_ERROR');
+    await expect.poll(() => linesSince(start).filter((line) => line.level >= 50).length).toBeGreaterThan(0);
+    expect(stubbed.app.logs.slice(start).join('')).not.toMatch(/secret plans|GraphQL request/);
+  });
+
   it('no line, at any level, quotes what a client sent in a refused variable (its prompt)', async () => {
     const start = stubbed.app.logs.length;
     const refused = await stubbed.app.post(createCompletion, { input: { ...input, unknownField: 1 } });

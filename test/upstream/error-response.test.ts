@@ -76,6 +76,26 @@ describe('errorFromResponse', () => {
     expect(fromStatus(404, envelope('no such model', 'model_not_found'))).toMatchObject({ param: 'model' });
   });
 
+  it('keeps a code or param only when it is a short identifier holding no secret (both reach clients and spans)', () => {
+    const bare = serverKey.slice(3);
+    for (const hostile of [
+      serverKey,
+      bare,
+      'sk-someone-elses-key-0123',
+      'has spaces',
+      'x'.repeat(65),
+      'a\nb',
+    ]) {
+      const error = fromStatus(400, envelope('bad', hostile, hostile));
+      expect(error).toMatchObject({ upstreamCode: undefined, param: undefined });
+      expect(JSON.stringify(error)).not.toContain(bare);
+    }
+    expect(fromStatus(400, envelope('bad', 'invalid_value', 'logit_bias.50256'))).toMatchObject({
+      upstreamCode: 'invalid_value',
+      param: 'logit_bias.50256',
+    });
+  });
+
   it('401/403 with this service’s key: our misconfiguration, no upstream text kept', () => {
     const body = recorded('openai-error-401-invalid-api-key.json');
     for (const status of [401, 403]) {

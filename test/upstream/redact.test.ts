@@ -14,6 +14,19 @@ describe('redactSecrets', () => {
     expect(out).not.toContain('sk-live-123456');
   });
 
+  it('removes another key that shares our key’s public prefix whole, not just that prefix', () => {
+    const out = redactSecrets('Incorrect API key provided: sk-proj-CLIENTsecretBBBB0123 (401)', [key]);
+    expect(out).toBe('Incorrect API key provided: [redacted] (401)');
+  });
+
+  it('takes only the password of a URL given as a secret: its host, user and path are ordinary words', () => {
+    const databaseUrl = 'postgres://service:pa55-w0rd-xyz@db.internal:5432/completions';
+    expect(redactSecrets('POST /v1/completions on db.internal', [databaseUrl])).toBe(
+      'POST /v1/completions on db.internal',
+    );
+    expect(redactSecrets('auth failed for pa55-w0rd-xyz', [databaseUrl])).toBe('auth failed for [redacted]');
+  });
+
   it('removes the masked key fragment OpenAI echoes in its 401', () => {
     const message = JSON.parse(recorded('openai-error-401-invalid-api-key.json')).error.message as string;
     const out = redactSecrets(message, []);
