@@ -78,17 +78,9 @@ export interface App {
   close(graceMs?: number): Promise<void>;
 }
 
-/** A Host this server does not answer to (DNS rebinding, or a wrong name): nothing runs. */
-function sendMisdirected(res: ServerResponse): void {
-  const body = JSON.stringify({
-    errors: [
-      {
-        message: 'This server does not answer to that Host name.',
-        extensions: { code: errorCodes.misdirectedRequest },
-      },
-    ],
-  });
-  res.writeHead(421, {
+function sendRefusal(res: ServerResponse, status: number, message: string, code: string): void {
+  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
+  res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
   });
@@ -211,7 +203,20 @@ export function createApp(deps: AppDeps): App {
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      if (!hostAllowed(cors, req)) return sendMisdirected(res);
+      // A Host this server does not answer to (DNS rebinding, or a wrong name): nothing runs.
+      if (!hostAllowed(cors, req)) {
+        return sendRefusal(
+          res,
+          421,
+          'This server does not answer to that Host name.',
+          errorCodes.misdirectedRequest,
+        );
+      }
+      // An absolute-form (`http://host/graphql`) or `*` target: a proxy's request, not ours (and
+      // yoga's URL parsing throws on it).
+      if (!req.url?.startsWith('/')) {
+        return sendRefusal(res, 400, 'The request target must be a path.', errorCodes.badRequest);
+      }
       for (const route of routes) {
         const answered = route(req, res);
         if (answered === true || (answered !== false && (await answered))) return;

@@ -183,3 +183,23 @@ describe('HTTP-level abuse', () => {
     expect(dev.json.errors[0].message).toMatch(/Did you mean/);
   });
 });
+
+describe('request targets that are not a path', () => {
+  /** What a client that speaks HTTP by hand sends: the request line as written. */
+  async function rawRequestLine(target: string): Promise<string> {
+    const { connect } = await import('node:net');
+    const { port } = new URL(production.origin);
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
+    let answer = '';
+    for await (const chunk of socket) answer += String(chunk);
+    return answer;
+  }
+
+  it.each(['http://127.0.0.1/graphql', '*'])('%s: 400 with a code, no stack, no paths', async (target) => {
+    const answer = await rawRequestLine(target);
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toContain('"code":"BAD_REQUEST"');
+    expect(answer).not.toMatch(/TypeError|node_modules|at /);
+  });
+});
