@@ -15,7 +15,15 @@ import { assertTemplatesServed } from './templates/config-file.js';
 
 /** Process entry only: configuration, dependencies, app, listen, drain on SIGTERM. */
 
+/** A signal before the service listens: nothing runs yet, so it stops at once (the model cache is written atomically). */
+const stopWhileStarting = (signal: string) => {
+  console.error(`${signal} while starting: stopped.`);
+  process.exit(0);
+};
+
 async function main(): Promise<void> {
+  process.once('SIGTERM', stopWhileStarting);
+  process.once('SIGINT', stopWhileStarting);
   const config = loadConfig();
   const { telemetry } = config;
   const logger = createLogger({
@@ -127,7 +135,14 @@ async function main(): Promise<void> {
     logger.info(`Playground (watch tokens stream): http://${host}:${port}/playground`);
   });
 
+  let draining = false;
   const shutdown = async (signal: string) => {
+    // A second signal does not cut the drain short: the ledger and streams' last events come first.
+    if (draining) {
+      logger.warn(`${signal} again: still draining (at most ${config.shutdown.graceMs} ms of grace)`);
+      return;
+    }
+    draining = true;
     // Ctrl-C in a terminal has no load balancer to wait for.
     const delayMs = signal === 'SIGINT' ? 0 : config.shutdown.delayMs;
     logger.info(
@@ -145,8 +160,10 @@ async function main(): Promise<void> {
     logger.info('drained: ledger and stores flushed, connections closed');
     process.exit(0);
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.off('SIGTERM', stopWhileStarting);
+  process.off('SIGINT', stopWhileStarting);
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
 main().catch((error: unknown) => {

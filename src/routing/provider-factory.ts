@@ -48,7 +48,7 @@ export async function createProvider(config: ProviderConfig, logger: Logger): Pr
     });
     return {
       provider,
-      description: `the OpenAI-compatible API at ${config.openaiBaseUrl}`,
+      description: `the OpenAI-compatible API at ${shownUrl(config.openaiBaseUrl)}`,
       exampleModel: 'gpt-3.5-turbo-instruct',
       close: () => provider.close(),
     };
@@ -65,4 +65,14 @@ export async function createProvider(config: ProviderConfig, logger: Logger): Pr
     exampleModel: provider.modelId,
     close: async () => {},
   };
+}
+
+/** A URL as a start line may show it: no user, password or query (some gateways take keys there). */
+export function shownUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return '(an unreadable URL)';
+  }
 }

@@ -103,7 +103,7 @@ describe('SIGTERM on a real process', () => {
     });
   }
 
-  it('turns not ready at once, ends open streams (SSE, WebSocket, REST) with a coded event, flushes the ledger and exits 0', async () => {
+  it('turns not ready at once, ends open streams (SSE, WebSocket, REST) with a coded event, flushes the ledger and exits 0, a second SIGTERM notwithstanding', async () => {
     stub.on('POST', '/completions', (_req, res, request) => {
       if ((request.json as { stream?: boolean }).stream !== true) {
         reply.recorded('openai-nonstream-basic.json')(_req, res, request);
@@ -169,6 +169,8 @@ describe('SIGTERM on a real process', () => {
     const exited = once(child as ChildProcess, 'exit');
     child?.kill('SIGTERM');
     await expect.poll(async () => (await readyz(origin)).status).toBe(503);
+    // An impatient orchestrator signals again: the drain goes on, nothing is cut short.
+    child?.kill('SIGTERM');
     for (;;) {
       const chunk = await reader?.read();
       if (chunk === undefined || chunk.done) break;
