@@ -27,7 +27,7 @@ async function run(check: ReadinessCheck, timeoutMs: number): Promise<string> {
     const reason = await Promise.race([
       check().then(
         (problem) => problem ?? 'ok',
-        (error: unknown) => (error instanceof Error ? error.message : String(error)),
+        (error: unknown) => withoutUrls(error instanceof Error ? error.message : String(error)),
       ),
       late,
     ]);
@@ -37,33 +37,53 @@ async function run(check: ReadinessCheck, timeoutMs: number): Promise<string> {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+/** Anyone may ask: a store's address (host, port, database) stays in the logs, not in the answer. */
+const withoutUrls = (reason: string) => reason.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '(its URL)');
+
+function send(res: ServerResponse, status: number, body: unknown, head: boolean): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
   });
-  res.end(text);
+  res.end(head ? undefined : text);
 }
 
 export function createReadinessRoute(deps: ReadinessDeps): RouteHandler {
   const timeoutMs = deps.timeoutMs ?? 2_000;
-  return (req, res) =>
-    req.url === '/readyz' || req.url?.startsWith('/readyz?') === true ? answer(res) : false;
-
-  async function answer(res: ServerResponse): Promise<boolean> {
-    if (deps.draining()) {
-      send(res, 503, { status: 'draining', checks: {} });
-      return true;
-    }
+  // Probes that arrive together share one round of checks: a flood of them is not a flood of
+  // database queries and Redis pings.
+  let inFlight: Promise<{ ready: boolean; checks: Record<string, string> }> | undefined;
+  const checkAll = async () => {
     const names = Object.keys(deps.checks);
     const results = await Promise.all(
       names.map((name) => run(deps.checks[name] as ReadinessCheck, timeoutMs)),
     );
-    const checks = Object.fromEntries(names.map((name, i) => [name, results[i]]));
-    const ready = results.every((result) => result === 'ok');
-    send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
+    return {
+      ready: results.every((result) => result === 'ok'),
+      checks: Object.fromEntries(names.map((name, i) => [name, results[i] as string])),
+    };
+  };
+  return (req, res) => {
+    if (req.url !== '/readyz' && req.url?.startsWith('/readyz?') !== true) return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-length': 0 }).end();
+      return true;
+    }
+    return answer(res, req.method === 'HEAD');
+  };
+
+  async function answer(res: ServerResponse, head: boolean): Promise<boolean> {
+    if (deps.draining()) {
+      send(res, 503, { status: 'draining', checks: {} }, head);
+      return true;
+    }
+    inFlight ??= checkAll().finally(() => {
+      inFlight = undefined;
+    });
+    const { ready, checks } = await inFlight;
+    send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks }, head);
     return true;
   }
 }

@@ -15,9 +15,15 @@ export const requestIdHeader = 'x-request-id';
 /** Bounded, and only characters that cannot break a header or a log line. */
 const acceptable = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
+/**
+ * Shaped like an API key (the shape upstream/redact.ts takes out of every log line): a caller
+ * pasting a key as its id would see it echoed, sent upstream, and logged as `[redacted]`.
+ */
+const keyShaped = /\b(?:sk|pk|rk|sess)-[A-Za-z0-9_.-]{3}/;
+
 /** Whether an id (a caller's, an upstream's) may be passed on in headers, bodies and log lines. */
 export function isSaneRequestId(id: string): boolean {
-  return acceptable.test(id);
+  return acceptable.test(id) && !keyShaped.test(id);
 }
 
 const ids = new WeakMap<IncomingMessage, string>();
@@ -34,7 +40,7 @@ export function operationRequestId(
 ): string {
   const base = requestIdOf(connection);
   const id = `${base}/${operationId}`;
-  return acceptable.test(id) ? id : `${base}/@${ordinal}`;
+  return isSaneRequestId(id) ? id : `${base}/@${ordinal}`;
 }
 
 /** The request's id, made (or taken from the caller) on first ask and the same afterwards. */
@@ -42,7 +48,7 @@ export function requestIdOf(req: IncomingMessage): string {
   let id = ids.get(req);
   if (id === undefined) {
     const header = headerText(req.headers[requestIdHeader]);
-    id = header !== undefined && acceptable.test(header) ? header : randomUUID();
+    id = header !== undefined && isSaneRequestId(header) ? header : randomUUID();
     ids.set(req, id);
   }
   return id;

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryRateLimiter } from '../../src/limits/index.js';
 import { createStorage, type Storage } from '../../src/storage/index.js';
 import { wsClient } from '../helpers/clients.js';
 import { completionStream, createCompletion } from '../helpers/operations.js';
@@ -54,6 +55,39 @@ describe('/readyz', () => {
     expect(down.json.checks.storage).not.toBe('ok');
     // Liveness is not readiness: the process still answers.
     expect((await fetch(`${stubbed.app.origin}/healthz`)).status).toBe(200);
+  });
+
+  it('answers GET and HEAD only, and names no store address', async () => {
+    const head = await fetch(`${stubbed.app.origin}/readyz`, { method: 'HEAD' });
+    expect(head.status).toBe(503);
+    expect(await head.text()).toBe('');
+    for (const method of ['POST', 'DELETE', 'OPTIONS']) {
+      const refused = await fetch(`${stubbed.app.origin}/readyz`, { method });
+      expect(refused.status).toBe(405);
+      expect(refused.headers.get('allow')).toBe('GET, HEAD');
+    }
+  });
+});
+
+describe('/readyz of a store that is down', () => {
+  it('says which check failed without the store URL', async () => {
+    const stubbed = await startStubbedApp({
+      app: {
+        limiter: {
+          ...createMemoryRateLimiter(),
+          ping: async () => {
+            throw new Error('Rate limit store redis://:hunter2@10.0.0.7:6379 is unavailable: ECONNREFUSED');
+          },
+        },
+      },
+    });
+    try {
+      const { status, json } = await readyz(stubbed.app.origin);
+      expect(status).toBe(503);
+      expect(json.checks.rateLimiter).toBe('Rate limit store (its URL) is unavailable: ECONNREFUSED');
+    } finally {
+      await stopStubbedApp(stubbed);
+    }
   });
 });
 

@@ -33,9 +33,15 @@ describe('request ids', () => {
     expect(refused.json.extensions.requestId).toBe('gw-7f3a:43');
   });
 
-  it('makes a new one for a missing, overlong or unsafe id', async () => {
+  it('makes a new one for a missing, overlong, unsafe or key-shaped id', async () => {
     const ids = new Set<string>();
-    for (const header of [undefined, 'x'.repeat(129), 'bad id\r\nx-evil: 1', '<script>']) {
+    for (const header of [
+      undefined,
+      'x'.repeat(129),
+      'bad id\r\nx-evil: 1',
+      '<script>',
+      'sk-proj-CLIENTsecretBBBB0123',
+    ]) {
       const response = await stubbed.app.post(
         '{ __typename }',
         {},
@@ -46,7 +52,7 @@ describe('request ids', () => {
       expect(response.json.extensions.requestId).toBe(id);
       ids.add(id);
     }
-    expect(ids.size).toBe(4);
+    expect(ids.size).toBe(5);
   });
 
   it('the REST face answers our id, with the upstream’s beside it', async () => {
