@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 
 /**
  * Reading one value of the environment, checked: what `config.ts` builds the configuration from. A
@@ -44,6 +44,9 @@ export function readChoice<T extends string>(env: Env, name: string, choices: re
   throw new ConfigError(`${name} must be one of ${choices.join(', ')}; got "${raw}"`);
 }
 
+/** Configuration files (keys, prices, prompts, upstreams) are written by hand: far below this. */
+const MAX_CONFIG_FILE_BYTES = 64 * 1024 * 1024;
+
 /** A file named by variable `name`, parsed; a problem stops the start, naming the variable and file. */
 export function readFileVariable<T>(
   env: Env,
@@ -55,8 +58,15 @@ export function readFileVariable<T>(
   if (file === undefined) return undefined;
   let text: string;
   try {
+    // A regular file of a sane size: /dev/zero or a FIFO would hang the start, growing memory.
+    const stats = statSync(file);
+    if (!stats.isFile()) throw new ConfigError(`${name} is not a regular file: ${file}`);
+    if (stats.size > MAX_CONFIG_FILE_BYTES) {
+      throw new ConfigError(`${name} is over ${MAX_CONFIG_FILE_BYTES / 1024 / 1024} MiB: ${file}`);
+    }
     text = readFileSync(file, 'utf8');
-  } catch {
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
     throw new ConfigError(`${name} cannot be read: ${file}`);
   }
   try {

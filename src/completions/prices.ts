@@ -22,6 +22,12 @@ export const defaultPrices: PriceTable = new Map([
 export class PriceTableError extends Error {}
 
 /** `{ "<model>": { "input": <USD per 1M>, "output": <USD per 1M> } }`, every price a finite number ≥ 0. */
+/**
+ * Far above any model's price: a larger one makes costs overflow to Infinity (a priced model would
+ * look unpriced, and the ledger refuses the row), so it is a typo, refused at start.
+ */
+const MAX_PRICE = 1_000_000;
+
 export function parsePriceTable(text: string): PriceTable {
   let value: unknown;
   try {
@@ -39,8 +45,10 @@ export function parsePriceTable(text: string): PriceTable {
       ['input', input],
       ['output', output],
     ] as const) {
-      if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) {
-        throw new PriceTableError(`${model}.${name} must be a number ≥ 0 (USD per million tokens)`);
+      if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0 || amount > MAX_PRICE) {
+        throw new PriceTableError(
+          `${model}.${name} must be a number from 0 to ${MAX_PRICE} (USD per million tokens)`,
+        );
       }
     }
     table.set(model, { input: input as number, output: output as number });

@@ -61,5 +61,12 @@ describe('extensions.usage', () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ m: { input: 'cheap', output: 1 } }));
     expect(() => loadConfig({ PRICES_FILE: bad })).toThrow(/m.input must be a number/);
+    // Finite, but its costs overflow to Infinity: a priced model would look unpriced.
+    const huge = join(dir, 'huge.json');
+    writeFileSync(huge, JSON.stringify({ m: { input: 1e308, output: 1 } }));
+    expect(() => loadConfig({ PRICES_FILE: huge })).toThrow(/m.input must be a number from 0 to 1000000/);
+    // Not a regular file: reading it would never end.
+    expect(() => loadConfig({ PRICES_FILE: '/dev/zero' })).toThrow(/PRICES_FILE is not a regular file/);
+    expect(() => loadConfig({ PRICES_FILE: dir })).toThrow(/PRICES_FILE is not a regular file/);
   });
 });
