@@ -102,7 +102,11 @@ async function main(): Promise<void> {
   const metricsServer =
     telemetry.metricsPort === undefined
       ? undefined
-      : createMetricsServer(metrics.registry, telemetry.metricsToken)
+      : createMetricsServer(
+          metrics.registry,
+          telemetry.metricsToken,
+          isLoopback(config.host) ? loopbackHosts : undefined,
+        )
           .once('error', cannotListen)
           .listen(telemetry.metricsPort, config.host);
 
@@ -126,7 +130,7 @@ async function main(): Promise<void> {
         ? 'off (client keys are set: set METRICS_TOKEN to scrape)'
         : 'with Authorization: Bearer $METRICS_TOKEN';
     logger.info(
-      `Metrics: http://${host}:${port}/metrics ${scrape}${telemetry.metricsPort === undefined ? '' : `, and on port ${telemetry.metricsPort}`}; traces ${tracing ? `to ${new URL(telemetry.tracing?.url ?? '').origin} (OTLP/HTTP)` : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT)'}`,
+      `Metrics: http://${host}:${port}/metrics ${scrape}${telemetry.metricsPort === undefined ? '' : `; on port ${telemetry.metricsPort} ${telemetry.metricsToken === undefined ? 'open (no METRICS_TOKEN: keep that port private)' : 'with the token'}`}; traces ${tracing ? `to ${new URL(telemetry.tracing?.url ?? '').origin} (OTLP/HTTP)` : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT)'}`,
     );
     logger.info(
       { provider: provider.name, port },

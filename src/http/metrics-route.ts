@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { errorCodes } from '../error-codes.js';
+import { createCorsPolicy, hostAllowed } from './cors.js';
 import { headerText } from './headers.js';
 import type { RouteHandler } from './route.js';
 
@@ -76,9 +77,20 @@ export function createMetricsRoute(deps: MetricsRouteDeps): RouteHandler {
  * METRICS_PORT: `/metrics` alone on a second port, for a scraper on an internal network. Open
  * unless METRICS_TOKEN is set; everything else answers 404.
  */
-export function createMetricsServer(registry: Registry, token: string | undefined): Server {
+export function createMetricsServer(
+  registry: Registry,
+  token: string | undefined,
+  /** Host names it answers to, as the main port (loopback names when bound to loopback). */
+  allowedHosts?: readonly string[],
+): Server {
   const route = createMetricsRoute({ registry, open: token === undefined, token });
+  // A web page the developer visits could otherwise read an open loopback port by rebinding its DNS.
+  const hosts = createCorsPolicy([], allowedHosts);
   return createServer(async (req, res) => {
+    if (!hostAllowed(hosts, req)) {
+      sendJson(res, 421, errorCodes.misdirectedRequest, 'This server does not answer to that Host name.');
+      return;
+    }
     if (!(await route(req, res)))
       sendJson(res, 404, errorCodes.notFound, 'Only /metrics is served on this port.');
   });

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientAuthenticator, hashToken } from '../../src/auth/client-keys.js';
 import { createMetricsServer } from '../../src/http/metrics-route.js';
@@ -242,6 +243,23 @@ describe('METRICS_PORT', () => {
       } finally {
         await new Promise((resolve) => server.close(resolve));
       }
+    }
+  });
+
+  it('bound to loopback, answers only loopback Host names (no DNS rebinding from a web page)', async () => {
+    const server = createMetricsServer(createMetrics().registry, undefined, ['localhost', '127.0.0.1']);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const ask = (host: string) =>
+        request(`http://127.0.0.1:${port}/metrics`, { headers: { host } }).then(async (r) => {
+          await r.body.text();
+          return r.statusCode;
+        });
+      expect(await ask(`localhost:${port}`)).toBe(200);
+      expect(await ask('attacker.example')).toBe(421);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });
