@@ -16,10 +16,15 @@ export class BoundedLabel {
     this.known = new Set(known);
   }
 
-  of(value: string): string {
+  /**
+   * The label for `value`. A value not seen before takes one of the limited places only when
+   * `admit` (the event succeeded): else a client sending failing requests under ever new names
+   * would fill them all and leave every later real name reading `other`.
+   */
+  of(value: string, admit = true): string {
     if (this.known.has(value) || this.seen.has(value)) return value;
     // Long values are noise in a label and make every scrape heavier.
-    if (this.seen.size >= this.limit || value.length > 100) return 'other';
+    if (!admit || this.seen.size >= this.limit || value.length > 100) return 'other';
     this.seen.add(value);
     return value;
   }

@@ -152,12 +152,13 @@ export function createMetrics(options: { knownOperationNames?: Iterable<string> 
 
   // A series is found by one key string of its (bounded) label values; its label object is built
   // once, when the series is first seen.
+  // A failed call names no new model: any text a client sends as a model fails upstream.
   const genAiKey = (a: GenAiAttributes) =>
-    `${a.providerName}\u0000${models.of(a.requestModel)}\u0000${a.responseModel === undefined ? '' : models.of(a.responseModel)}\u0000${a.errorType ?? ''}`;
+    `${a.providerName}\u0000${models.of(a.requestModel, a.errorType === undefined)}\u0000${a.responseModel === undefined ? '' : models.of(a.responseModel)}\u0000${a.errorType ?? ''}`;
   const labels = (a: GenAiAttributes) => ({
     gen_ai_operation_name: 'text_completion',
     gen_ai_provider_name: a.providerName,
-    gen_ai_request_model: models.of(a.requestModel),
+    gen_ai_request_model: models.of(a.requestModel, a.errorType === undefined),
     gen_ai_response_model: a.responseModel === undefined ? '' : models.of(a.responseModel),
     error_type: a.errorType ?? '',
   });
@@ -185,7 +186,8 @@ export function createMetrics(options: { knownOperationNames?: Iterable<string> 
     firstChunk: (attributes, seconds) => genAi(timeToFirstChunk, attributes).observe(seconds),
     nextChunk: (attributes, seconds) => genAi(timePerChunk, attributes).observe(seconds),
     operation(type, name, outcome, seconds) {
-      const operationName = name ? operationNames.of(name) : '';
+      // Only an operation that succeeded names a new one (a refused one under a random name does not).
+      const operationName = name ? operationNames.of(name, outcome === 'OK') : '';
       const key = `${type}\u0000${operationName}\u0000${outcome}`;
       const series =
         operations.find(key) ??

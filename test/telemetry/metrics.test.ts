@@ -147,6 +147,18 @@ describe('/metrics in open mode', () => {
     expect(sample(await scrape(stubbed.app.origin), 'graphql_open_streams')).toBe(0);
   });
 
+  it('a client failing under ever new operation names takes no place from the names that work', async () => {
+    for (let i = 0; i < 230; i++) {
+      await stubbed.app.post(
+        `mutation Junk${i} { createCompletion(input: { model: "m", prompt: { text: "x" }, maxTokens: -1 }) { id } }`,
+      );
+    }
+    await stubbed.app.post('query Dashboard { __typename }');
+    const text = await scrape(stubbed.app.origin);
+    expect(text).toContain('graphql_operation_name="Dashboard"');
+    expect(text).not.toContain('graphql_operation_name="Junk');
+  });
+
   it('keeps client-chosen operation names bounded: past 200 distinct ones they read `other`', async () => {
     for (let i = 0; i < 230; i++) await stubbed.app.post(`query Name${i} { __typename }`);
     const text = await scrape(stubbed.app.origin);
@@ -261,5 +273,27 @@ describe('METRICS_PORT', () => {
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe('model labels', () => {
+  it('failed calls under ever new model names take no place from the models that answer', async () => {
+    const metrics = createMetrics();
+    for (let i = 0; i < 150; i++) {
+      metrics.call({ providerName: 'openai', requestModel: `junk-${i}`, errorType: 'BAD_USER_INPUT' }, 0.01);
+    }
+    metrics.call(
+      {
+        providerName: 'openai',
+        requestModel: 'gpt-3.5-turbo-instruct',
+        responseModel: 'gpt-3.5-turbo-instruct',
+      },
+      0.2,
+      { input: 3, output: 5 },
+    );
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('gen_ai_request_model="gpt-3.5-turbo-instruct"');
+    expect(text).toContain('gen_ai_request_model="other"');
+    expect(text).not.toContain('junk-');
   });
 });
