@@ -124,6 +124,11 @@ async function main(): Promise<void> {
         'No client keys configured (CLIENT_KEYS / CLIENT_KEYS_FILE): the service is open to anyone who can reach it',
       );
     }
+    if (!config.redisUrl && config.clientKeys.some((key) => (key.policy?.budgets.length ?? 0) > 0)) {
+      logger.warn(
+        'Spend budgets are counted in memory: every restart starts them from zero (set REDIS_URL to keep them across restarts and instances)',
+      );
+    }
     const scrape = !authenticator.required
       ? 'open'
       : telemetry.metricsToken === undefined
