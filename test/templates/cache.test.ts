@@ -299,3 +299,40 @@ describe('a store that fails', () => {
     }
   });
 });
+
+describe('with pass-through upstream keys (UPSTREAM_KEY_PASSTHROUGH)', () => {
+  it('a result paid with a caller’s own key is never served to another caller, nor read by one', async () => {
+    const own = await startStubbedApp({
+      app: {
+        prompts: { templates: parsePromptsFile(cacheTemplatesYaml), allowRawPrompts: true },
+        promptCache: createMemoryPromptCache(),
+        upstreamKeyPassthrough: true,
+      },
+    });
+    try {
+      // The upstream answers with a text that depends on the key (as per-key aliases do).
+      own.stub.on('POST', '/completions', (req, res, request) => {
+        const key = String(req.headers.authorization).slice(-4);
+        reply.json(200, {
+          id: `cmpl-${key}`,
+          object: 'text_completion',
+          created: 1,
+          model: 'gpt-3.5-turbo-instruct',
+          choices: [{ text: `for ${key}`, index: 0, logprobs: null, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 },
+        })(req, res, request);
+      });
+      const asKey = (key: string) =>
+        own.app.post(fieldQuery('summary'), { name: 'Lamp' }, { 'x-upstream-api-key': key });
+      const first = await asKey('sk-valid-key-AAAA');
+      expect(first.json.data.prompt.summary).toMatchObject({ text: 'for AAAA', cached: false });
+      const other = await asKey('sk-other-key-BBBB');
+      expect(other.json.data.prompt.summary).toMatchObject({ text: 'for BBBB', cached: false });
+      const again = await asKey('sk-valid-key-AAAA');
+      expect(again.json.data.prompt.summary).toMatchObject({ cached: false });
+      expect(own.stub.hits('/completions')).toBe(3);
+    } finally {
+      await stopStubbedApp(own);
+    }
+  });
+});

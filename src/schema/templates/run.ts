@@ -202,7 +202,10 @@ export async function runTemplateCall(
   };
   const cache = context.promptCache;
   const ttlSeconds = reusableFor(template, call.wire);
-  if (cache === undefined || ttlSeconds === undefined) {
+  // A caller's own upstream key (pass-through) pays for its results, and an upstream may answer
+  // differently per key: never served from, nor stored for, anyone else (nor read by a key the
+  // upstream would refuse).
+  if (cache === undefined || ttlSeconds === undefined || context.upstreamApiKey !== undefined) {
     const results = await run(prompts.map((_, index) => index));
     const outcomes = results.map(
       (result): PromptOutcome =>
