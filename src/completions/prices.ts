@@ -57,10 +57,6 @@ export function parsePriceTable(text: string): PriceTable {
 }
 
 /**
- * The cost of a call, or null for a model without a price. Upstreams answer with dated snapshots
- * (`gpt-3.5-turbo-instruct:20230824-v2`): the name before `:` is tried too.
- */
-/**
  * USD rounded to a millionth of a cent, as every cost here is: sums of such amounts carry float noise
  * (0.0017580000000000002) that a client should not have to round away.
  */
@@ -68,12 +64,18 @@ export function roundUsd(usd: number): number {
   return Math.round(usd * 1e8) / 1e8;
 }
 
+/**
+ * The cost of a call on exactly this model name, or null for one without a price. No prefix rule:
+ * on Ollama or vLLM `name:tag` is another model, and a caller could pick an unpriced variant at a
+ * priced base's price. The client budget prices an upstream's dated snapshot of the model asked
+ * for (`gpt-3.5-turbo-instruct:20230824-v2`) as that model.
+ */
 export function costUsd(
   prices: PriceTable,
   model: string,
   usage: { promptTokens: number; completionTokens: number },
 ): number | null {
-  const price = prices.get(model) ?? prices.get(model.split(':')[0] ?? model);
+  const price = prices.get(model);
   if (price === undefined) return null;
   return roundUsd((usage.promptTokens * price.input + usage.completionTokens * price.output) / 1_000_000);
 }

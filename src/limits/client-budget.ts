@@ -173,11 +173,15 @@ export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {
         await reservation.release().catch(() => undefined);
         throw error;
       }
-      // Priced as the upstream names the model it served (a dated snapshot has its own price), else
-      // as the model asked for and reserved: a name the upstream answers with that has no price (a
-      // deployment's alias) must not make a call free and give its reservation back.
-      const costOf = (served: string, tokens: { promptTokens: number; completionTokens: number }) =>
-        priceOf(served, tokens) ?? (requestedModel === undefined ? null : priceOf(requestedModel, tokens));
+      // Priced as the model asked for (what was reserved), whatever name the upstream answers with:
+      // an alias or a deployment's own name may be priced higher, lower or not at all (an unpriced
+      // answer made calls free). Only a dated snapshot of the model asked for (`<asked>:<date>`)
+      // is priced as itself when the table has it.
+      const costOf = (served: string, tokens: { promptTokens: number; completionTokens: number }) => {
+        if (requestedModel === undefined) return priceOf(served, tokens);
+        const snapshot = served.startsWith(`${requestedModel}:`) ? priceOf(served, tokens) : null;
+        return snapshot ?? priceOf(requestedModel, tokens);
+      };
       /** The spend budgets' share of settling; a store failure is reported, never thrown. */
       const settleSpend = async (
         model: string,

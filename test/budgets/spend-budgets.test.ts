@@ -217,14 +217,17 @@ describe('a stream that fails after it delivered text', () => {
 });
 
 describe('USD budgets and model names without a price', () => {
-  it('an answer under an unpriced name (a deployment alias) is charged at the price of the model asked for', async () => {
+  it.each([
+    ['an unpriced name (a deployment alias)', 'gpt-35-turbo-instruct'],
+    ['another priced model', 'davinci-002'],
+  ])('an answer under %s is charged at the price of the model asked for', async (_what, answered) => {
     const { stub, app } = await start('budget=0.0001usd/day');
     stub.on('POST', '/completions', (req, res, request) => {
       const body = JSON.stringify({
         id: 'cmpl-alias',
         object: 'text_completion',
         created: 1,
-        model: 'gpt-35-turbo-instruct',
+        model: answered,
         choices: [{ text: 'ok', index: 0, logprobs: null, finish_reason: 'stop' }],
         usage: { prompt_tokens: 10, completion_tokens: 12, total_tokens: 22 },
       });
@@ -239,17 +242,16 @@ describe('USD budgets and model names without a price', () => {
     expect(stub.hits('/completions')).toBe(3);
   });
 
-  it('a key with a hard USD budget is refused a model without a price, before any call', async () => {
-    const { stub, app } = await start('budget=1usd/day');
-    const { json } = await app.post(
-      createCompletion,
-      { input: { ...input, model: 'my-unpriced-model' } },
-      auth,
-    );
-    expect(json.errors[0].extensions).toMatchObject({ code: 'MODEL_NOT_ALLOWED' });
-    expect(json.errors[0].message).toContain('has no price');
-    expect(stub.hits('/completions')).toBe(0);
-  });
+  it.each(['my-unpriced-model', 'davinci-002:ft-expensive'])(
+    'a key with a hard USD budget is refused %s (no price of its own), before any call',
+    async (model) => {
+      const { stub, app } = await start('budget=1usd/day');
+      const { json } = await app.post(createCompletion, { input: { ...input, model } }, auth);
+      expect(json.errors[0].extensions).toMatchObject({ code: 'MODEL_NOT_ALLOWED' });
+      expect(json.errors[0].message).toContain('has no price');
+      expect(stub.hits('/completions')).toBe(0);
+    },
+  );
 
   it('a key with only token or soft USD budgets may still use it', async () => {
     const { stub, app } = await start('budget=1000tokens/day soft-budget=1usd/day');
