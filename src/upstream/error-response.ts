@@ -116,7 +116,8 @@ export function errorFromResponse(context: ErrorResponseContext): UpstreamError 
         retryAfterSeconds:
           quota || context.retryAfterMs === undefined
             ? undefined
-            : Math.max(1, Math.ceil(context.retryAfterMs / 1000)),
+            : // Passed to clients and to routing: an upstream asking for years is not believed.
+              Math.min(300, Math.max(1, Math.ceil(context.retryAfterMs / 1000))),
       },
     );
   }

@@ -84,6 +84,21 @@ describe('fallback order', () => {
     expect(routed.stubs.a.hits()).toBe(2);
   });
 
+  it('a retry-after of years takes a deployment out for 5 minutes at most', async () => {
+    routed = await startRoutedApp({ file: threeGroups });
+    routed.stubs.a.on('POST', '/completions', rateLimited({ 'retry-after': '999999999' }));
+    routed.stubs.b.on('POST', '/completions', reply.completionOrStream());
+    expect((await complete()).json.data.createCompletion.model).toBe('m');
+    const { json } = await routed.app.post(modelsQuery);
+    expect(Date.parse(json.data.models[0].deployments[0].rateLimitedUntil)).toBe(
+      routed.clock.now() + 300_000,
+    );
+    routed.clock.advance(300_000);
+    routed.stubs.a.on('POST', '/completions', reply.completionOrStream());
+    await complete();
+    expect(routed.stubs.a.hits()).toBe(2);
+  });
+
   it('with retries on: a short retry-after is waited out at a, a 429 without one falls back at once', async () => {
     routed = await startRoutedApp({ file: threeGroups, env: { UPSTREAM_MAX_RETRIES: '2' } });
     routed.stubs.a.on(
