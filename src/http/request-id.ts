@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { keyShapedSource } from '../key-shapes.js';
 import { headerText } from './headers.js';
 
 /**
@@ -16,10 +17,10 @@ export const requestIdHeader = 'x-request-id';
 const acceptable = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
 /**
- * Shaped like an API key (the shape upstream/redact.ts takes out of every log line): a caller
- * pasting a key as its id would see it echoed, sent upstream, and logged as `[redacted]`.
+ * Shaped like a credential (what the scrubber takes out of every log line): a caller pasting a key
+ * as its id would see it echoed, sent upstream, and logged as `[redacted]`.
  */
-const keyShaped = /\b(?:sk|pk|rk|sess)-[A-Za-z0-9_.-]{3}/;
+const keyShaped = new RegExp(keyShapedSource);
 
 /** Whether an id (a caller's, an upstream's) may be passed on in headers, bodies and log lines. */
 export function isSaneRequestId(id: string): boolean {

@@ -1,6 +1,7 @@
 import { openSync } from 'node:fs';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
+import { keyShapedSource } from '../key-shapes.js';
 import { redactSecrets, secretFragments, secretTexts } from '../upstream/redact.js';
 
 /** Lines are written once this many bytes wait (one write for a dozen access lines), … */
@@ -59,7 +60,7 @@ function scrubber(secrets: readonly (string | undefined)[]): (line: string) => s
     [
       ...[...fragments].map(escapeRegExp),
       '\\b[Bb][Ee][Aa][Rr][Ee][Rr]\\s',
-      '\\b(?:sk|pk|rk|sess)-[A-Za-z0-9_*.-]{3}',
+      keyShapedSource,
       '\\*\\*\\*',
     ].join('|'),
   );

@@ -1,3 +1,5 @@
+import { keyShapedSource } from '../key-shapes.js';
+
 /**
  * Removes key material from text that may leave the process (error messages, log lines). Upstreams
  * echo parts of a rejected key ("Incorrect API key provided: sk-abc****wxyz"), so the exact secret
@@ -7,7 +9,7 @@
 // Each pattern below runs in linear time: a fixed prefix, then greedy runs that nothing follows.
 // `\S*\*{3,}\S*` did not (every start in a long run of non-space rescanned the run), so masked
 // fragments are found as whole non-space runs that contain `***` instead: the same matches.
-const KEY_SHAPED = /\b(?:sk|pk|rk|sess)-[A-Za-z0-9_*.-]{3,}/g;
+const KEY_SHAPED = new RegExp(keyShapedSource, 'g');
 const NON_SPACE_RUN = /\S+/g;
 const BEARER = /\bBearer\s+[A-Za-z0-9._~+/=-]+/gi;
 

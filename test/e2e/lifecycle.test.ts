@@ -76,7 +76,9 @@ describe('/readyz of a store that is down', () => {
         limiter: {
           ...createMemoryRateLimiter(),
           ping: async () => {
-            throw new Error('Rate limit store redis://:hunter2@10.0.0.7:6379 is unavailable: ECONNREFUSED');
+            throw new Error(
+              'Rate limit store redis://:hunter2@10.0.0.7:6379 is unavailable: connect ECONNREFUSED 10.0.0.7:6379',
+            );
           },
         },
       },
@@ -84,7 +86,9 @@ describe('/readyz of a store that is down', () => {
     try {
       const { status, json } = await readyz(stubbed.app.origin);
       expect(status).toBe(503);
-      expect(json.checks.rateLimiter).toBe('Rate limit store (its URL) is unavailable: ECONNREFUSED');
+      expect(json.checks.rateLimiter).toBe(
+        'Rate limit store (its URL) is unavailable: connect ECONNREFUSED (its address)',
+      );
     } finally {
       await stopStubbedApp(stubbed);
     }

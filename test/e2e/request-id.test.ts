@@ -41,6 +41,7 @@ describe('request ids', () => {
       'bad id\r\nx-evil: 1',
       '<script>',
       'sk-proj-CLIENTsecretBBBB0123',
+      'AKIAIOSFODNN7EXAMPLE',
     ]) {
       const response = await stubbed.app.post(
         '{ __typename }',
@@ -52,7 +53,7 @@ describe('request ids', () => {
       expect(response.json.extensions.requestId).toBe(id);
       ids.add(id);
     }
-    expect(ids.size).toBe(5);
+    expect(ids.size).toBe(6);
   });
 
   it('the REST face answers our id, with the upstream’s beside it', async () => {

@@ -27,6 +27,23 @@ describe('redactSecrets', () => {
     expect(redactSecrets('auth failed for pa55-w0rd-xyz', [databaseUrl])).toBe('auth failed for [redacted]');
   });
 
+  it('removes credentials other services issue: Stripe, GitHub, AWS, Slack, JWTs', () => {
+    const credentials = [
+      'sk_live_51HxAbCdEfGhIjKlMn',
+      'ghp_0123456789abcdefghijABCDEFGHIJ',
+      'github_pat_11ABCDEFG0123456789_abcdefghij',
+      'AKIAIOSFODNN7EXAMPLE',
+      'xoxb-1234567890-abcdefghij',
+      'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U',
+    ];
+    for (const credential of credentials) {
+      expect(redactSecrets(`failed with ${credential} here`, [])).toBe('failed with [redacted] here');
+    }
+    expect(redactSecrets('AKIA alone, ghp_short, eyJ not a token', [])).toBe(
+      'AKIA alone, ghp_short, eyJ not a token',
+    );
+  });
+
   it('removes the masked key fragment OpenAI echoes in its 401', () => {
     const message = JSON.parse(recorded('openai-error-401-invalid-api-key.json')).error.message as string;
     const out = redactSecrets(message, []);
