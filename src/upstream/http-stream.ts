@@ -75,6 +75,7 @@ export async function* streamCompletion(args: StreamCompletionArgs): AsyncGenera
       );
     }
     const finished = new Map<number, boolean>();
+    let reportedUsage = false;
     // Node's decoder keeps characters split across chunks whole (cheaper than a TextDecoder per
     // stream); leaving the loop at [DONE] must not destroy the body: see releaseBody.
     opened.body.setEncoding('utf8');
@@ -87,6 +88,7 @@ export async function* streamCompletion(args: StreamCompletionArgs): AsyncGenera
         break;
       }
       const chunk = parseChunk(data, requestId, args.secrets, args.callOptions.apiKey !== undefined);
+      if (chunk.usage != null) reportedUsage = true;
       for (const choice of chunk.choices) {
         finished.set(choice.index, finished.get(choice.index) === true || choice.finish_reason !== null);
       }
@@ -97,7 +99,9 @@ export async function* streamCompletion(args: StreamCompletionArgs): AsyncGenera
       resetIdle();
     }
     if (!done) throw new UpstreamBadResponseError('The upstream stream ended without [DONE].', { requestId });
-    if ([...finished.values()].some((ended) => !ended)) {
+    // A choice never finished is a cut stream, unless the upstream reported its usage before
+    // [DONE] (some OpenAI-compatible servers leave finish_reason out, but count what they made).
+    if (!reportedUsage && [...finished.values()].some((ended) => !ended)) {
       throw new UpstreamBadResponseError('The upstream stream ended without a finish reason.', { requestId });
     }
   } catch (error) {

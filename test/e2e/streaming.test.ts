@@ -210,6 +210,17 @@ describe('stream failures', () => {
     expect(codes).toEqual(['UPSTREAM_BAD_RESPONSE']);
   });
 
+  it('a stream with no finish reason but its usage before [DONE] ends normally (some servers leave it out)', async () => {
+    const first = recorded('openai-stream-basic.sse').split('\n\n')[0];
+    const usage =
+      'data: {"id":"x","object":"text_completion","created":1,"model":"gpt-3.5-turbo-instruct","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}';
+    const { codes, events: got } = await failure(
+      reply.sse([`${first}\n\n`, `${usage}\n\n`, 'data: [DONE]\n\n']),
+    );
+    expect(codes).toEqual([]);
+    expect(got.filter((e) => e.data?.completionStream)).toHaveLength(1);
+  });
+
   it('an error payload mid-stream is mapped with the usual codes', async () => {
     const first = recorded('openai-stream-basic.sse').split('\n\n')[0];
     const { codes } = await failure(
