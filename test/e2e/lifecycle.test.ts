@@ -70,7 +70,7 @@ describe('/readyz', () => {
 });
 
 describe('/readyz of a store that is down', () => {
-  it('says which check failed without the store URL', async () => {
+  it('says which check failed, in one word: no URL, host or address of the store', async () => {
     const stubbed = await startStubbedApp({
       app: {
         limiter: {
@@ -86,9 +86,7 @@ describe('/readyz of a store that is down', () => {
     try {
       const { status, json } = await readyz(stubbed.app.origin);
       expect(status).toBe(503);
-      expect(json.checks.rateLimiter).toBe(
-        'Rate limit store (its URL) is unavailable: connect ECONNREFUSED (its address)',
-      );
+      expect(json.checks.rateLimiter).toBe('unavailable');
     } finally {
       await stopStubbedApp(stubbed);
     }
