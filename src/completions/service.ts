@@ -2,6 +2,7 @@ import { anonymousClient } from '../auth/client-keys.js';
 import { errorCodes } from '../error-codes.js';
 import type { CallOptions, CompletionsProvider, ProviderCompletion, ServedBy } from '../upstream/provider.js';
 import type { WireCompletionResponse } from '../upstream/wire.js';
+import { PromptCounter } from './cost.js';
 import { toCompletion } from './mapping.js';
 import type { Completion, CompletionRequestInput } from './model.js';
 import {
@@ -231,9 +232,14 @@ export function createCompletionsService(deps: {
     const wire = askedUsage
       ? call.wire
       : { ...call.wire, stream_options: { ...call.wire.stream_options, include_usage: true } };
+    // Without the upstream's usage (a cut stream, a server that sends none), what arrived is
+    // counted with the estimate's tokenizer: a chunk may carry many tokens. At least one a piece.
+    let delivered = '';
+    const arrived = () => Math.max(pieces, new PromptCounter().count(delivered));
     const settle = async () => {
       settled = true;
-      report(options, watch, model, await charge.settle(model, usage, pieces), servedBy ? { servedBy } : {});
+      const settlement = await charge.settle(model, usage, usage == null ? arrived() : pieces);
+      report(options, watch, model, settlement, servedBy ? { servedBy } : {});
     };
     try {
       for await (const chunk of provider.stream(wire, callOptions(options, watch, call, served))) {
@@ -241,6 +247,7 @@ export function createCompletionsService(deps: {
         model = chunk.model;
         usage = chunk.usage ?? usage;
         pieces += chunk.choices.length;
+        for (const choice of chunk.choices) delivered += choice.text ?? '';
         if (!askedUsage && chunk.usage != null && chunk.choices.length === 0) {
           // Asked for the budget's sake only: settled, and not shown to a caller that did not ask.
           await settle();
@@ -265,7 +272,7 @@ export function createCompletionsService(deps: {
       // A failure after the usage was settled (a broken [DONE]) is not charged twice.
       if (!settled) {
         watch?.failed(error);
-        await charge.fail(error, model, pieces);
+        await charge.fail(error, model, arrived());
       }
       // What arrived before the failure is delivered, then the failure.
       if (held !== undefined) yield held;

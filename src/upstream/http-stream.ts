@@ -88,6 +88,12 @@ export async function* streamCompletion(args: StreamCompletionArgs): AsyncGenera
         break;
       }
       const chunk = parseChunk(data, requestId, args.secrets, args.callOptions.apiKey !== undefined);
+      // The usage counts the whole stream: text after it would go uncounted (and unbilled).
+      if (reportedUsage && chunk.choices.length > 0) {
+        throw new UpstreamBadResponseError('The upstream sent text after the usage of its stream.', {
+          requestId,
+        });
+      }
       if (chunk.usage != null) reportedUsage = true;
       for (const choice of chunk.choices) {
         finished.set(choice.index, finished.get(choice.index) === true || choice.finish_reason !== null);

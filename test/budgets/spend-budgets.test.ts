@@ -216,6 +216,25 @@ describe('a stream that fails after it delivered text', () => {
   });
 });
 
+describe('a stream cut short without its usage', () => {
+  it('is charged the tokens of the text that arrived, not one per chunk (a chunk may carry many)', async () => {
+    const { stub, app } = await start('budget=13tokens/day');
+    const chunk =
+      'data: {"id":"x","object":"text_completion","created":1,"model":"gpt-3.5-turbo-instruct","choices":[{"text":" one two three four five six seven eight","index":0,"logprobs":null,"finish_reason":null}]}\n\n';
+    stub.on('POST', '/completions', reply.sse([chunk]), reply.completionOrStream());
+    const stream = await fetch(`${app.origin}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth },
+      body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'hi', max_tokens: 10, stream: true }),
+    });
+    expect(await stream.text()).toContain('one two three');
+    // 1 prompt token + the 8 tokens that arrived (2 before: one per chunk); 9 + 5 > 13.
+    const { json } = await app.post(createCompletion, { input }, auth);
+    expect(json.errors[0].extensions).toMatchObject({ code: 'BUDGET_EXCEEDED', spent: 9 });
+    expect(stub.hits('/completions')).toBe(1);
+  });
+});
+
 describe('USD budgets and model names without a price', () => {
   it.each([
     ['an unpriced name (a deployment alias)', 'gpt-35-turbo-instruct'],

@@ -221,6 +221,17 @@ describe('stream failures', () => {
     expect(got.filter((e) => e.data?.completionStream)).toHaveLength(1);
   });
 
+  it('text after the usage chunk (which would go unbilled) ends the stream as UPSTREAM_BAD_RESPONSE', async () => {
+    const first = recorded('openai-stream-basic.sse').split('\n\n')[0];
+    const usage =
+      'data: {"id":"x","object":"text_completion","created":1,"model":"gpt-3.5-turbo-instruct","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}';
+    const { codes, events: got } = await failure(
+      reply.sse([`${first}\n\n`, `${usage}\n\n`, `${first}\n\n`, `${first}\n\n`, 'data: [DONE]\n\n']),
+    );
+    expect(codes).toEqual(['UPSTREAM_BAD_RESPONSE']);
+    expect(got.filter((e) => e.data?.completionStream)).toHaveLength(1);
+  });
+
   it('an error payload mid-stream is mapped with the usual codes', async () => {
     const first = recorded('openai-stream-basic.sse').split('\n\n')[0];
     const { codes } = await failure(
