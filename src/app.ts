@@ -6,7 +6,7 @@ import { prepareFromWire } from './completions/prepare.js';
 import { configDefaults, type OperationLimits } from './config.js';
 import { errorCodes } from './errors.js';
 import { enforceBodyCap, sendPayloadTooLarge } from './http/body-limit.js';
-import { createCorsPolicy, hostAllowed } from './http/cors.js';
+import { createCorsPolicy, foreignHostMessage, hostAllowed } from './http/cors.js';
 import { createGraphiqlAssetsRoute } from './http/graphiql.js';
 import { headerText } from './http/headers.js';
 import { createMetricsRoute } from './http/metrics-route.js';
@@ -14,6 +14,7 @@ import { createPlaygroundRoute } from './http/playground.js';
 import { createReadinessRoute } from './http/readiness.js';
 import { requestIdHeader, requestIdOf } from './http/request-id.js';
 import type { RouteHandler } from './http/route.js';
+import { sendError } from './http/send-error.js';
 import { createPersistedDocuments } from './plugins/persisted-documents.js';
 import { upstreamKeyHeader } from './request-context.js';
 import { createOpenAiCompatHandler } from './rest/openai-compat.js';
@@ -76,15 +77,6 @@ export interface App {
    * resolves once the writes of calls already paid for (ledger, settlements) are done.
    */
   close(graceMs?: number): Promise<void>;
-}
-
-function sendRefusal(res: ServerResponse, status: number, message: string, code: string): void {
-  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-  });
-  res.end(body);
 }
 
 export function createApp(deps: AppDeps): App {
@@ -205,17 +197,12 @@ export function createApp(deps: AppDeps): App {
     try {
       // A Host this server does not answer to (DNS rebinding, or a wrong name): nothing runs.
       if (!hostAllowed(cors, req)) {
-        return sendRefusal(
-          res,
-          421,
-          'This server does not answer to that Host name.',
-          errorCodes.misdirectedRequest,
-        );
+        return sendError(res, 421, errorCodes.misdirectedRequest, foreignHostMessage);
       }
       // An absolute-form (`http://host/graphql`) or `*` target: a proxy's request, not ours (and
       // yoga's URL parsing throws on it).
       if (!req.url?.startsWith('/')) {
-        return sendRefusal(res, 400, 'The request target must be a path.', errorCodes.badRequest);
+        return sendError(res, 400, errorCodes.badRequest, 'The request target must be a path.');
       }
       for (const route of routes) {
         const answered = route(req, res);

@@ -64,9 +64,9 @@ export function parseClientKeys(text: string): ClientKeyEntry[] {
       );
     }
     attributesOf.set(name.toLowerCase(), { name, attributes: attributeText });
-    if (hashes.has(match[2].toLowerCase()))
-      throw new ClientKeyError(`client ${name}: this key is listed twice`);
-    hashes.add(match[2].toLowerCase());
+    const sha256 = match[2].toLowerCase();
+    if (hashes.has(sha256)) throw new ClientKeyError(`client ${name}: this key is listed twice`);
+    hashes.add(sha256);
     let policy: KeyPolicy | undefined;
     try {
       policy = parseKeyPolicy(attributes);
@@ -74,7 +74,7 @@ export function parseClientKeys(text: string): ClientKeyEntry[] {
       if (!(error instanceof KeyPolicyError)) throw error;
       throw new ClientKeyError(`client ${match[1]}: ${error.message}`);
     }
-    entries.push({ name: match[1], sha256: match[2].toLowerCase(), ...(policy ? { policy } : {}) });
+    entries.push({ name, sha256, ...(policy ? { policy } : {}) });
   }
   return entries;
 }

@@ -31,6 +31,9 @@ export function isLoopback(address: string): boolean {
   );
 }
 
+/** What a request to a Host this server does not answer to is told (DNS rebinding, or a wrong name). */
+export const foreignHostMessage = 'This server does not answer to that Host name.';
+
 /** Whether the request's Host header names this server (always, when the policy knows no names). */
 export function hostAllowed(policy: CorsPolicy, req: IncomingMessage): boolean {
   if (policy.hosts === undefined) return true;

@@ -2,9 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { errorCodes } from '../error-codes.js';
-import { createCorsPolicy, hostAllowed } from './cors.js';
+import { createCorsPolicy, foreignHostMessage, hostAllowed } from './cors.js';
 import { headerText } from './headers.js';
 import type { RouteHandler } from './route.js';
+import { sendError } from './send-error.js';
 
 /**
  * `GET /metrics` in the Prometheus text format. Open when the service is (no client keys); with
@@ -23,15 +24,15 @@ function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
-function sendJson(res: ServerResponse, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    ...(status === 401 ? { 'www-authenticate': 'Bearer realm="metrics"' } : {}),
-  });
-  res.end(body);
-}
+/** A scraper without the token is told which scheme to use. */
+const sendJson = (res: ServerResponse, status: number, code: string, message: string) =>
+  sendError(
+    res,
+    status,
+    code,
+    message,
+    status === 401 ? { 'www-authenticate': 'Bearer realm="metrics"' } : {},
+  );
 
 export function createMetricsRoute(deps: MetricsRouteDeps): RouteHandler {
   const expected = deps.token === undefined ? undefined : digest(`Bearer ${deps.token}`);
@@ -88,7 +89,7 @@ export function createMetricsServer(
   const hosts = createCorsPolicy([], allowedHosts);
   return createServer(async (req, res) => {
     if (!hostAllowed(hosts, req)) {
-      sendJson(res, 421, errorCodes.misdirectedRequest, 'This server does not answer to that Host name.');
+      sendJson(res, 421, errorCodes.misdirectedRequest, foreignHostMessage);
       return;
     }
     if (!(await route(req, res)))

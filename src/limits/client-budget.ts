@@ -236,7 +236,7 @@ export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {
         },
         async fail(error, model, completionTokensSoFar) {
           // A stream that delivered text and then failed was billed for that text, whatever the error.
-          if (billedNothing(error) && !(completionTokensSoFar !== undefined && completionTokensSoFar > 0)) {
+          if (billedNothing(error) && !((completionTokensSoFar ?? 0) > 0)) {
             await reservation
               .release()
               .catch((releaseError: unknown) =>

@@ -11,9 +11,6 @@ import type { RouterClock } from './clock.js';
 import type { DeploymentSpec } from './config-file.js';
 import { RateBucket } from './rate-budget.js';
 
-/** The longest a deployment's 429 Retry-After takes it out of rotation; it is asked again after. */
-export const MAX_RATE_LIMIT_PAUSE_SECONDS = 300;
-
 /**
  * One deployment at run time: its provider (own connection pool), its own circuit breaker and
  * cool-down, its rate budget and the calls it has in flight. `admit` decides at once whether a
@@ -117,9 +114,8 @@ export class Deployment {
           // A refused call used no tokens; the request itself still counts against rpm.
           this.tokens?.adjust(estimatedTokens);
           if (error instanceof UpstreamRateLimitError && error.retryAfterSeconds !== undefined) {
-            // Bounded: one answer asking for years would bench the deployment until a restart.
-            const seconds = Math.min(error.retryAfterSeconds, MAX_RATE_LIMIT_PAUSE_SECONDS);
-            this.rateLimitedUntil = this.clock.now() + seconds * 1000;
+            // Bounded where the upstream's header is read (MAX_RETRY_AFTER_SECONDS).
+            this.rateLimitedUntil = this.clock.now() + error.retryAfterSeconds * 1000;
           }
         }),
       abandon: () =>

@@ -63,6 +63,12 @@ export interface ErrorResponseContext {
 }
 
 /**
+ * The longest wait an upstream's 429 is believed for: clients are told it, and routing takes the
+ * deployment out of rotation for it (one answer asking for years would bench it until a restart).
+ */
+export const MAX_RETRY_AFTER_SECONDS = 300;
+
+/**
  * An upstream's `code` or `param` when it is a short identifier that holds no secret, else
  * undefined: both reach clients, logs and spans as they are, so an upstream echoing a key in them
  * (or any text) must not carry it there.
@@ -116,8 +122,7 @@ export function errorFromResponse(context: ErrorResponseContext): UpstreamError 
         retryAfterSeconds:
           quota || context.retryAfterMs === undefined
             ? undefined
-            : // Passed to clients and to routing: an upstream asking for years is not believed.
-              Math.min(300, Math.max(1, Math.ceil(context.retryAfterMs / 1000))),
+            : Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Math.ceil(context.retryAfterMs / 1000))),
       },
     );
   }
