@@ -113,9 +113,30 @@ function callOptions(
   call: PreparedCompletion,
   onServed: (served: ServedBy) => void,
 ): CallOptions {
-  const { onStoreFailure: _store, onWarning: _warning, onUsage: _usage, trace: _trace, ...rest } = options;
-  return { ...rest, ...watch?.callOptions, estimatedTokens: call.estimate.totalTokens, onServed };
+  // Field by field: an object rest that leaves keys out took V8's slow path (~6 µs a call).
+  const provider: CallOptions = { estimatedTokens: call.estimate.totalTokens, onServed };
+  if (options.signal !== undefined) provider.signal = options.signal;
+  if (options.client !== undefined) provider.client = options.client;
+  if (options.apiKey !== undefined) provider.apiKey = options.apiKey;
+  if (options.requestId !== undefined) provider.requestId = options.requestId;
+  const traceHeaders = watch?.callOptions.traceHeaders ?? options.traceHeaders;
+  if (traceHeaders !== undefined) provider.traceHeaders = traceHeaders;
+  const onAttempt = watch?.callOptions.onAttempt ?? options.onAttempt;
+  if (onAttempt !== undefined) provider.onAttempt = onAttempt;
+  return provider;
 }
+
+/** Every option the provider takes, so that a new one is not left behind by callOptions above. */
+const _providerOptions = {
+  signal: true,
+  client: true,
+  apiKey: true,
+  requestId: true,
+  traceHeaders: true,
+  onAttempt: true,
+  estimatedTokens: true,
+  onServed: true,
+} satisfies Record<keyof CallOptions, true>;
 
 export function createCompletionsService(deps: {
   provider: CompletionsProvider;

@@ -77,7 +77,13 @@ function sendJson(
 function sendError(res: ServerResponse, err: unknown): void {
   const mapped = mapError(err);
   if (res.destroyed) return;
-  sendJson(res, mapped.status, mapped.body, mapped.headers);
+  // A body over the cap is not read to its end to keep the connection alive.
+  sendJson(
+    res,
+    mapped.status,
+    mapped.body,
+    mapped.status === 413 ? { ...mapped.headers, connection: 'close' } : mapped.headers,
+  );
 }
 
 /** Writes one SSE event, waiting for the socket to drain when the client reads slowly. */
@@ -175,7 +181,9 @@ async function handleCompletion(
 ): Promise<string | undefined> {
   const body = await readJsonBody(req, deps.maxBodyBytes ?? 1024 * 1024);
   const call = deps.prepare(parseCompletionRequest(body));
-  const signal = requestSignal(res, deps.shutdown);
+  // Only a stream is ended by the shutdown's grace (a coded event); a plain call is let finish
+  // as the GraphQL route lets it, without a listener on the process-wide signal per request.
+  const signal = requestSignal(res, call.wire.stream === true ? deps.shutdown : undefined);
   const options = { ...caller, signal, requestId: requestIdOf(req), onUsage, trace };
   if (call.wire.stream === true) {
     const chunks = deps.completions.streamChunks(call, options)[Symbol.asyncIterator]();

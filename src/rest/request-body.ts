@@ -4,6 +4,7 @@
  * the injected `validate()`; this only guarantees the types the engine relies on.
  */
 import type { IncomingMessage } from 'node:http';
+import { readLimitedBody } from '../http/body-limit.js';
 import { mediaTypes } from '../http/headers.js';
 import type { WireCompletionRequest, WirePrompt } from '../upstream/wire.js';
 
@@ -30,18 +31,11 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
       'unsupported_media_type',
     );
   }
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBytes) throw new BadRequest(`Request body exceeds ${maxBytes} bytes.`, null, 413);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > maxBytes) throw new BadRequest(`Request body exceeds ${maxBytes} bytes.`, null, 413);
-    chunks.push(buffer);
-  }
+  const body = await readLimitedBody(req, maxBytes);
+  if (body === 'too-large')
+    throw new BadRequest(`Request body exceeds ${maxBytes} bytes.`, null, 413, 'payload_too_large');
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return JSON.parse(body.toString('utf8')) as unknown;
   } catch {
     throw new BadRequest(
       "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your " +

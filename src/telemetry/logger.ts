@@ -1,8 +1,7 @@
 import { openSync } from 'node:fs';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
-import { keyShapedSource } from '../key-shapes.js';
-import { redactSecrets, secretFragments, secretTexts } from '../upstream/redact.js';
+import { redactSecrets, secretsDetector } from '../upstream/redact.js';
 
 /** Lines are written once this many bytes wait (one write for a dozen access lines), … */
 export const logBufferBytes = 4096;
@@ -43,28 +42,10 @@ export function logDestination(
   };
 }
 
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/**
- * What redactSecrets would act on, found in one pass: the secrets and the fragments of them it
- * removes, a bearer token, a key-shaped word, a masked fragment. A line with none of these (an
- * access line, nearly always) is passed as it is; any other goes through redactSecrets.
- */
+/** Lines with nothing redactSecrets would act on (an access line, nearly always) pass as they are. */
 function scrubber(secrets: readonly (string | undefined)[]): (line: string) => string {
-  const fragments = new Set<string>();
-  for (const secret of secretTexts(secrets)) {
-    fragments.add(secret);
-    for (const part of secretFragments(secret)) fragments.add(part);
-  }
-  const suspect = new RegExp(
-    [
-      ...[...fragments].map(escapeRegExp),
-      '\\b[Bb][Ee][Aa][Rr][Ee][Rr]\\s',
-      keyShapedSource,
-      '\\*\\*\\*',
-    ].join('|'),
-  );
-  return (line) => (suspect.test(line) ? redactSecrets(line, secrets) : line);
+  const suspect = secretsDetector(secrets);
+  return (line) => (suspect(line) ? redactSecrets(line, secrets) : line);
 }
 
 /**

@@ -13,7 +13,7 @@ import {
 import { defaultMaxSseLineBytes, type StreamTimeouts, streamCompletion } from './http-stream.js';
 import type { CallOptions, CompletionsProvider, ProviderCompletion } from './provider.js';
 import { discardBody, readBodyText } from './read-body.js';
-import { redactSecrets } from './redact.js';
+import { redactSecrets, secretsDetector } from './redact.js';
 import { checkCompletion, checkModelList, ShapeError } from './response-check.js';
 import {
   type BackoffPolicy,
@@ -74,11 +74,11 @@ const ERROR_BODY_LIMIT = 64 * 1024;
  */
 function upstreamRequestId(
   headers: Record<string, string | string[] | undefined>,
-  secrets: readonly (string | undefined)[],
+  holdsSecret: (text: string) => boolean,
 ): string | undefined {
   const id = headerText(headers['x-request-id']);
   if (id === undefined || !isSaneRequestId(id)) return undefined;
-  return redactSecrets(id, secrets) === id ? id : undefined;
+  return holdsSecret(id) ? undefined : id;
 }
 
 export const defaultBackoff: BackoffPolicy = { baseDelayMs: 500, maxDelayMs: 8_000, maxRetryAfterMs: 20_000 };
@@ -95,6 +95,7 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
   const backoff: BackoffPolicy = { ...defaultBackoff, ...options.backoff };
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const secrets = [options.apiKey];
+  const holdsOurSecret = secretsDetector(secrets);
   const headers: Record<string, string> = {
     accept: 'application/json',
     'user-agent': 'completions-subgraph',
@@ -151,7 +152,10 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
         }
         throw unreachable(error);
       }
-      const requestId = upstreamRequestId(response.headers, callSecrets);
+      const requestId = upstreamRequestId(
+        response.headers,
+        callOptions.apiKey === undefined ? holdsOurSecret : (id) => redactSecrets(id, callSecrets) !== id,
+      );
       if (response.statusCode >= 200 && response.statusCode < 300) {
         onAttempt?.(String(response.statusCode), false);
         return { status: response.statusCode, headers: response.headers, body: response.body, requestId };

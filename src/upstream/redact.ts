@@ -15,6 +15,30 @@ const BEARER = /\bBearer\s+[A-Za-z0-9._~+/=-]+/gi;
 
 export const REDACTED = '[redacted]';
 
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Whether redactSecrets might change a text, in one regex pass built once for these secrets: what
+ * it removes (the secrets, their fragments, a bearer token, a key-shaped word, a masked fragment).
+ * Nearly every text has none of these and is passed as it is, without redactSecrets' passes.
+ */
+export function secretsDetector(secrets: readonly (string | undefined)[]): (text: string) => boolean {
+  const fragments = new Set<string>();
+  for (const secret of secretTexts(secrets)) {
+    fragments.add(secret);
+    for (const part of secretFragments(secret)) fragments.add(part);
+  }
+  const suspect = new RegExp(
+    [
+      ...[...fragments].map(escapeRegExp),
+      '\\b[Bb][Ee][Aa][Rr][Ee][Rr]\\s',
+      keyShapedSource,
+      '\\*\\*\\*',
+    ].join('|'),
+  );
+  return (text) => suspect.test(text);
+}
+
 export function redactSecrets(text: string, secrets: readonly (string | undefined)[] = []): string {
   // Key-shaped words first, whole: a fragment of our own key (its public `sk-proj-` prefix) taken
   // out of another key first would leave that key's body behind.

@@ -156,6 +156,25 @@ describe('HTTP-level abuse', () => {
     await response.body.dump();
   });
 
+  it("the REST face: a chunked body past 1 MiB is a 413 in OpenAI's shape, and the connection ends", async () => {
+    async function* chunks() {
+      for (let i = 0; i < 40; i++) yield Buffer.alloc(64 * 1024, 0x20);
+    }
+    const before = stub.hits();
+    const response = await request(`${app.origin}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Readable.from(chunks()),
+    });
+    expect(response.statusCode).toBe(413);
+    // Not kept alive to drain whatever else the client sends.
+    expect(response.headers.connection).toBe('close');
+    expect(((await response.body.json()) as { error: { code: string } }).error.code).toBe(
+      'payload_too_large',
+    );
+    expect(stub.hits() - before).toBe(0);
+  });
+
   it('a document nested 2,000 deep is a 400, never a 500', async () => {
     const query = `{ ${'a { '.repeat(2000)}b${' }'.repeat(2000)} }`;
     const { status, code, json } = await raw('POST', modern, JSON.stringify({ query }));

@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SamplingDecision, type Span, trace } from '@opentelemetry/api';
+import { isSpanContextValid, ROOT_CONTEXT, SamplingDecision, type Span, trace } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -294,12 +294,15 @@ describe('sampling', () => {
     expect(exported.map((span) => span.traceId).sort()).toEqual(
       recorded.map((span) => span.spanContext().traceId).sort(),
     );
-    // A child of a root that was not picked is not recorded, and keeps its trace.
-    const skipped = spans.find((span) => !recorded.includes(span));
-    const child = tracing.startSpan('call', {}, trace.setSpan(ROOT_CONTEXT, skipped as Span));
-    expect(child.isRecording()).toBe(false);
-    expect(child.spanContext().traceId).toBe(skipped?.spanContext().traceId);
-    expect(child.spanContext().spanId).not.toBe(skipped?.spanContext().spanId);
+    // A root that was not picked is no trace at all (the caller sent none, nothing records it):
+    // its child is not recorded either, not sampled on its own, and nothing goes to the upstream.
+    const skipped = spans.find((span) => !recorded.includes(span)) as Span;
+    expect(isSpanContextValid(skipped.spanContext())).toBe(false);
+    const children = Array.from({ length: 50 }, () =>
+      tracing.startSpan('call', {}, trace.setSpan(ROOT_CONTEXT, skipped)),
+    );
+    expect(children.filter((child) => child.isRecording())).toEqual([]);
+    expect(tracing.headersFor(children[0] as Span)).toEqual({});
     await tracing.shutdown();
   });
 });
