@@ -72,9 +72,9 @@ export interface Tracing {
 
 /**
  * A root the sampler left out, and everything under it: no ids, no span, no `traceparent` for the
- * upstream. Its trace would exist nowhere (the caller sent none, nothing here records it), and
- * making one cost every unsampled operation more than the rest of tracing (3 % of its CPU, in
- * section 7 of the bench). The upstream still gets the request id.
+ * upstream. Its trace would exist nowhere (the caller sent none, nothing here records it), so
+ * its ids, span objects and header were work for nothing on 9 operations in 10 at the production
+ * setting. The upstream still gets the request id.
  */
 const unsampledRoot: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
