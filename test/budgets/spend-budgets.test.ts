@@ -30,6 +30,20 @@ const keys = (attributes: string) =>
 const input = { model: 'gpt-3.5-turbo-instruct', prompt: { text: 'hi' }, maxTokens: 4 };
 const auth = { authorization: `Bearer ${token}` };
 
+/** `POST /v1/completions` as this file's client sends it (`gpt-3.5-turbo-instruct`, prompt `hi`). */
+function postRest(app: StubbedApp['app'], fields: Record<string, unknown>): Promise<Response> {
+  return fetch(`${app.origin}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...auth },
+    body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'hi', ...fields }),
+  });
+}
+
+/** One event of an upstream's completion stream. */
+function streamEvent(fields: string): string {
+  return `data: {"id":"x","object":"text_completion","created":1,"model":"gpt-3.5-turbo-instruct",${fields}}\n\n`;
+}
+
 let running: StubbedApp | undefined;
 afterEach(async () => {
   if (running) await stopStubbedApp(running);
@@ -81,12 +95,7 @@ describe('hard budgets', () => {
 
   it('the REST face refuses the same way: 429 budget_exceeded with retry-after', async () => {
     const { app } = await start('budget=20tokens/day');
-    const post = () =>
-      fetch(`${app.origin}/v1/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...auth },
-        body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'hi', max_tokens: 4 }),
-      });
+    const post = () => postRest(app, { max_tokens: 4 });
     expect((await post()).status).toBe(200);
     const refused = await post();
     expect(refused.status).toBe(429);
@@ -118,11 +127,7 @@ describe('allowed models', () => {
       code: 'MODEL_NOT_ALLOWED',
       model: 'gpt-3.5-turbo-instruct',
     });
-    const rest = await fetch(`${app.origin}/v1/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...auth },
-      body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'hi' }),
-    });
+    const rest = await postRest(app, {});
     expect(rest.status).toBe(403);
     expect((await rest.json()).error).toMatchObject({ code: 'model_not_allowed', param: 'model' });
     expect(stub.hits('/completions')).toBe(0);
@@ -146,21 +151,17 @@ describe('allowed models', () => {
 describe('streams are never billed as 0', () => {
   it('the upstream is asked for usage; the caller that did not ask does not see the usage chunk', async () => {
     const { stub, app } = await start('budget=44tokens/day');
-    const usageChunk =
-      'data: {"id":"x","object":"text_completion","created":1,"model":"gpt-3.5-turbo-instruct","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":30,"total_tokens":40}}\n\n';
-    const finish =
-      'data: {"id":"x","object":"text_completion","created":1,"model":"gpt-3.5-turbo-instruct","choices":[{"text":"!","index":0,"logprobs":null,"finish_reason":"length"}]}\n\n';
+    const usageChunk = streamEvent(
+      '"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":30,"total_tokens":40}',
+    );
+    const finish = streamEvent('"choices":[{"text":"!","index":0,"logprobs":null,"finish_reason":"length"}]');
     stub.on(
       'POST',
       '/completions',
       reply.sse([finish, usageChunk, 'data: [DONE]\n\n']),
       reply.completionOrStream(),
     );
-    const response = await fetch(`${app.origin}/v1/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...auth },
-      body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'hi', max_tokens: 4, stream: true }),
-    });
+    const response = await postRest(app, { max_tokens: 4, stream: true });
     const text = await response.text();
     expect(text).toContain('"finish_reason":"length"');
     expect(text).not.toContain('total_tokens');
@@ -175,11 +176,7 @@ describe('a stream whose upstream sends no usage', () => {
   it('is charged its prompt and one token per streamed piece, never 0', async () => {
     const { stub, app } = await start('budget=14tokens/day');
     // The recorded stream: 7 pieces, no usage chunk although asked.
-    const events = await fetch(`${app.origin}/v1/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...auth },
-      body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'hi', max_tokens: 4, stream: true }),
-    });
+    const events = await postRest(app, { max_tokens: 4, stream: true });
     expect(await events.text()).toContain('[DONE]');
     // The stream: 1 prompt token + 7 pieces = 8. A call reserves 5 (13 fits) and settles at 22: 30
     // (22 had the stream been billed as 0); then 30 + 5 > 14.
@@ -194,7 +191,7 @@ describe('a stream that fails after it delivered text', () => {
   it('is charged its prompt and what arrived, whatever the error says (vLLM ends streams so)', async () => {
     const { stub, app } = await start('budget=25tokens/day');
     const piece = (text: string) =>
-      `data: {"id":"x","object":"text_completion","created":1,"model":"gpt-3.5-turbo-instruct","choices":[{"text":"${text}","index":0,"logprobs":null,"finish_reason":null}]}\n\n`;
+      streamEvent(`"choices":[{"text":"${text}","index":0,"logprobs":null,"finish_reason":null}]`);
     const failure =
       'data: {"error":{"message":"The generation failed","type":"invalid_request_error","code":400}}\n\n';
     stub.on(
@@ -203,11 +200,7 @@ describe('a stream that fails after it delivered text', () => {
       reply.sse([...Array.from({ length: 20 }, () => piece('a')), failure]),
       reply.completionOrStream(),
     );
-    const stream = await fetch(`${app.origin}/v1/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...auth },
-      body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'hi', max_tokens: 20, stream: true }),
-    });
+    const stream = await postRest(app, { max_tokens: 20, stream: true });
     expect((await stream.text()).match(/"text":"a"/g)).toHaveLength(20);
     // 1 prompt token + 20 pieces = 21 (0 before: the error was taken as "billed nothing"); 21 + 5 > 25.
     const { json } = await app.post(createCompletion, { input }, auth);
@@ -219,14 +212,11 @@ describe('a stream that fails after it delivered text', () => {
 describe('a stream cut short without its usage', () => {
   it('is charged the tokens of the text that arrived, not one per chunk (a chunk may carry many)', async () => {
     const { stub, app } = await start('budget=13tokens/day');
-    const chunk =
-      'data: {"id":"x","object":"text_completion","created":1,"model":"gpt-3.5-turbo-instruct","choices":[{"text":" one two three four five six seven eight","index":0,"logprobs":null,"finish_reason":null}]}\n\n';
+    const chunk = streamEvent(
+      '"choices":[{"text":" one two three four five six seven eight","index":0,"logprobs":null,"finish_reason":null}]',
+    );
     stub.on('POST', '/completions', reply.sse([chunk]), reply.completionOrStream());
-    const stream = await fetch(`${app.origin}/v1/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...auth },
-      body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'hi', max_tokens: 10, stream: true }),
-    });
+    const stream = await postRest(app, { max_tokens: 10, stream: true });
     expect(await stream.text()).toContain('one two three');
     // 1 prompt token + the 8 tokens that arrived (2 before: one per chunk); 9 + 5 > 13.
     const { json } = await app.post(createCompletion, { input }, auth);
