@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { type ExecutionResult, GraphQLError, getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
@@ -85,7 +85,7 @@ export function useOperationTelemetry(deps: OperationTelemetryDeps): Plugin {
         if (name !== undefined) span.setAttribute('graphql.operation.name', name);
       }
       // The paid calls' spans hang from this one (read by completionCallOptions).
-      context.trace = trace.setSpan(parent, span);
+      context.trace = tracing.withSpan(parent, span);
     }
     let outcome = 'OK';
     let firstEventMs: number | undefined;

@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { type Logger, pino } from 'pino';
 import type { CallUsage } from '../completions/service.js';
 import type { RestAccess, RestObservation } from '../rest/openai-compat.js';
+import { detectorOf } from './logger.js';
 import type { Tracing } from './tracing.js';
 
 /** One operation as its access line tells it. */
@@ -165,7 +166,26 @@ export function logAccess(logger: Logger, entry: AccessEntry): void {
   const internals = logger as unknown as Internals;
   const line = `${(internals[lsCacheSym] as Record<number, string>)[30]}${(internals[timeSym] as () => string)()}${internals[chindingsSym] as string}${fields(entry, summary)},"msg":"operation"${internals[endSym] as string}`;
   const hook = (internals[hooksSym] as { streamWrite?: (line: string) => string } | undefined)?.streamWrite;
-  (internals[streamSym] as { write(line: string): void }).write(hook === undefined ? line : hook(line));
+  const clean = hook === undefined || outsideTextPasses(entry, summary, detectorOf(hook));
+  (internals[streamSym] as { write(line: string): void }).write(clean ? line : hook(line));
+}
+
+/**
+ * Whether the scrubber would leave the line as it is, tested on the fields whose text comes from
+ * outside (ids, names, codes, models): the rest is numbers and the service's own words, and the
+ * whole line cost several times as long to test. Unknown hooks are run on the whole line.
+ */
+function outsideTextPasses(
+  entry: AccessEntry,
+  summary: CallSummary,
+  suspect: ((text: string) => boolean) | undefined,
+): boolean {
+  if (suspect === undefined) return false;
+  const texts = [entry.requestId, entry.client, entry.operation.name, entry.outcome];
+  for (const text of texts) if (text !== undefined && suspect(text)) return false;
+  for (const list of [summary.models, summary.deployments])
+    for (const text of list ?? []) if (suspect(text)) return false;
+  return true;
 }
 
 /**
@@ -183,7 +203,7 @@ export function restObserver(logger: Logger, tracing?: Tracing): (req: IncomingM
       parent,
     );
     return {
-      trace: trace.setSpan(parent, span),
+      trace: tracing.withSpan(parent, span),
       answered(entry) {
         span.setAttribute('http.response.status_code', entry.status);
         if (entry.outcome !== 'OK') {

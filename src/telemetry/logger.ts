@@ -42,10 +42,23 @@ export function logDestination(
   };
 }
 
+/** The logger's secret scrubber, with the test it starts with (see detectorOf). */
+type Scrubber = ((line: string) => string) & { readonly suspect: (text: string) => boolean };
+
 /** Lines with nothing redactSecrets would act on (an access line, nearly always) pass as they are. */
-function scrubber(secrets: readonly (string | undefined)[]): (line: string) => string {
+function scrubber(secrets: readonly (string | undefined)[]): Scrubber {
   const suspect = secretsDetector(secrets);
-  return (line) => (suspect(line) ? redactSecrets(line, secrets) : line);
+  return Object.assign((line: string) => (suspect(line) ? redactSecrets(line, secrets) : line), { suspect });
+}
+
+/**
+ * When `hook` is createLogger's scrubber, the test that decides whether it changes a text: a line
+ * written by the service itself passes it when the parts of it that come from outside (a client's,
+ * an upstream's text) do, so the access line tests those parts instead of the whole line.
+ */
+export function detectorOf(hook: unknown): ((text: string) => boolean) | undefined {
+  const suspect = (hook as Partial<Scrubber> | undefined)?.suspect;
+  return typeof hook === 'function' && typeof suspect === 'function' ? suspect : undefined;
 }
 
 /**

@@ -1,6 +1,11 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { BoundedLabel } from './bounded-label.js';
-import { Counter as FastCounter, Histogram as FastHistogram } from './series.js';
+import {
+  type CounterSeries,
+  Counter as FastCounter,
+  Histogram as FastHistogram,
+  type HistogramSeries,
+} from './series.js';
 
 /**
  * The service's Prometheus metrics. The GenAI ones follow the OpenTelemetry GenAI semantic
@@ -166,10 +171,33 @@ export function createMetrics(options: { knownOperationNames?: Iterable<string> 
     const key = genAiKey(a);
     return histogram.find(key) ?? histogram.add(key, labels(a));
   };
-  const tokens = (a: GenAiAttributes, type: 'input' | 'output') => {
-    const key = `${type}\u0000${genAiKey(a)}`;
-    return tokenUsage.find(key) ?? tokenUsage.add(key, { ...labels(a), gen_ai_token_type: type });
+  // What a finished call observes, found by one key (not one per histogram); a series is added on
+  // its first observation, as elsewhere (a failed call has no token series).
+  interface CallSeries {
+    readonly key: string;
+    readonly attributes: GenAiAttributes;
+    duration?: HistogramSeries;
+    input?: HistogramSeries;
+    output?: HistogramSeries;
+  }
+  const calls = new Map<string, CallSeries>();
+  const callSeries = (attributes: GenAiAttributes): CallSeries => {
+    const key = genAiKey(attributes);
+    let found = calls.get(key);
+    if (found === undefined) {
+      found = { key, attributes };
+      calls.set(key, found);
+    }
+    return found;
   };
+  const tokens = (series: CallSeries, type: 'input' | 'output') => {
+    const key = `${type}\u0000${series.key}`;
+    return (
+      tokenUsage.find(key) ?? tokenUsage.add(key, { ...labels(series.attributes), gen_ai_token_type: type })
+    );
+  };
+  // Upstream attempts by status: [not retried, retried].
+  const attemptSeries = new Map<string, (CounterSeries | undefined)[]>();
 
   return {
     registry,
@@ -178,10 +206,14 @@ export function createMetrics(options: { knownOperationNames?: Iterable<string> 
       webSockets = count;
     },
     call(attributes, seconds, used) {
-      genAi(duration, attributes).observe(seconds);
+      const series = callSeries(attributes);
+      series.duration ??= duration.find(series.key) ?? duration.add(series.key, labels(attributes));
+      series.duration.observe(seconds);
       if (used === undefined) return;
-      tokens(attributes, 'input').observe(used.input);
-      tokens(attributes, 'output').observe(used.output);
+      series.input ??= tokens(series, 'input');
+      series.input.observe(used.input);
+      series.output ??= tokens(series, 'output');
+      series.output.observe(used.output);
     },
     firstChunk: (attributes, seconds) => genAi(timeToFirstChunk, attributes).observe(seconds),
     nextChunk: (attributes, seconds) => genAi(timePerChunk, attributes).observe(seconds),
@@ -195,8 +227,18 @@ export function createMetrics(options: { knownOperationNames?: Iterable<string> 
       series.observe(seconds);
     },
     upstreamAttempt(status, retried) {
-      const key = retried ? `${status}\u0000true` : `${status}\u0000false`;
-      (attempts.find(key) ?? attempts.add(key, { status, retried: String(retried) })).inc();
+      let pair = attemptSeries.get(status);
+      if (pair === undefined) {
+        pair = [undefined, undefined];
+        attemptSeries.set(status, pair);
+      }
+      const index = retried ? 1 : 0;
+      let series = pair[index];
+      if (series === undefined) {
+        series = attempts.add(`${status}\u0000${retried}`, { status, retried: String(retried) });
+        pair[index] = series;
+      }
+      series.inc();
     },
     rateLimitRefusal: (limit) => refusals.inc({ limit }),
     writeFailure: (store) => writeFailures.inc({ store }),

@@ -36,6 +36,12 @@ export class HistogramSeries {
     this.sum += value;
     this.count += 1;
   }
+
+  zero(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
 }
 
 /** What prom-client's Registry reads of a metric (the shape its own metrics give). */
@@ -50,7 +56,7 @@ interface MetricValue {
  * What a histogram and a counter share: their series by key, registered with prom-client's Registry
  * (which reads `get()`), found by key, added on first use, cleared by `reset()`.
  */
-abstract class SeriesMetric<S extends { readonly labels: Labels }> {
+abstract class SeriesMetric<S extends { readonly labels: Labels; zero(): void }> {
   readonly aggregator = 'sum';
   protected readonly series = new Map<string, S>();
   abstract readonly type: 'histogram' | 'counter';
@@ -85,8 +91,12 @@ abstract class SeriesMetric<S extends { readonly labels: Labels }> {
     };
   }
 
+  /**
+   * Every series back to zero. They are kept, not dropped: callers hold series they found (a call's
+   * GenAI series), and what they observe after a reset must still be exported.
+   */
   reset(): void {
-    this.series.clear();
+    for (const series of this.series.values()) series.zero();
   }
 
   protected abstract create(labels: Labels): S;
@@ -149,6 +159,10 @@ export class CounterSeries {
 
   inc(by = 1): void {
     if (Number.isFinite(by) && by >= 0) this.value += by;
+  }
+
+  zero(): void {
+    this.value = 0;
   }
 }
 

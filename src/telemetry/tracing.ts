@@ -5,9 +5,7 @@ import {
   INVALID_SPAN_CONTEXT,
   isSpanContextValid,
   ROOT_CONTEXT,
-  SamplingDecision,
   type Span,
-  SpanKind,
   type SpanOptions,
   TraceFlags,
   type Tracer,
@@ -60,6 +58,8 @@ export interface Tracing {
    * parent-based sampler never samples, and the caller's trace is passed on.
    */
   startSpan(name: string, options: SpanOptions, parent: Context): Span;
+  /** `parent` with `span` as the current span: the context the spans under it are started in. */
+  withSpan(parent: Context, span: Span): Context;
   /** The caller's trace (W3C `traceparent`), or a new root. */
   extract(headers: IncomingHttpHeaders): Context;
   /** The headers that continue `span`'s trace at the upstream. */
@@ -77,6 +77,55 @@ export interface Tracing {
  * setting. The upstream still gets the request id.
  */
 const unsampledRoot: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+/** The context under an unsampled root: one for every such operation, not a new one each time. */
+const unsampledContext: Context = trace.setSpan(ROOT_CONTEXT, unsampledRoot);
+
+const randomWord = () => (Math.random() * 2 ** 32) >>> 0;
+const idBytes = Buffer.alloc(16);
+
+/**
+ * How roots are picked, as a bound on the value TraceIdRatioBasedSampler reads from a trace id
+ * (its four 32-bit words XORed): a root is sampled when that value is below it. 0: never;
+ * 2^32: always.
+ */
+function rootBound(name: string, arg: number | undefined): number {
+  switch (name) {
+    case 'always_off':
+    case 'parentbased_always_off':
+      return 0;
+    case 'traceidratio':
+    case 'parentbased_traceidratio': {
+      // As samplerFor builds the sampler (no argument: 1) and the SDK reads it (not a number: 0).
+      const ratio = arg === undefined ? 1 : Number.isNaN(arg) ? 0 : Math.min(1, Math.max(0, arg));
+      return ratio === 1 ? 2 ** 32 : Math.floor(ratio * 0xffffffff);
+    }
+    default:
+      return 2 ** 32;
+  }
+}
+
+/**
+ * A root's trace id, or undefined when the root is not sampled. The value the ratio sampler
+ * reads is drawn first, so that the roots left out (9 in 10 at the production setting) cost no id;
+ * a sampled root gets three random words and a fourth that XORs to the drawn value: a uniformly
+ * random id among those the sampler picks, so the SDK, asked about it, decides alike (a test
+ * holds the two to the same decisions).
+ */
+function sampledRootTraceId(bound: number): string | undefined {
+  const drawn = randomWord();
+  if (!(drawn < bound)) return undefined;
+  const a = randomWord();
+  const b = randomWord();
+  const c = randomWord();
+  const d = (drawn ^ a ^ b ^ c) >>> 0;
+  // All-zero is not a valid trace id (a 2^-128 chance): a new draw.
+  if ((a | b | c | d) === 0) return sampledRootTraceId(bound);
+  idBytes.writeUInt32BE(a, 0);
+  idBytes.writeUInt32BE(b, 4);
+  idBytes.writeUInt32BE(c, 8);
+  idBytes.writeUInt32BE(d, 12);
+  return idBytes.toString('hex');
+}
 
 /** The samplers that do not follow the parent's decision (the rest, the default included, do). */
 const samplers = ['always_on', 'always_off', 'traceidratio'];
@@ -152,6 +201,7 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
   const propagator = new W3CTraceContextPropagator();
   const tracer = provider.getTracer('completions-subgraph');
   const parentBased = config.sampler.startsWith('parentbased_') || !samplers.includes(config.sampler);
+  const bound = rootBound(config.sampler, config.samplerArg);
   return {
     tracer,
     startSpan(name, options, parent) {
@@ -168,9 +218,8 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
           ...(context.traceState === undefined ? {} : { traceState: context.traceState }),
         });
       }
-      const traceId = ids.generateTraceId();
-      const sampled = sampler.shouldSample(parent, traceId, name, options.kind ?? SpanKind.INTERNAL, {}, []);
-      if (sampled.decision === SamplingDecision.NOT_RECORD) return unsampledRoot;
+      const traceId = bound >= 2 ** 32 ? ids.generateTraceId() : sampledRootTraceId(bound);
+      if (traceId === undefined) return unsampledRoot;
       sampledTraceId = traceId;
       try {
         return tracer.startSpan(name, options, parent);
@@ -178,6 +227,7 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
         sampledTraceId = undefined;
       }
     },
+    withSpan: (parent, span) => (span === unsampledRoot ? unsampledContext : trace.setSpan(parent, span)),
     captureContent: config.captureContent,
     extract: (headers) =>
       headers.traceparent === undefined

@@ -118,6 +118,26 @@ describe('the access line', () => {
     expect(lines[0]).not.toContain('sk-live-abcdef123');
   });
 
+  // The line is tested on its fields from outside: each of them, when it carries a secret, gets
+  // the whole line scrubbed; the service's own words and numbers never do.
+  const secret = 'hunter2-redis-password';
+  const base = entries[0]?.[1] as AccessEntry;
+  const call = base.calls[0] as AccessEntry['calls'][number];
+  it.each<[string, AccessEntry]>([
+    ['the request id', { ...base, requestId: `id-${secret}` }],
+    ['the operation name', { ...base, operation: { type: 'query', name: `Q ${secret}` } }],
+    ['the outcome', { ...base, outcome: secret }],
+    ['a model an upstream named', { ...base, calls: [{ ...call, model: `echo ${secret}` }] }],
+    ['a deployment', { ...base, calls: [{ ...call, deployment: secret }] }],
+    ['a bearer token', { ...base, operation: { type: 'query', name: 'Bearer abc.def' } }],
+  ])('is scrubbed when %s carries a secret', (_, entry) => {
+    const { lines, destination } = capture();
+    logAccess(createLogger({ level: 'info', secrets: [secret], destination }), entry);
+    expect(lines[0]).toContain('[redacted]');
+    expect(lines[0]).not.toContain(secret);
+    expect(lines[0]).not.toContain('abc.def');
+  });
+
   it('is not written below info', () => {
     const { lines, destination } = capture();
     logAccess(createLogger({ level: 'warn', secrets: [], destination }), entries[0]?.[1] as AccessEntry);

@@ -297,3 +297,27 @@ describe('model labels', () => {
     expect(text).not.toContain('junk-');
   });
 });
+
+describe('a reset registry', () => {
+  it('reads zero, then counts what comes after the reset (a call finds its series once)', async () => {
+    const metrics = createMetrics();
+    const attributes = { providerName: 'openai', requestModel: 'm', responseModel: 'm' };
+    metrics.call(attributes, 0.2, { input: 3, output: 5 });
+    metrics.upstreamAttempt('200', false);
+    metrics.registry.resetMetrics();
+    const reset = await metrics.registry.metrics();
+    expect(sample(reset, 'gen_ai_client_token_usage_sum', { gen_ai_token_type: 'input' })).toBe(0);
+    expect(sample(reset, 'upstream_attempts_total', { status: '200' })).toBe(0);
+    metrics.call(attributes, 0.2, { input: 4, output: 6 });
+    metrics.upstreamAttempt('200', false);
+    metrics.upstreamAttempt('200', true);
+    const text = await metrics.registry.metrics();
+    expect(sample(text, 'gen_ai_client_token_usage_sum', { gen_ai_token_type: 'input' })).toBe(4);
+    expect(sample(text, 'gen_ai_client_token_usage_sum', { gen_ai_token_type: 'output' })).toBe(6);
+    expect(
+      sample(text, 'gen_ai_client_operation_duration_seconds_count', { gen_ai_request_model: 'm' }),
+    ).toBe(1);
+    expect(sample(text, 'upstream_attempts_total', { status: '200', retried: 'false' })).toBe(1);
+    expect(sample(text, 'upstream_attempts_total', { status: '200', retried: 'true' })).toBe(1);
+  });
+});

@@ -254,6 +254,29 @@ describe('a collector that cannot be reached', () => {
 });
 
 describe('sampling', () => {
+  it.each([
+    ['always_off', undefined, 0],
+    ['parentbased_always_off', undefined, 0],
+    ['parentbased_traceidratio', 0, 0],
+    ['traceidratio', 1, 40],
+    ['parentbased_traceidratio', undefined, 40],
+    ['always_on', undefined, 40],
+    ['parentbased_always_on', undefined, 40],
+  ])('%s (%s) records %i of 40 roots', async (sampler, samplerArg, expected) => {
+    const tracing = createTracing({
+      url: 'http://127.0.0.1:9/v1/traces',
+      headers: {},
+      serviceName: 'sampling-test',
+      sampler,
+      samplerArg,
+      captureContent: false,
+    });
+    const spans = Array.from({ length: 40 }, () => tracing.startSpan('query Q', {}, ROOT_CONTEXT));
+    expect(spans.filter((span) => span.isRecording())).toHaveLength(expected);
+    for (const span of spans) expect(isSpanContextValid(span.spanContext())).toBe(expected > 0);
+    await tracing.shutdown();
+  });
+
   it('records exactly the roots the sampler picks, under the trace id it picked them on', async () => {
     const exported: { traceId: string }[] = [];
     const tracing = createTracing(
