@@ -18,6 +18,29 @@ export interface PeerFigures {
   perSecond64: number;
   cpu16: number;
   cpu64: number;
+  /** The loaded figures of each round, in round order (a ratio is read round by round). */
+  rounds: Record<LoadedField, readonly number[]>;
+}
+
+export type LoadedField = 'perSecond16' | 'perSecond64' | 'cpu16' | 'cpu64';
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? Number.NaN)
+    : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
+}
+
+/**
+ * Ours against a peer: the median over rounds of the two figures' ratio in the same round, so a
+ * slow spell of the machine (they come and go over seconds here) weighs on both sides of a ratio
+ * rather than on one side of a ratio of medians. p50s are pooled: their ratio is of the pools.
+ */
+function ratioOf(ours: PeerFigures, peer: PeerFigures, field: keyof Omit<PeerFigures, 'rounds'>): number {
+  if (field === 'p50') return ours.p50 / peer.p50;
+  const theirs = peer.rounds[field];
+  return median(ours.rounds[field].map((value, round) => value / (theirs[round] ?? Number.NaN)));
 }
 
 const names: Record<PeerKey, string> = {
@@ -66,7 +89,7 @@ interface Context {
 }
 
 interface Figure {
-  field: keyof PeerFigures;
+  field: keyof Omit<PeerFigures, 'rounds'>;
   metric: string;
   unit: string;
   digits: number;
@@ -112,7 +135,7 @@ export function peerRows(figures: ReadonlyMap<PeerKey, PeerFigures>, context: Co
       });
     for (const [ours, baselines] of comparisons) {
       for (const peer of baselines) {
-        const ratio = get(ours)[figure.field] / get(peer)[figure.field];
+        const ratio = ratioOf(get(ours), get(peer), figure.field);
         const target = figure.targets?.[peer];
         const judged = target?.rows.includes(ours) === true;
         rows.push({

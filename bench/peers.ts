@@ -7,9 +7,11 @@
  * usage ledger on SQLite; the cost rule and Armor are always on). For each: p50 at c=1, then
  * requests/s and the server's own CPU per request at c=16 and c=64.
  *
- * Measured in rounds, the servers' order rotating each round, so a burst of other work on the
- * machine lands on one round of some servers rather than on all rounds of one: CPU and requests/s
- * are the median round, p50 is over the pooled samples.
+ * Measured in many short rounds, the servers' order rotating each round, so a burst of other work
+ * on the machine lands on one round of some servers rather than on all rounds of one: CPU and
+ * requests/s are the median round, a ratio is the median over rounds of the same round's ratio
+ * (separate processes drift apart by 10–40 % between runs here, more than the differences to
+ * measure), and p50 is over the pooled samples.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,9 +25,9 @@ import type { Row } from './table.js';
 import { createCompletionBody, graphqlHeaders, jsonHeaders, wireBody } from './workload.js';
 
 const WARMUP = 500;
-const ROUNDS = 5;
-const SEQUENTIAL_PER_ROUND = 100;
-const LOADED_PER_ROUND = 600;
+const ROUNDS = 12;
+const SEQUENTIAL_PER_ROUND = 50;
+const LOADED_PER_ROUND = 300;
 const CONCURRENCIES = [16, 64] as const;
 /** Counted by the limiter on every call, never reached. */
 const RATE_LIMIT = 10_000_000;
@@ -174,6 +176,12 @@ export async function runPeersBench(children: PeerChildren): Promise<Row[]> {
         perSecond64: median(at(64)?.perSecond ?? []),
         cpu16: median(at(16)?.cpu ?? []),
         cpu64: median(at(64)?.cpu ?? []),
+        rounds: {
+          perSecond16: at(16)?.perSecond ?? [],
+          perSecond64: at(64)?.perSecond ?? [],
+          cpu16: at(16)?.cpu ?? [],
+          cpu64: at(64)?.cpu ?? [],
+        },
       });
     }
     return peerRows(figures, {
