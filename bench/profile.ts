@@ -1,7 +1,9 @@
 /**
  * A CPU profile of the service under the bench's load, summed per request: where the time goes, by
- * package and by function (self time). Not part of `npm run bench`; run by hand:
- *   PROFILE_MODE=graphql|rest PROFILE_PARTS=off|metrics,traces,log npx tsx bench/profile.ts
+ * package and by function (self time); with `PROFILE_KIND=heap`, a sampling heap profile instead:
+ * the bytes a request allocates, by where (garbage is the young-generation collections' work, a
+ * tenth of a request's CPU). Not part of `npm run bench`; run by hand:
+ *   PROFILE_MODE=graphql|rest PROFILE_PARTS=off|metrics,traces,log [PROFILE_KIND=heap] npx tsx bench/profile.ts
  * The service runs with protections on (one client key, in-memory limits, the ledger on SQLite), as
  * section 6 runs it; `PROFILE_PARTS` turns telemetry on as section 7 does (1 operation in 10 traced,
  * to a sink here). `PROFILE_CALLS` (20,000) calls at c = 64 after 8,000 to warm up; the profile is
@@ -58,54 +60,82 @@ const call = async () => {
   if (r.statusCode !== 200 || t.includes('"errors"')) throw new Error(t);
 };
 await measureThroughput(8000, 64, call);
-await child.rpc('profileStart');
+const kind = process.env.PROFILE_KIND === 'heap' ? 'heap' : 'cpu';
+await child.rpc(kind === 'heap' ? 'heapStart' : 'profileStart');
 await measureThroughput(CALLS, 64, call);
-const out = join(tmpdir(), `${mode}-${parts.replace(/,/g, '+')}.cpuprofile`);
+const out = join(
+  tmpdir(),
+  `${mode}-${parts.replace(/,/g, '+')}.${kind === 'heap' ? 'heapprofile' : 'cpuprofile'}`,
+);
 console.log(`profile: ${out}`);
-await child.rpc('profileStop', out);
+await child.rpc(kind === 'heap' ? 'heapStop' : 'profileStop', out);
 await stopAllChildren();
 sink.close();
 await agent.close();
-interface Node {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
 }
-const p = JSON.parse(readFileSync(out, 'utf8')) as {
-  nodes: Node[];
-  samples: number[];
-  timeDeltas: number[];
-  startTime: number;
-  endTime: number;
-};
-const self = new Map<number, number>();
-for (const [i, id] of p.samples.entries()) self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0));
-const byFn = new Map<string, number>();
-const byPkg = new Map<string, number>();
-let total = 0;
-for (const n of p.nodes) {
-  const t = self.get(n.id) ?? 0;
-  if (n.callFrame.functionName === '(idle)') continue;
-  total += t;
-  const url = n.callFrame.url.replace(/^file:\/\/\/work\/main\//, '');
-  const key = `${n.callFrame.functionName || '(anon)'} ${url.replace(/.*node_modules\//, '')}:${n.callFrame.lineNumber}`;
-  byFn.set(key, (byFn.get(key) ?? 0) + t);
-  const pkg =
-    url === ''
-      ? n.callFrame.functionName.startsWith('(')
-        ? n.callFrame.functionName
-        : '(native)'
-      : url.includes('node_modules/')
-        ? url.replace(/.*node_modules\/((@[^/]+\/)?[^/]+).*/, '$1')
-        : url.startsWith('node:')
-          ? `node:${url.slice(5).split('/')[0]}`
-          : url.replace(/bench\/service\.bundle\.mjs/, 'service-bundle');
-  byPkg.set(pkg, (byPkg.get(pkg) ?? 0) + t);
+
+/** A frame's package: a dependency's name, a Node module, the service's bundle, or a V8 category. */
+function packageOf(frame: CallFrame): string {
+  const url = frame.url.replace(/^file:\/\/\/work\/main\//, '');
+  if (url === '') return frame.functionName.startsWith('(') ? frame.functionName : '(native)';
+  if (url.includes('node_modules/')) return url.replace(/.*node_modules\/((@[^/]+\/)?[^/]+).*/, '$1');
+  if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0]}`;
+  return url.replace(/bench\/service\.bundle\.mjs/, 'service-bundle');
 }
-const per = (us: number) => (us / CALLS).toFixed(1);
-console.log(`busy µs/request ${per(total)} (mode ${mode}, parts ${parts})`);
-for (const [k, v] of [...byPkg].sort((a, b) => b[1] - a[1]).slice(0, 25))
-  console.log(`  ${per(v).padStart(7)}  ${k}`);
-console.log('--- top functions');
-for (const [k, v] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.PROFILE_TOP ?? 40)))
-  console.log(`  ${per(v).padStart(7)}  ${k}`);
+
+const functionOf = (frame: CallFrame) =>
+  `${frame.functionName || '(anon)'} ${frame.url.replace(/.*node_modules\//, '').replace(/^file:\/\/\/work\/main\//, '')}:${frame.lineNumber}`;
+
+/** Sums `amount` per package and per function and prints them per request. */
+function report(title: string, entries: Iterable<[CallFrame, number]>, unit: (total: number) => string) {
+  const byFn = new Map<string, number>();
+  const byPkg = new Map<string, number>();
+  let total = 0;
+  for (const [frame, amount] of entries) {
+    if (amount === 0 || frame.functionName === '(idle)') continue;
+    total += amount;
+    byFn.set(functionOf(frame), (byFn.get(functionOf(frame)) ?? 0) + amount);
+    byPkg.set(packageOf(frame), (byPkg.get(packageOf(frame)) ?? 0) + amount);
+  }
+  console.log(`${title} ${unit(total)} (mode ${mode}, parts ${parts})`);
+  for (const [k, v] of [...byPkg].sort((a, b) => b[1] - a[1]).slice(0, 25))
+    console.log(`  ${unit(v).padStart(7)}  ${k}`);
+  console.log('--- top functions');
+  for (const [k, v] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.PROFILE_TOP ?? 40)))
+    console.log(`  ${unit(v).padStart(7)}  ${k}`);
+}
+
+if (kind === 'heap') {
+  // Allocation sampled every 4 KB, objects already collected included: what a request allocates.
+  interface HeapNode {
+    callFrame: CallFrame;
+    selfSize: number;
+    children: HeapNode[];
+  }
+  const { head } = JSON.parse(readFileSync(out, 'utf8')) as { head: HeapNode };
+  const entries: [CallFrame, number][] = [];
+  const walk = (node: HeapNode) => {
+    entries.push([node.callFrame, node.selfSize]);
+    for (const child of node.children) walk(child);
+  };
+  walk(head);
+  report('bytes allocated/request', entries, (bytes) => (bytes / CALLS).toFixed(0));
+} else {
+  const p = JSON.parse(readFileSync(out, 'utf8')) as {
+    nodes: { id: number; callFrame: CallFrame }[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const self = new Map<number, number>();
+  for (const [i, id] of p.samples.entries()) self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0));
+  report(
+    'busy µs/request',
+    p.nodes.map((node) => [node.callFrame, self.get(node.id) ?? 0]),
+    (us) => (us / CALLS).toFixed(1),
+  );
+}

@@ -177,6 +177,26 @@ app.server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () => {
       profiler.disconnect();
       return true;
     },
+    /** Starts V8's sampling heap profiler, counting what is collected too (what a request allocates). */
+    heapStart: async () => {
+      profiler ??= new Session();
+      profiler.connect();
+      await profiler.post('HeapProfiler.enable');
+      await profiler.post('HeapProfiler.startSampling', {
+        samplingInterval: 4096,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      });
+      return true;
+    },
+    /** Stops it and writes the `.heapprofile` to the path given. */
+    heapStop: async (path: unknown) => {
+      if (profiler === undefined) throw new Error('no profile running');
+      const { profile } = await profiler.post('HeapProfiler.stopSampling');
+      await writeFile(String(path), JSON.stringify(profile));
+      profiler.disconnect();
+      return true;
+    },
     twinPorts: () => twins.map((twin) => (twin.app.server.address() as AddressInfo).port),
     /** Settles the main app (0) or a twin (1, 2, …): see `settle` above. */
     settle: async (index: unknown) => {
