@@ -14,6 +14,7 @@ import { requestIdOf } from './http/request-id.js';
 import { useCacheHints } from './plugins/cache-hints.js';
 import { authenticatedClient, useClientAuth } from './plugins/client-auth.js';
 import { useCompletionPreflight } from './plugins/completion-preflight.js';
+import { composeExecuteHooks } from './plugins/compose.js';
 import { usePostCsrfPrevention } from './plugins/csrf.js';
 import { useEntitiesCap } from './plugins/entities-cap.js';
 import { useErrorCodes } from './plugins/error-codes.js';
@@ -171,28 +172,33 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         costLimit: { enabled: false },
         blockFieldSuggestion: { enabled: deps.production },
       }),
-      // Before the refusals below: a refused query is told no-store too.
-      useCacheHints(),
-      useEntitiesCap(limits.maxEntityRepresentations),
-      // Before the preflight, so that the operations it refuses are observed too.
-      useOperationTelemetry({
-        logger,
-        metrics: deps.metrics,
-        ...(deps.tracing === undefined ? {} : { tracing: deps.tracing }),
-      }),
-      useCompletionPreflight({
-        maxCompletions: limits.maxCompletionsPerOperation,
-        maxEstimatedTokens: limits.maxEstimatedTokensPerOperation,
-        defaultMaxTokens: limits.defaultMaxTokens,
-        allowRawPrompts: deps.allowRawPrompts ?? true,
-      }),
-      useGraphqlSse(graphqlSseEndpoint, documents, deps.maskError),
+      // Each run of our own plugins is one execute hook for envelop (see composeExecuteHooks).
+      ...composeExecuteHooks(
+        // Before the refusals below: a refused query is told no-store too.
+        useCacheHints(),
+        useEntitiesCap(limits.maxEntityRepresentations),
+        // Before the preflight, so that the operations it refuses are observed too.
+        useOperationTelemetry({
+          logger,
+          metrics: deps.metrics,
+          ...(deps.tracing === undefined ? {} : { tracing: deps.tracing }),
+        }),
+        useCompletionPreflight({
+          maxCompletions: limits.maxCompletionsPerOperation,
+          maxEstimatedTokens: limits.maxEstimatedTokensPerOperation,
+          defaultMaxTokens: limits.defaultMaxTokens,
+          allowRawPrompts: deps.allowRawPrompts ?? true,
+        }),
+        useGraphqlSse(graphqlSseEndpoint, documents, deps.maskError),
+      ),
       // Federated tracing: only when a gateway asks (apollo-federation-include-trace: ftv1).
       useApolloInlineTrace(),
-      useResponseExtensions(),
-      useRequestIdExtension(),
-      // Last, so that it labels the errors of every stage above.
-      useErrorCodes(),
+      ...composeExecuteHooks(
+        useResponseExtensions(),
+        useRequestIdExtension(),
+        // Last, so that it labels the errors of every stage above.
+        useErrorCodes(),
+      ),
     ],
     context: ({ request, caller, req }) =>
       deps.createContext(
