@@ -63,7 +63,9 @@ export function composeExecuteHooks(...plugins: Plugin[]): Plugin[] {
           let streams: DoneHookResult[] | undefined;
           for (const done of dones) {
             const stream = synchronous(done(shared), 'onExecuteDone');
-            if (stream) (streams ??= []).push(stream);
+            if (!stream) continue;
+            streams ??= [];
+            streams.push(stream);
           }
           if (streams === undefined) return;
           const running = streams;
