@@ -172,7 +172,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         costLimit: { enabled: false },
         blockFieldSuggestion: { enabled: deps.production },
       }),
-      // Each run of our own plugins is one execute hook for envelop (see composeExecuteHooks).
+      // One execute hook for envelop instead of one per plugin (see composeExecuteHooks).
       ...composeExecuteHooks(
         // Before the refusals below: a refused query is told no-store too.
         useCacheHints(),
@@ -190,10 +190,8 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
           allowRawPrompts: deps.allowRawPrompts ?? true,
         }),
         useGraphqlSse(graphqlSseEndpoint, documents, deps.maskError),
-      ),
-      // Federated tracing: only when a gateway asks (apollo-federation-include-trace: ftv1).
-      useApolloInlineTrace(),
-      ...composeExecuteHooks(
+        // Federated tracing: only when a gateway asks (apollo-federation-include-trace: ftv1).
+        useApolloInlineTrace(),
         useResponseExtensions(),
         useRequestIdExtension(),
         // Last, so that it labels the errors of every stage above.
