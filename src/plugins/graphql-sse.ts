@@ -1,9 +1,13 @@
+import type { IncomingMessage } from 'node:http';
 import { type ExecutionResult, GraphQLError, getOperationAST } from 'graphql';
+import type { RequestParams } from 'graphql-sse';
 import { createHandler } from 'graphql-sse/lib/use/fetch';
 import type { Plugin } from 'graphql-yoga';
 import { errorCodes } from '../error-codes.js';
+import { requestIdOf } from '../http/request-id.js';
 import { authenticatedClient } from './client-auth.js';
 import { type PersistedDocuments, streamRefusal } from './persisted-documents.js';
+import { withRequestId } from './request-id.js';
 
 /**
  * graphql-sse (both of its modes) at `endpoint`, as `@graphql-yoga/plugin-graphql-sse` serves it,
@@ -45,6 +49,7 @@ function single(result: ExecutionResult): ExecutionResult {
 function guarded(
   stream: AsyncIterable<ExecutionResult>,
   maskError: ErrorMasker,
+  tag: (result: ExecutionResult) => ExecutionResult,
 ): AsyncIterableIterator<ExecutionResult> {
   const inner = stream[Symbol.asyncIterator]();
   let ended = false;
@@ -56,10 +61,11 @@ function guarded(
     async next() {
       if (ended) return end();
       try {
-        return await inner.next();
+        const step = await inner.next();
+        return step.done === true ? step : { done: false, value: tag(step.value) };
       } catch (error) {
         ended = true;
-        return { done: false, value: { data: null, errors: [coded(error, maskError)] } };
+        return { done: false, value: tag({ data: null, errors: [coded(error, maskError)] }) };
       }
     },
     async return() {
@@ -105,51 +111,64 @@ export function useGraphqlSse(
   let handler: ((request: Request) => Promise<Response>) | undefined;
   return {
     onYogaInit({ yoga }) {
+      /** The operation's result or stream; its events are tagged with the request's id. */
+      async function subscribe(
+        raw: Request,
+        params: RequestParams,
+        tag: (result: ExecutionResult) => ExecutionResult,
+      ): Promise<ExecutionResult | AsyncIterableIterator<ExecutionResult>> {
+        const documentId = documentIds.get(raw);
+        const resolved = documents.resolve({ ...params, ...(documentId ? { documentId } : {}) });
+        if ('error' in resolved) return { data: null, errors: [streamRefusal(resolved.error)] };
+        const enveloped = yoga.getEnveloped({
+          ...serverContexts.get(raw),
+          request: originals.get(raw) ?? raw,
+          params: { ...params, query: resolved.query },
+        });
+        let document: ReturnType<typeof enveloped.parse>;
+        try {
+          // A syntax error, or a GraphQL Armor limit, may throw from either step.
+          document = enveloped.parse(resolved.query);
+          const errors = enveloped.validate(enveloped.schema, document);
+          if (errors.length > 0) return { data: null, errors: errors.map(streamRefusal) };
+        } catch (error) {
+          return { data: null, errors: [coded(error, maskError)] };
+        }
+        const operation = getOperationAST(document, params.operationName);
+        if (operation === null || operation === undefined) {
+          const refusal = new GraphQLError(
+            params.operationName
+              ? `Unknown operation named "${params.operationName}".`
+              : 'Must provide operation name if query contains multiple operations.',
+            { extensions: { code: errorCodes.operationResolutionFailure } },
+          );
+          return { data: null, errors: [refusal] };
+        }
+        try {
+          const args = {
+            schema: enveloped.schema,
+            document,
+            contextValue: await enveloped.contextFactory(),
+            variableValues: params.variables,
+            operationName: params.operationName,
+          };
+          const result = (await (operation.operation === 'subscription'
+            ? enveloped.subscribe(args)
+            : enveloped.execute(args))) as Result;
+          return isAsyncIterable(result) ? guarded(result, maskError, tag) : single(result);
+        } catch (error) {
+          return { data: null, errors: [coded(error, maskError)] };
+        }
+      }
       handler = createHandler(
         {
           async onSubscribe(req, params) {
-            const documentId = documentIds.get(req.raw);
-            const resolved = documents.resolve({ ...params, ...(documentId ? { documentId } : {}) });
-            if ('error' in resolved) return { data: null, errors: [streamRefusal(resolved.error)] };
-            const enveloped = yoga.getEnveloped({
-              ...serverContexts.get(req.raw),
-              request: originals.get(req.raw) ?? req.raw,
-              params: { ...params, query: resolved.query },
-            });
-            let document: ReturnType<typeof enveloped.parse>;
-            try {
-              // A syntax error, or a GraphQL Armor limit, may throw from either step.
-              document = enveloped.parse(resolved.query);
-              const errors = enveloped.validate(enveloped.schema, document);
-              if (errors.length > 0) return { data: null, errors: errors.map(streamRefusal) };
-            } catch (error) {
-              return { data: null, errors: [coded(error, maskError)] };
-            }
-            const operation = getOperationAST(document, params.operationName);
-            if (operation === null || operation === undefined) {
-              const refusal = new GraphQLError(
-                params.operationName
-                  ? `Unknown operation named "${params.operationName}".`
-                  : 'Must provide operation name if query contains multiple operations.',
-                { extensions: { code: errorCodes.operationResolutionFailure } },
-              );
-              return { data: null, errors: [refusal] };
-            }
-            try {
-              const args = {
-                schema: enveloped.schema,
-                document,
-                contextValue: await enveloped.contextFactory(),
-                variableValues: params.variables,
-                operationName: params.operationName,
-              };
-              const result = (await (operation.operation === 'subscription'
-                ? enveloped.subscribe(args)
-                : enveloped.execute(args))) as Result;
-              return isAsyncIterable(result) ? guarded(result, maskError) : single(result);
-            } catch (error) {
-              return { data: null, errors: [coded(error, maskError)] };
-            }
+            // Every event carries the request's id, as graphql-ws sends them.
+            const node = serverContexts.get(req.raw)?.req as IncomingMessage | undefined;
+            const tag = (result: ExecutionResult) =>
+              node === undefined ? result : withRequestId(result, requestIdOf(node));
+            const answer = await subscribe(req.raw, params, tag);
+            return isAsyncIterable(answer) ? answer : tag(answer);
           },
         },
         yoga.fetchAPI,

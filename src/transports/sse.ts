@@ -7,6 +7,7 @@ import { mediaTypes } from '../http/headers.js';
 import { requestIdOf } from '../http/request-id.js';
 import type { RouteHandler } from '../http/route.js';
 import type { PersistedDocuments } from '../plugins/persisted-documents.js';
+import { withRequestId } from '../plugins/request-id.js';
 import type { Caller } from '../request-context.js';
 import type { CompletionsYoga, ErrorMasker } from '../yoga.js';
 import {
@@ -100,7 +101,7 @@ async function subscribe(
   // yoga parse and price the body again: refused requests are a hostile client's cheapest load.
   const single = result as ExecutionResult;
   if (!isCodedRefusal(single)) return undefined;
-  const event = { ...single, extensions: { ...single.extensions, requestId: requestIdOf(req) } };
+  const event = withRequestId(single, requestIdOf(req));
   return (async function* () {
     yield event;
   })();
@@ -113,6 +114,8 @@ async function writeEvents(
   { maskError, cors }: Pick<SseRouteDeps, 'maskError' | 'cors'>,
 ): Promise<void> {
   const iterator = stream[Symbol.asyncIterator]();
+  // On every event, as graphql-ws sends it: an EventSource-style reader never sees the header.
+  const requestId = requestIdOf(res.req);
   // The first pull starts the upstream call. The response headers follow a moment later (or with
   // an earlier event): written at once, their write (~0.2 ms here) would go out before the
   // upstream request, which undici sends a turn of the event loop later.
@@ -141,7 +144,9 @@ async function writeEvents(
   try {
     for (let event = await step; event.done !== true; event = await step) {
       open();
-      const more = res.write(`event: next\ndata: ${stringifyResult(event.value)}\n\n`);
+      const more = res.write(
+        `event: next\ndata: ${stringifyResult(withRequestId(event.value, requestId))}\n\n`,
+      );
       // Backpressure: the next chunk is pulled from upstream only once the client has drained.
       if (!more && !(await drained(res))) return;
       step = iterator.next();
@@ -156,7 +161,9 @@ async function writeEvents(
     const masked = maskError(error, 'Unexpected error.');
     const errors = [masked instanceof GraphQLError ? masked : new GraphQLError(masked.message)];
     open();
-    res.end(`event: next\ndata: ${stringifyResult({ errors })}\n\nevent: complete\ndata:\n\n`);
+    res.end(
+      `event: next\ndata: ${stringifyResult({ errors, extensions: { requestId } })}\n\nevent: complete\ndata:\n\n`,
+    );
   } finally {
     clearTimeout(opening);
     clearInterval(ping);

@@ -1,22 +1,20 @@
 import { once } from 'node:events';
 import { GRAPHQL_TRANSPORT_WS_PROTOCOL } from 'graphql-ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { wsClient } from '../helpers/clients.js';
-import { createCompletion } from '../helpers/operations.js';
+import { completionStream, createCompletion } from '../helpers/operations.js';
+import { recorded } from '../helpers/recorded.js';
 import { reply } from '../helpers/stub-upstream.js';
 import { type StubbedApp, startStubbedApp, stopStubbedApp } from '../helpers/test-app.js';
 
 /** Every request has an id: in the response header, in extensions, on its log lines, at the upstream. */
 
 let stubbed: StubbedApp;
+const plainCompletion = reply.recorded('openai-nonstream-basic.json', { 'x-request-id': 'req_up' });
 beforeAll(async () => {
   stubbed = await startStubbedApp();
-  stubbed.stub.on(
-    'POST',
-    '/completions',
-    reply.recorded('openai-nonstream-basic.json', { 'x-request-id': 'req_up' }),
-  );
+  stubbed.stub.on('POST', '/completions', plainCompletion);
 });
 afterAll(() => stopStubbedApp(stubbed));
 
@@ -66,6 +64,72 @@ describe('request ids', () => {
     expect(response.headers.get('x-upstream-request-id')).toBe('req_up');
     expect(stubbed.stub.requests.at(-1)?.headers['x-request-id']).toBe('rest-1');
   });
+});
+
+describe('over SSE', () => {
+  afterEach(() => stubbed.stub.on('POST', '/completions', plainCompletion));
+
+  /** The `next` events' payloads of an event stream. */
+  async function nextEvents(
+    url: string,
+    requestId: string,
+    body: string,
+  ): Promise<Record<string, unknown>[]> {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-request-id': requestId },
+      body,
+    });
+    expect(response.headers.get('x-request-id')).toBe(requestId);
+    const text = await response.text();
+    return text
+      .split('\n\n')
+      .filter((block) => block.startsWith('event: next'))
+      .map((block) => JSON.parse(block.slice(block.indexOf('data: ') + 6)) as Record<string, unknown>);
+  }
+
+  const streamInput = { ...input, maxTokens: 7 };
+  const body = JSON.stringify({ query: completionStream, variables: { input: streamInput } });
+  const streams = {
+    'the SSE route on /graphql': '',
+    'yoga’s own stream': '?via=yoga',
+    'graphql-sse on /graphql/stream': '/stream',
+  };
+
+  it.each(Object.entries(streams))(
+    '%s: every event carries it, the error that ends a stream too',
+    async (_, suffix) => {
+      const url = `${stubbed.app.graphqlUrl}${suffix}`;
+      stubbed.stub.on('POST', '/completions', reply.recorded('openai-stream-basic.sse'));
+      const served = await nextEvents(url, `sse-ok${suffix.length}`, body);
+      expect(served.length).toBeGreaterThan(2);
+      for (const event of served)
+        expect(event.extensions).toMatchObject({ requestId: `sse-ok${suffix.length}` });
+
+      const first = recorded('openai-stream-basic.sse').split('\n\n')[0];
+      stubbed.stub.on(
+        'POST',
+        '/completions',
+        reply.sse([
+          `${first}\n\n`,
+          'data: {"error":{"message":"overloaded","type":"server_error","code":null}}\n\n',
+        ]),
+      );
+      const failed = await nextEvents(url, `sse-err${suffix.length}`, body);
+      expect(JSON.stringify(failed.at(-1)?.errors)).toContain('UPSTREAM_UNAVAILABLE');
+      for (const event of failed)
+        expect(event.extensions).toMatchObject({ requestId: `sse-err${suffix.length}` });
+
+      // Refused before it runs: one event, tagged all the same.
+      const refusedBody = JSON.stringify({
+        query: completionStream,
+        variables: { input: { ...streamInput, bestOf: 2 } },
+      });
+      const refused = await nextEvents(url, `sse-no${suffix.length}`, refusedBody);
+      expect(refused).toHaveLength(1);
+      expect(refused[0]?.extensions).toMatchObject({ requestId: `sse-no${suffix.length}` });
+    },
+  );
 });
 
 describe('over WebSocket', () => {

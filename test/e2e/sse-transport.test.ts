@@ -162,6 +162,44 @@ describe('GraphQL over SSE on /graphql', () => {
     }
   });
 
+  it('through yoga too: a client that leaves a stream gone quiet closes the upstream request', async () => {
+    const patient = await startStubbedApp({
+      upstream: { stream: { firstByteMs: 600_000, idleMs: 600_000 } },
+    });
+    try {
+      // One chunk, then nothing: the stream waits on the upstream when the client leaves.
+      patient.stub.on('POST', '/completions', async (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`${firstChunk}\n\n`);
+      });
+      const controller = new AbortController();
+      const response = await fetch(`${patient.app.graphqlUrl}?via=yoga`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'text/event-stream',
+          'x-request-id': 'quiet-1',
+        },
+        body: streamBody,
+        signal: controller.signal,
+      });
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      let text = '';
+      while (!text.includes('event: next')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      // yoga's own stream tags its events with the request id, as the route does.
+      expect(text).toContain('"requestId":"quiet-1"');
+      expect(patient.stub.closedConnections).toBe(0);
+      controller.abort();
+      await expect.poll(() => patient.stub.closedConnections, { timeout: 30_000 }).toBe(1);
+    } finally {
+      await stopStubbedApp(patient);
+    }
+  });
+
   it('refuses a body over the cap with 413 before reading it', async () => {
     const big = JSON.stringify({ query: completionStream, variables: { input }, pad: 'x'.repeat(1_100_000) });
     const answer = await send('/graphql', big);
