@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import type { BenchChild } from './children.js';
-import { round } from './stats.js';
+import { percentile, round } from './stats.js';
 import type { Row } from './table.js';
 
 const SECTION = '6. peers';
@@ -24,14 +24,6 @@ export interface PeerFigures {
 
 export type LoadedField = 'perSecond16' | 'perSecond64' | 'cpu16' | 'cpu64';
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? Number.NaN)
-    : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
-}
-
 /**
  * Ours against a peer: the median over rounds of the two figures' ratio in the same round, so a
  * slow spell of the machine (they come and go over seconds here) weighs on both sides of a ratio
@@ -40,7 +32,10 @@ function median(values: readonly number[]): number {
 function ratioOf(ours: PeerFigures, peer: PeerFigures, field: keyof Omit<PeerFigures, 'rounds'>): number {
   if (field === 'p50') return ours.p50 / peer.p50;
   const theirs = peer.rounds[field];
-  return median(ours.rounds[field].map((value, round) => value / (theirs[round] ?? Number.NaN)));
+  return percentile(
+    ours.rounds[field].map((value, round) => value / (theirs[round] ?? Number.NaN)),
+    50,
+  );
 }
 
 const names: Record<PeerKey, string> = {
