@@ -150,6 +150,22 @@ for (const twin of twins) {
 
 let profiler: Session | undefined;
 
+/** The inspector session the CPU and heap profilers run in, connected. */
+function connectProfiler(): Session {
+  profiler ??= new Session();
+  profiler.connect();
+  return profiler;
+}
+
+/** Ends the running profile (`stop` gives it back) and writes it to `path` as JSON. */
+async function saveProfile(path: unknown, stop: (session: Session) => Promise<{ profile: unknown }>) {
+  if (profiler === undefined) throw new Error('no profile running');
+  const { profile } = await stop(profiler);
+  await writeFile(String(path), JSON.stringify(profile));
+  profiler.disconnect();
+  return true;
+}
+
 // A listen queue deep enough for the open-streams burst (Node's default backlog is 511).
 app.server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () => {
   serveParent((app.server.address() as AddressInfo).port, {
@@ -162,27 +178,19 @@ app.server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () => {
     cpu: () => process.cpuUsage(),
     /** Starts V8's sampling CPU profiler (to find where a request's CPU goes). */
     profileStart: async () => {
-      profiler ??= new Session();
-      profiler.connect();
-      await profiler.post('Profiler.enable');
-      await profiler.post('Profiler.setSamplingInterval', { interval: 100 });
-      await profiler.post('Profiler.start');
+      const session = connectProfiler();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 100 });
+      await session.post('Profiler.start');
       return true;
     },
     /** Stops it and writes the `.cpuprofile` to the path given. */
-    profileStop: async (path: unknown) => {
-      if (profiler === undefined) throw new Error('no profile running');
-      const { profile } = await profiler.post('Profiler.stop');
-      await writeFile(String(path), JSON.stringify(profile));
-      profiler.disconnect();
-      return true;
-    },
+    profileStop: (path: unknown) => saveProfile(path, (session) => session.post('Profiler.stop')),
     /** Starts V8's sampling heap profiler, counting what is collected too (what a request allocates). */
     heapStart: async () => {
-      profiler ??= new Session();
-      profiler.connect();
-      await profiler.post('HeapProfiler.enable');
-      await profiler.post('HeapProfiler.startSampling', {
+      const session = connectProfiler();
+      await session.post('HeapProfiler.enable');
+      await session.post('HeapProfiler.startSampling', {
         samplingInterval: 4096,
         includeObjectsCollectedByMajorGC: true,
         includeObjectsCollectedByMinorGC: true,
@@ -190,13 +198,7 @@ app.server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () => {
       return true;
     },
     /** Stops it and writes the `.heapprofile` to the path given. */
-    heapStop: async (path: unknown) => {
-      if (profiler === undefined) throw new Error('no profile running');
-      const { profile } = await profiler.post('HeapProfiler.stopSampling');
-      await writeFile(String(path), JSON.stringify(profile));
-      profiler.disconnect();
-      return true;
-    },
+    heapStop: (path: unknown) => saveProfile(path, (session) => session.post('HeapProfiler.stopSampling')),
     twinPorts: () => twins.map((twin) => (twin.app.server.address() as AddressInfo).port),
     /** Settles the main app (0) or a twin (1, 2, …): see `settle` above. */
     settle: async (index: unknown) => {

@@ -8,6 +8,7 @@ import { requestIdOf } from '../http/request-id.js';
 import type { RouteHandler } from '../http/route.js';
 import { cacheControlFor } from '../plugins/cache-hints.js';
 import type { PersistedDocuments } from '../plugins/persisted-documents.js';
+import { withRequestId } from '../plugins/request-id.js';
 import type { CompletionsYoga } from '../yoga.js';
 import {
   admit,
@@ -117,10 +118,7 @@ export function createJsonRoute(deps: JsonRouteDeps): RouteHandler {
       await handToYoga(yoga, req, res, admitted.body);
       return true;
     }
-    const text = stringifyResult({
-      ...result,
-      extensions: { ...result.extensions, requestId: requestIdOf(req) },
-    });
+    const text = stringifyResult(withRequestId(result, requestIdOf(req)));
     res.writeHead(statusOf(result, type), {
       'content-type': `${type}; charset=utf-8`,
       'content-length': Buffer.byteLength(text),
