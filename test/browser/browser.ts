@@ -15,6 +15,13 @@ export const chromiumPath = '/usr/bin/chromium';
 /** Screenshots for review; git-ignored. */
 export const testOutputDir = join(import.meta.dirname, '..', '..', 'test-output');
 
+/**
+ * Options for a browser test's describe: a cold browser draws Monaco in ~6 s alone and three times
+ * that beside the rest of the suite on two cores, so a wider net than the suite's 20 s keeps a
+ * slow machine from being read as a hang (each wait inside still fails on its own at 30 s).
+ */
+export const browserTests = { timeout: 60_000 } as const;
+
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(chromiumPath)) {
     throw new Error(

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientAuthenticator, hashToken } from '../../src/auth/client-keys.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { localProvider } from '../local/shared-provider.js';
-import { launchChromium, openPage } from './browser.js';
+import { browserTests, launchChromium, openPage } from './browser.js';
 
 /** The playground in front of a server with client keys: the key field, its storage, and where it never goes. */
 
@@ -18,7 +18,7 @@ afterAll(async () => {
   await browser?.close();
 });
 
-describe('playground with client keys', () => {
+describe('playground with client keys', browserTests, () => {
   const key = 'playground-test-key-0123456789';
   let keyed: TestApp;
 

@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reply } from '../helpers/stub-upstream.js';
 import { type StubbedApp, startStubbedApp, stopStubbedApp } from '../helpers/test-app.js';
-import { launchChromium, openPage, testOutputDir, type WatchedPage } from './browser.js';
+import { browserTests, launchChromium, openPage, testOutputDir, type WatchedPage } from './browser.js';
 import { gatedStream } from './gated-stream.js';
 
 /**
@@ -33,7 +33,7 @@ async function openPlayground(): Promise<WatchedPage> {
   return watched;
 }
 
-describe('playground streaming (stub upstream, one chunk at a time)', () => {
+describe('playground streaming (stub upstream, one chunk at a time)', browserTests, () => {
   it('renders each token as its event arrives, then the usage and timings', async () => {
     const { page, problems, context } = await openPlayground();
     const stream = gatedStream();

@@ -5,7 +5,7 @@ import { logprobText, percentText, shadeBucket, tokenText } from '../../src/play
 import { sseClient } from '../helpers/clients.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { localProvider } from '../local/shared-provider.js';
-import { foreignRequests, launchChromium, openPage, testOutputDir } from './browser.js';
+import { browserTests, foreignRequests, launchChromium, openPage, testOutputDir } from './browser.js';
 
 /** The playground on the embedded engine, in headless Chromium: what a user sees against what the API says. */
 
@@ -76,7 +76,7 @@ async function popoverRows(page: Page) {
     .evaluateAll((rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent?.trim())));
 }
 
-describe('playground on the local engine', () => {
+describe('playground on the local engine', browserTests, () => {
   it('streams n choices side by side, shaded by probability, with alternatives that match the API', async () => {
     const { page, problems, requested, context } = await openPage(browser);
     await page.goto(`${app.origin}/playground`);
