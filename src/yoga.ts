@@ -55,6 +55,11 @@ export interface YogaDeps {
   metrics: Metrics;
   /** Traces over OTLP, when configured. */
   tracing?: Tracing;
+  /**
+   * Apollo's federated traces (`extensions.ftv1`), for the gateways that ask: the plugin wraps
+   * every resolver of the schema in place, so only an instance on a schema of its own has it.
+   */
+  federatedTraces?: boolean;
 }
 
 /** What a transport hands yoga besides the request: a WebSocket operation brings its own caller. */
@@ -191,7 +196,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         }),
         useGraphqlSse(graphqlSseEndpoint, documents, deps.maskError),
         // Federated tracing: only when a gateway asks (apollo-federation-include-trace: ftv1).
-        useApolloInlineTrace(),
+        ...(deps.federatedTraces === true ? [useApolloInlineTrace()] : []),
         useResponseExtensions(),
         useRequestIdExtension(),
         // Last, so that it labels the errors of every stage above.

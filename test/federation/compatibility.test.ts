@@ -1,8 +1,10 @@
 import { Trace } from '@apollo/usage-reporting-protobuf';
 import {
   buildClientSchema,
+  type GraphQLSchema,
   getIntrospectionQuery,
   type IntrospectionQuery,
+  isObjectType,
   Kind,
   type ObjectTypeDefinitionNode,
   parse,
@@ -189,5 +191,28 @@ describe('federated tracing (ftv1)', () => {
     const { json } = await subgraph.app.post(query);
     expect(json.data.model.id).toBe('davinci-002');
     expect(json.extensions?.ftv1).toBeUndefined();
+  });
+
+  it('times fields on a copy of the schema: the served resolvers stay unwrapped, untraced calls stay on the fast route', async () => {
+    const traced = await subgraph.app.post(query, undefined, { 'apollo-federation-include-trace': 'ftv1' });
+    expect(traced.json.extensions?.ftv1).toEqual(expect.any(String));
+    // The tracing plugin marks each field it wraps; none of the schema every other request runs.
+    const { app } = subgraph.app;
+    const served: GraphQLSchema = app.yoga.getEnveloped({}).schema;
+    const wrapped = Object.values(served.getTypeMap()).flatMap((type) =>
+      isObjectType(type)
+        ? Object.values(type.getFields()).filter((field) =>
+            Object.getOwnPropertySymbols(field).some((symbol) => symbol.description === 'hasWrappedResolve'),
+          )
+        : [],
+    );
+    expect(wrapped.map((field) => field.name)).toEqual([]);
+    const before = app.served.jsonRoute;
+    const { json } = await subgraph.app.post(query);
+    expect(json).toEqual({
+      data: { model: { id: 'davinci-002', ownedBy: 'system' } },
+      extensions: expect.any(Object),
+    });
+    expect(app.served.jsonRoute).toBe(before + 1);
   });
 });

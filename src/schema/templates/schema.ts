@@ -1,4 +1,5 @@
 import { printSubgraphSchema } from '@apollo/subgraph';
+import { mapSchema } from '@graphql-tools/utils';
 import {
   extendSchema,
   type GraphQLFieldResolver,
@@ -180,4 +181,18 @@ export function buildSchema(templates: readonly PromptTemplate[]): GraphQLSchema
   catalogs.set(schema, new Map(templates.map((template) => [template.name, template])));
   entityCatalogs.set(schema, entities);
   return schema;
+}
+
+/**
+ * The same schema with types and fields of its own, for a plugin that rewrites resolvers in place
+ * (federated tracing wraps every one): the served schema's resolvers stay as they are. Its
+ * templates and entity fields are this copy's too.
+ */
+export function schemaCopy(schema: GraphQLSchema): GraphQLSchema {
+  const copy = mapSchema(schema, {});
+  const templates = catalogs.get(schema);
+  if (templates !== undefined) catalogs.set(copy, templates);
+  const entities = entityCatalogs.get(schema);
+  if (entities !== undefined) entityCatalogs.set(copy, entities);
+  return copy;
 }
