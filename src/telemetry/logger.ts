@@ -3,42 +3,113 @@ import { type DestinationStream, type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
 import { redactSecrets, secretsDetector } from '../upstream/redact.js';
 
-/** Lines are written once this many bytes wait (one write for a dozen access lines), … */
-export const logBufferBytes = 4096;
+/** Lines are handed to the writer once this many characters wait (one write for ~50 access lines), … */
+export const logBufferBytes = 16 * 1024;
 /** … or when this many milliseconds have passed, whichever comes first. */
 export const logFlushMs = 1000;
+
+interface Batch {
+  /** Hands what waits to the writer; at exit, writes it synchronously too. */
+  drain(sync: boolean): void;
+}
+
+/** Every destination's batch, written out when the process ends, before pino ends the writer. */
+const batches = new Set<WeakRef<Batch>>();
+let exitHooked = false;
+
+function drainAll(sync: boolean): void {
+  for (const ref of batches) {
+    const batch = ref.deref();
+    if (batch === undefined) batches.delete(ref);
+    else batch.drain(sync);
+  }
+}
+
+function register(batch: Batch): void {
+  if (!exitHooked) {
+    exitHooked = true;
+    // Both: 'beforeExit' when the work runs out (pino ends its writer there), 'exit' otherwise.
+    process.on('beforeExit', () => drainAll(true));
+    process.on('exit', () => drainAll(true));
+  }
+  batches.add(new WeakRef(batch));
+}
 
 /**
  * Where lines go when no destination is given: standard output (or a file), written
  * asynchronously in batches of `bufferBytes`, and at least every `flushMs`. A line per write
  * (pino's default) cost every operation a system call. Nothing is lost when the process exits
- * (`process.exit`, a crash, the end of the event loop): pino writes what waits, synchronously,
- * on the way out; a killed process (SIGKILL) loses at most `flushMs` of lines.
- * Each line is handed over as bytes: batched as text, every line appended re-measured (and so
- * copied) the whole batch, kilobytes of garbage per line.
+ * (`process.exit`, a crash, the end of the event loop): what waits is written synchronously on the
+ * way out; a killed process (SIGKILL) loses at most `flushMs` of lines.
+ * Lines wait here as one string and reach SonicBoom as one buffer per batch: handed over line by
+ * line, each line became a Buffer of its own (a slice of a shared slab that the collector tracks),
+ * and the access line cost the service ~5 % of its CPU in the bench where the line alone, built
+ * and dropped, cost ~1 %; batched as text inside SonicBoom, every line appended re-measured (and so
+ * copied) the whole batch.
  */
 export function logDestination(
   dest: number | string = process.stdout.fd,
   options: { bufferBytes?: number; flushMs?: number } = {},
 ): DestinationStream & { flush(callback?: (error?: Error) => void): void; flushSync(): void } {
+  const bufferBytes = options.bufferBytes ?? logBufferBytes;
+  const flushMs = options.flushMs ?? logFlushMs;
   const sonic = pino.destination({
     // A file is opened now, so that lines logged before an early exit are not lost with it.
     dest: typeof dest === 'string' ? openSync(dest, 'a') : dest,
     sync: false,
-    minLength: options.bufferBytes ?? logBufferBytes,
-    periodicFlush: options.flushMs ?? logFlushMs,
+    minLength: 0,
+    // A batch is written whole: SonicBoom would cut it at its 16 KB default.
+    maxWrite: Math.max(16 * 1024, bufferBytes * 4),
     contentMode: 'buffer',
   });
   const write = sonic.write.bind(sonic) as unknown as (bytes: Buffer) => boolean;
+  let waiting = '';
+  let timer: NodeJS.Timeout | undefined;
+  const handOver = () => {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (waiting === '') return;
+    const batch = waiting;
+    waiting = '';
+    write(Buffer.from(batch));
+  };
+  const batch: Batch = {
+    drain(sync) {
+      try {
+        handOver();
+        if (sync) sonic.flushSync();
+      } catch {
+        // Ended or not open: nothing more can be written on the way out.
+      }
+    },
+  };
+  register(batch);
   return {
-    write: (line: string) => write(Buffer.from(line)),
+    write(line: string) {
+      waiting += line;
+      if (waiting.length >= bufferBytes) handOver();
+      else if (timer === undefined) {
+        timer = setTimeout(handOver, flushMs);
+        timer.unref();
+      }
+      return true;
+    },
     // Written, not synced: SonicBoom's flush with a callback also fsyncs, which fails on a pipe
     // (standard output in a container) and costs a disk sync elsewhere.
     flush(callback) {
-      if (callback !== undefined) sonic.once('drain', () => callback());
-      sonic.flush();
+      handOver();
+      if (callback === undefined) return;
+      // SonicBoom writes each batch at once ("drain" when all is out); with nothing in flight,
+      // everything is already out.
+      if ((sonic as unknown as { _writing: boolean })._writing) sonic.once('drain', () => callback());
+      else process.nextTick(callback);
     },
-    flushSync: () => sonic.flushSync(),
+    flushSync: () => {
+      handOver();
+      sonic.flushSync();
+    },
   };
 }
 
