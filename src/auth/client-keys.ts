@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { type KeyPolicy, KeyPolicyError, parseKeyPolicy } from './key-policy.js';
 
 /**
@@ -21,8 +21,9 @@ export interface Client {
 /** The identity of callers when no keys are configured (the service runs open). */
 export const anonymousClient: Client = Object.freeze({ name: 'anonymous' });
 
+/** Once per request: the one-shot digest, a quarter of a Hash object's cost (Node ≥ 20.12). */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 export class ClientKeyError extends Error {}
