@@ -2,7 +2,8 @@
  * Section 6: the service beside the servers a user would pick instead, each its own process in
  * front of the same stub, answering the same `createCompletion` (the peers with the schema of
  * `peer-schema.ts`): Apollo Server 5, Mercurius + graphql-jit, a bare graphql-yoga, and, for the
- * REST face, the raw Node proxy. The service runs twice: as section 2 runs it (no keys, no limits,
+ * REST face, the raw Node proxy (piped) and a raw undici proxy that parses and maps the JSON (the
+ * issue's baseline). The service runs twice: as section 2 runs it (no keys, no limits,
  * no storage) and with its protections on (one client key, in-memory limits it never reaches, the
  * usage ledger on SQLite; the cost rule and Armor are always on). For each: p50 at c=1, then
  * requests/s and the server's own CPU per request at c=16 and c=64.
@@ -88,10 +89,11 @@ export async function runPeersBench(children: PeerChildren): Promise<Row[]> {
   const agent = new Agent({ connections: 64, keepAliveTimeout: 30_000 });
   const started: BenchChild[] = [];
   try {
-    log('peers: starting Apollo Server, Mercurius and the service with protections on');
-    const [apollo, mercurius, guarded] = await Promise.all([
+    log('peers: starting Apollo Server, Mercurius, the JSON proxy and the service with protections on');
+    const [apollo, mercurius, jsonProxy, guarded] = await Promise.all([
       startChild('peer-apollo.ts', { ...serviceEnv, ...upstream }),
       startChild('peer-mercurius.ts', { ...serviceEnv, ...upstream }),
+      startChild('raw-json-proxy.ts', { ...serviceEnv, ...upstream }),
       startChild('service.ts', {
         ...serviceEnv,
         ...upstream,
@@ -100,7 +102,7 @@ export async function runPeersBench(children: PeerChildren): Promise<Row[]> {
         BENCH_SQLITE_PATH: join(dir, 'ledger.sqlite'),
       }),
     ]);
-    started.push(apollo, mercurius, guarded);
+    started.push(apollo, mercurius, jsonProxy, guarded);
 
     const post = async (url: string, headers: Record<string, string>, body: string) => {
       const response = await request(url, { method: 'POST', headers, body, dispatcher: agent });
@@ -129,6 +131,7 @@ export async function runPeersBench(children: PeerChildren): Promise<Row[]> {
     const targets: Target[] = [
       { ...rest('stub', stub, jsonHeaders), latencyOnly: true },
       rest('proxy', children.proxy, jsonHeaders),
+      rest('jsonProxy', jsonProxy, jsonHeaders),
       graphql('yoga', children.bareYoga),
       graphql('apollo', apollo),
       graphql('mercurius', mercurius),
