@@ -228,7 +228,8 @@ export function createClientBudget(deps: ClientBudgetDeps): ClientBudget {
           }
           const tokens = { promptTokens, completionTokens };
           const costUsd = costOf(model, tokens);
-          for (const problem of await settleSpend(model, tokens, costUsd)) {
+          // No budgets on this key: nothing to await (a settle runs on every call).
+          for (const problem of hold === undefined ? [] : await settleSpend(model, tokens, costUsd)) {
             if (!problems.includes(problem)) problems.push(problem);
           }
           record(client, model, promptTokens, completionTokens, costUsd);
