@@ -2,7 +2,8 @@
  * Section 3: time to the first streamed event, one stream at a time, against the stub's burst
  * stream (first event at once, the rest 2 ms apart): straight from the stub, through a bare Node
  * proxy, through the service over SSE on /graphql and over graphql-ws, and, for reference, through
- * a bare graphql-yoga server (bare-yoga.ts) to show what the framework itself costs here. Each stream is read to its end
+ * a bare graphql-yoga server (bare-yoga.ts) to show what the framework itself costs here, one
+ * sample of each in turn. Each stream is read to its end
  * so the keep-alive connection is reused by the next sample.
  */
 import { createClient } from 'graphql-ws';
@@ -86,12 +87,41 @@ function describeClose(error: unknown): string {
   return `socket closed ${close.code ?? '?'} ${close.reason ?? ''}`.trim();
 }
 
-async function collect(name: string, sample: Sample): Promise<number[]> {
-  log(`first event: ${name}`);
-  for (let i = 0; i < WARMUP; i++) await sample();
-  const samples: number[] = [];
-  for (let i = 0; i < SAMPLES; i++) samples.push(await sample());
-  return samples;
+/**
+ * Every variant's samples, taken in turns (one of each, the order rotating): a slow spell of the
+ * machine (they come and go over seconds here) lands on all of them alike, where taking one
+ * variant's 300 samples after another's put a spell on one side of a difference of ~1 ms (the
+ * same code read +0.85 and +1.54 ms in two runs a minute apart). A variant that fails is left out
+ * from then on, its samples NaN.
+ */
+async function collectInTurns(
+  variants: readonly { name: string; sample: Sample }[],
+  onFailure: (name: string, error: unknown) => void,
+): Promise<number[][]> {
+  const failed = new Set<number>();
+  const take = async (index: number, into: number[] | undefined) => {
+    if (failed.has(index)) return;
+    const variant = variants[index];
+    if (variant === undefined) return;
+    try {
+      const value = await variant.sample();
+      into?.push(value);
+    } catch (error) {
+      failed.add(index);
+      onFailure(variant.name, error);
+    }
+  };
+  log(`first event: warming up ${variants.map((variant) => variant.name).join(', ')}`);
+  for (let i = 0; i < WARMUP; i++) for (const index of variants.keys()) await take(index, undefined);
+  const samples = variants.map(() => [] as number[]);
+  log(`first event: ${SAMPLES} samples of each, in turns`);
+  for (let i = 0; i < SAMPLES; i++) {
+    for (let k = 0; k < variants.length; k++) {
+      const index = (i + k) % variants.length;
+      await take(index, samples[index]);
+    }
+  }
+  return samples.map((taken, index) => (failed.has(index) ? [Number.NaN] : taken));
 }
 
 export async function runStreamFirstEventBench(
@@ -103,29 +133,35 @@ export async function runStreamFirstEventBench(
   const agent = new Agent({ connections: 4, keepAliveTimeout: 30_000 });
   const ws = await graphqlWsSampler(serviceOrigin);
   try {
-    const upstream = await collect(
-      'upstream',
-      sseSample(agent, `${stubOrigin}/v1/completions`, jsonHeaders, wireStreamBody, 'data: '),
-    );
-    const proxy = await collect(
-      'raw proxy',
-      sseSample(agent, `${proxyOrigin}/v1/completions`, jsonHeaders, wireStreamBody, 'data: '),
-    );
-    const sseOnGraphql = await collect(
-      'service, SSE on /graphql',
-      sseSample(agent, `${serviceOrigin}/graphql`, sseHeaders, streamBody(), 'event: next'),
-    );
-    const bareYoga = await collect(
-      'bare graphql-yoga (reference)',
-      sseSample(agent, `${bareYogaOrigin}/graphql`, sseHeaders, streamBody(), 'event: next'),
-    );
     // (d) is a bonus: when graphql-ws fails, the row says so and the other variants still count.
     let wsFailure = '';
-    const graphqlWs = await collect('service, graphql-ws', ws.sample).catch((error: unknown) => {
-      wsFailure = describeClose(error);
-      log(`first event: graphql-ws failed: ${wsFailure}`);
-      return [Number.NaN];
-    });
+    const [upstream = [], proxy = [], sseOnGraphql = [], bareYoga = [], graphqlWs = []] =
+      await collectInTurns(
+        [
+          {
+            name: 'upstream',
+            sample: sseSample(agent, `${stubOrigin}/v1/completions`, jsonHeaders, wireStreamBody, 'data: '),
+          },
+          {
+            name: 'raw proxy',
+            sample: sseSample(agent, `${proxyOrigin}/v1/completions`, jsonHeaders, wireStreamBody, 'data: '),
+          },
+          {
+            name: 'service, SSE on /graphql',
+            sample: sseSample(agent, `${serviceOrigin}/graphql`, sseHeaders, streamBody(), 'event: next'),
+          },
+          {
+            name: 'bare graphql-yoga (reference)',
+            sample: sseSample(agent, `${bareYogaOrigin}/graphql`, sseHeaders, streamBody(), 'event: next'),
+          },
+          { name: 'service, graphql-ws', sample: ws.sample },
+        ],
+        (name, error) => {
+          if (name !== 'service, graphql-ws') throw error;
+          wsFailure = describeClose(error);
+          log(`first event: graphql-ws failed: ${wsFailure}`);
+        },
+      );
 
     const rows: Row[] = [];
     const add = (name: string, samples: number[], baseline?: number[]) => {
