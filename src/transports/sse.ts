@@ -77,10 +77,15 @@ export function createSseSubscriptionRoute(deps: SseRouteDeps): RouteHandler {
   }
 }
 
+const eventStream = /text\/event-stream/i;
+
 function isPlainEventStreamPost(req: IncomingMessage, endpoint: string): boolean {
   if (req.method !== 'POST' || req.url !== endpoint) return false;
+  // Every JSON POST to /graphql is asked this first: most are not for a stream, told without parsing.
+  const accept = req.headers.accept;
+  if (accept === undefined || !eventStream.test(accept)) return false;
   const [contentType] = mediaTypes(req.headers['content-type']);
-  const [firstAccepted] = mediaTypes(req.headers.accept);
+  const [firstAccepted] = mediaTypes(accept);
   return contentType === 'application/json' && firstAccepted === 'text/event-stream';
 }
 
