@@ -8,6 +8,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { serveParent } from './children.js';
 import { createCompletionResolver, peerTypeDefs } from './peer-schema.js';
+import { profilerCommands } from './profiler.js';
 
 const origin = process.env.UPSTREAM_ORIGIN ?? 'http://127.0.0.1:9';
 
@@ -17,4 +18,4 @@ const server = new ApolloServer({
   plugins: [ApolloServerPluginLandingPageDisabled()],
 });
 const { url } = await startStandaloneServer(server, { listen: { port: 0, host: '127.0.0.1' } });
-serveParent(Number(new URL(url).port), { cpu: () => process.cpuUsage() });
+serveParent(Number(new URL(url).port), { cpu: () => process.cpuUsage(), ...profilerCommands() });

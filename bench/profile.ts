@@ -3,9 +3,10 @@
  * package and by function (self time); with `PROFILE_KIND=heap`, a sampling heap profile instead:
  * the bytes a request allocates, by where (garbage is the young-generation collections' work, a
  * tenth of a request's CPU). Not part of `npm run bench`; run by hand:
- *   PROFILE_MODE=graphql|rest PROFILE_PARTS=off|metrics,traces,log [PROFILE_KIND=heap] npx tsx bench/profile.ts
+ *   PROFILE_MODE=graphql|rest|apollo|proxy|json-proxy PROFILE_PARTS=off|metrics,traces,log [PROFILE_KIND=heap] npx tsx bench/profile.ts
  * The service runs with protections on (one client key, in-memory limits, the ledger on SQLite), as
- * section 6 runs it; `PROFILE_PARTS` turns telemetry on as section 7 does (1 operation in 10 traced,
+ * section 6 runs it; `apollo`, `proxy` and `json-proxy` profile section 6's peers instead (Apollo
+ * Server answering `createCompletion`, the piped and the JSON raw proxies answering the REST call); `PROFILE_PARTS` turns telemetry on as section 7 does (1 operation in 10 traced,
  * to a sink here). `PROFILE_CALLS` (20,000) calls at c = 64 after 8,000 to warm up; the profile is
  * written under the system's temporary directory and its path printed.
  */
@@ -29,33 +30,43 @@ const sink = createServer((req, res) => {
 });
 await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
 const stub = await startChild('stub-upstream.ts');
-const child = await startChild('service.ts', {
-  ...serviceEnv,
-  UPSTREAM_ORIGIN: stub.origin,
-  BENCH_CLIENT_TOKEN: TOKEN,
-  BENCH_RATE_LIMIT: '10000000',
-  BENCH_SQLITE_PATH: join(tmpdir(), `profile-${process.pid}.sqlite`),
-  BENCH_TELEMETRY: parts,
-  BENCH_TRACE_RATIO: '0.1',
-  BENCH_OTLP_URL: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/v1/traces`,
-  BENCH_ACCESS_LOG: join(tmpdir(), `profile-${process.pid}.log`),
-});
+const peers: Record<string, string> = {
+  apollo: 'peer-apollo.ts',
+  proxy: 'raw-proxy.ts',
+  'json-proxy': 'raw-json-proxy.ts',
+};
+const peer = peers[mode];
+const child =
+  peer === undefined
+    ? await startChild('service.ts', {
+        ...serviceEnv,
+        UPSTREAM_ORIGIN: stub.origin,
+        BENCH_CLIENT_TOKEN: TOKEN,
+        BENCH_RATE_LIMIT: '10000000',
+        BENCH_SQLITE_PATH: join(tmpdir(), `profile-${process.pid}.sqlite`),
+        BENCH_TELEMETRY: parts,
+        BENCH_TRACE_RATIO: '0.1',
+        BENCH_OTLP_URL: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/v1/traces`,
+        BENCH_ACCESS_LOG: join(tmpdir(), `profile-${process.pid}.log`),
+      })
+    : await startChild(peer, { ...serviceEnv, UPSTREAM_ORIGIN: stub.origin });
+/** Which face the calls go to: the REST call for the REST face and the proxies, GraphQL otherwise. */
+const rest = mode === 'rest' || mode === 'proxy' || mode === 'json-proxy';
 const agent = new Agent({ connections: 64, keepAliveTimeout: 30_000 });
 const call = async () => {
-  const r =
-    mode === 'rest'
-      ? await request(`${child.origin}/v1/completions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-          body: wireBody,
-          dispatcher: agent,
-        })
-      : await request(`${child.origin}/graphql`, {
-          method: 'POST',
-          headers: { ...graphqlHeaders, authorization: `Bearer ${TOKEN}` },
-          body: createCompletionBody,
-          dispatcher: agent,
-        });
+  const r = rest
+    ? await request(`${child.origin}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        body: wireBody,
+        dispatcher: agent,
+      })
+    : await request(`${child.origin}/graphql`, {
+        method: 'POST',
+        headers: { ...graphqlHeaders, authorization: `Bearer ${TOKEN}` },
+        body: createCompletionBody,
+        dispatcher: agent,
+      });
   const t = await r.body.text();
   if (r.statusCode !== 200 || t.includes('"errors"')) throw new Error(t);
 };
@@ -85,7 +96,7 @@ function packageOf(frame: CallFrame): string {
   if (url === '') return frame.functionName.startsWith('(') ? frame.functionName : '(native)';
   if (url.includes('node_modules/')) return url.replace(/.*node_modules\/((@[^/]+\/)?[^/]+).*/, '$1');
   if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0]}`;
-  return url.replace(/bench\/service\.bundle\.mjs/, 'service-bundle');
+  return url.replace(/bench\/([a-z-]+)\.bundle\.mjs/, '$1-bundle');
 }
 
 const functionOf = (frame: CallFrame) =>

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
 import { serveParent } from './children.js';
+import { profilerCommands } from './profiler.js';
 
 const upstream = process.env.UPSTREAM_ORIGIN ?? 'http://127.0.0.1:9';
 const agent = new Agent({ connections: 128, keepAliveTimeout: 60_000 });
@@ -51,5 +52,8 @@ const server = createServer(async (req, res) => {
 
 server.keepAliveTimeout = 60_000;
 server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () =>
-  serveParent((server.address() as AddressInfo).port, { cpu: () => process.cpuUsage() }),
+  serveParent((server.address() as AddressInfo).port, {
+    cpu: () => process.cpuUsage(),
+    ...profilerCommands(),
+  }),
 );

@@ -6,6 +6,7 @@
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serveParent } from './children.js';
+import { profilerCommands } from './profiler.js';
 
 const upstream = new URL(process.env.UPSTREAM_ORIGIN ?? 'http://127.0.0.1:9');
 const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
@@ -35,5 +36,8 @@ const server = createServer((req, res) => {
 
 server.keepAliveTimeout = 60_000;
 server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () =>
-  serveParent((server.address() as AddressInfo).port, { cpu: () => process.cpuUsage() }),
+  serveParent((server.address() as AddressInfo).port, {
+    cpu: () => process.cpuUsage(),
+    ...profilerCommands(),
+  }),
 );

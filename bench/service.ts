@@ -12,8 +12,6 @@
  * twin apps in the same process, `;` between their parts; the `settle` command ends a block of
  * one of them, `profileStart` / `profileStop` take a CPU profile.
  */
-import { writeFile } from 'node:fs/promises';
-import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { Gauge, Registry } from 'prom-client';
 import { Agent } from 'undici';
@@ -26,6 +24,7 @@ import { createMetrics, type Metrics } from '../src/telemetry/metrics.js';
 import { createTracing } from '../src/telemetry/tracing.js';
 import { createHttpProvider } from '../src/upstream/http.js';
 import { serveParent } from './children.js';
+import { profilerCommands } from './profiler.js';
 
 const origin = process.env.UPSTREAM_ORIGIN ?? 'http://127.0.0.1:9';
 const connections = Number(process.env.UPSTREAM_CONNECTIONS ?? 0);
@@ -148,24 +147,6 @@ for (const twin of twins) {
   await new Promise<void>((resolve) => twin.app.server.listen(0, '127.0.0.1', resolve));
 }
 
-let profiler: Session | undefined;
-
-/** The inspector session the CPU and heap profilers run in, connected. */
-function connectProfiler(): Session {
-  profiler ??= new Session();
-  profiler.connect();
-  return profiler;
-}
-
-/** Ends the running profile (`stop` gives it back) and writes it to `path` as JSON. */
-async function saveProfile(path: unknown, stop: (session: Session) => Promise<{ profile: unknown }>) {
-  if (profiler === undefined) throw new Error('no profile running');
-  const { profile } = await stop(profiler);
-  await writeFile(String(path), JSON.stringify(profile));
-  profiler.disconnect();
-  return true;
-}
-
 // A listen queue deep enough for the open-streams burst (Node's default backlog is 511).
 app.server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () => {
   serveParent((app.server.address() as AddressInfo).port, {
@@ -176,29 +157,7 @@ app.server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () => {
       return true;
     },
     cpu: () => process.cpuUsage(),
-    /** Starts V8's sampling CPU profiler (to find where a request's CPU goes). */
-    profileStart: async () => {
-      const session = connectProfiler();
-      await session.post('Profiler.enable');
-      await session.post('Profiler.setSamplingInterval', { interval: 100 });
-      await session.post('Profiler.start');
-      return true;
-    },
-    /** Stops it and writes the `.cpuprofile` to the path given. */
-    profileStop: (path: unknown) => saveProfile(path, (session) => session.post('Profiler.stop')),
-    /** Starts V8's sampling heap profiler, counting what is collected too (what a request allocates). */
-    heapStart: async () => {
-      const session = connectProfiler();
-      await session.post('HeapProfiler.enable');
-      await session.post('HeapProfiler.startSampling', {
-        samplingInterval: 4096,
-        includeObjectsCollectedByMajorGC: true,
-        includeObjectsCollectedByMinorGC: true,
-      });
-      return true;
-    },
-    /** Stops it and writes the `.heapprofile` to the path given. */
-    heapStop: (path: unknown) => saveProfile(path, (session) => session.post('HeapProfiler.stopSampling')),
+    ...profilerCommands(),
     twinPorts: () => twins.map((twin) => (twin.app.server.address() as AddressInfo).port),
     /** Settles the main app (0) or a twin (1, 2, …): see `settle` above. */
     settle: async (index: unknown) => {
