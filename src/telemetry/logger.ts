@@ -9,19 +9,19 @@ export const logBufferBytes = 16 * 1024;
 export const logFlushMs = 1000;
 
 interface Batch {
-  /** Hands what waits to the writer; at exit, writes it synchronously too. */
-  drain(sync: boolean): void;
+  /** Writes what waits synchronously: the process is on its way out. */
+  drain(): void;
 }
 
 /** Every destination's batch, written out when the process ends, before pino ends the writer. */
 const batches = new Set<WeakRef<Batch>>();
 let exitHooked = false;
 
-function drainAll(sync: boolean): void {
+function drainAll(): void {
   for (const ref of batches) {
     const batch = ref.deref();
     if (batch === undefined) batches.delete(ref);
-    else batch.drain(sync);
+    else batch.drain();
   }
 }
 
@@ -29,8 +29,8 @@ function register(batch: Batch): void {
   if (!exitHooked) {
     exitHooked = true;
     // Both: 'beforeExit' when the work runs out (pino ends its writer there), 'exit' otherwise.
-    process.on('beforeExit', () => drainAll(true));
-    process.on('exit', () => drainAll(true));
+    process.on('beforeExit', drainAll);
+    process.on('exit', drainAll);
   }
   batches.add(new WeakRef(batch));
 }
@@ -75,13 +75,19 @@ export function logDestination(
     waiting = '';
     write(Buffer.from(batch));
   };
+  const queue = sonic as unknown as { minLength: number };
   const batch: Batch = {
-    drain(sync) {
+    drain() {
       try {
+        // Queued, not started: SonicBoom writes its queue synchronously, but not a write it has
+        // already handed to the thread pool, which the exit would not wait for.
+        queue.minLength = Number.MAX_SAFE_INTEGER;
         handOver();
-        if (sync) sonic.flushSync();
+        sonic.flushSync();
       } catch {
         // Ended or not open: nothing more can be written on the way out.
+      } finally {
+        queue.minLength = 0;
       }
     },
   };
