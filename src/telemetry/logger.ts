@@ -75,19 +75,20 @@ export function logDestination(
     waiting = '';
     write(Buffer.from(batch));
   };
-  const queue = sonic as unknown as { minLength: number };
+  // SonicBoom's own state, read and set where its API has no word for it.
+  const state = sonic as unknown as { minLength: number; _writing: boolean };
   const batch: Batch = {
     drain() {
       try {
         // Queued, not started: SonicBoom writes its queue synchronously, but not a write it has
         // already handed to the thread pool, which the exit would not wait for.
-        queue.minLength = Number.MAX_SAFE_INTEGER;
+        state.minLength = Number.MAX_SAFE_INTEGER;
         handOver();
         sonic.flushSync();
       } catch {
         // Ended or not open: nothing more can be written on the way out.
       } finally {
-        queue.minLength = 0;
+        state.minLength = 0;
       }
     },
   };
@@ -109,7 +110,7 @@ export function logDestination(
       if (callback === undefined) return;
       // SonicBoom writes each batch at once ("drain" when all is out); with nothing in flight,
       // everything is already out.
-      if ((sonic as unknown as { _writing: boolean })._writing) sonic.once('drain', () => callback());
+      if (state._writing) sonic.once('drain', () => callback());
       else process.nextTick(callback);
     },
     flushSync: () => {
