@@ -210,24 +210,29 @@ describe('GraphQL over SSE on /graphql', () => {
 
   it('gives the upstream connection back after [DONE]: streams in a row reuse it', async () => {
     // As real servers often do, the end of the response comes a moment after [DONE].
+    let ended = 0;
     stub.on('POST', '/completions', async (_req, res) => {
+      res.on('close', () => ended++);
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(recorded('openai-stream-basic.sse'));
       setTimeout(() => res.end(), 20);
     });
     const client = sseClient(app.graphqlUrl);
     await client.run(completionStream, { input });
+    await expect.poll(() => ended).toBe(1);
     const opened = stub.connectionsOpened;
-    for (let i = 0; i < 5; i++) {
-      // Past the previous response's end, so that its connection is free again.
-      await new Promise((resolve) => setTimeout(resolve, 40));
+    const cut = stub.closedConnections;
+    for (let i = 2; i <= 6; i++) {
       const { events, error } = await client.run(completionStream, { input });
       expect(error).toBeUndefined();
       expect(events).toHaveLength(7);
+      // The stub's response has ended (or been cut) before the next stream starts.
+      await expect.poll(() => ended).toBe(i);
     }
     await client.dispose();
-    // Closed after [DONE] instead, each stream would open a connection of its own.
-    expect(stub.connectionsOpened).toBe(opened);
+    // Read to its end, never cut after [DONE]: cut, every stream would open a connection of its own.
+    expect(stub.closedConnections).toBe(cut);
+    expect(stub.connectionsOpened).toBeLessThan(opened + 5);
   });
 
   it('cuts off an upstream that keeps the response open after [DONE] (it would keep it open forever)', async () => {
