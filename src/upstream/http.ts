@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, type Dispatcher, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { headerText } from '../http/headers.js';
 import { isSaneRequestId } from '../http/request-id.js';
 import { CallDeadline } from './deadline.js';
@@ -94,6 +94,18 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
     });
   const backoff: BackoffPolicy = { ...defaultBackoff, ...options.backoff };
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  // Each path's origin and path parsed once: undici's top-level request() parses a URL string on
+  // every call (a WHATWG URL each time); the dispatcher takes them as they are.
+  const targets = new Map<string, { origin: string; path: string }>();
+  const target = (path: string) => {
+    let found = targets.get(path);
+    if (found === undefined) {
+      const url = new URL(`${baseUrl}${path}`);
+      found = { origin: url.origin, path: `${url.pathname}${url.search}` };
+      targets.set(path, found);
+    }
+    return found;
+  };
   const secrets = [options.apiKey];
   const holdsOurSecret = secretsDetector(secrets);
   const headers: Record<string, string> = {
@@ -133,12 +145,12 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
     for (let attempt = 0; ; attempt++) {
       let response: Dispatcher.ResponseData;
       try {
-        response = await request(`${baseUrl}${path}`, {
+        response = await dispatcher.request({
+          ...target(path),
           method,
           headers: requestHeaders,
           body,
           signal: deadline.signal,
-          dispatcher,
           headersTimeout: 0,
           bodyTimeout: 0,
         });
