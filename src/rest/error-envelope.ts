@@ -114,3 +114,17 @@ export function mapError(err: unknown): MappedError {
   }
   return envelope(500, 'The server had an error while processing your request.', 'server_error', null, null);
 }
+
+/**
+ * The stable code of a failure (the catalogue's, as GraphQL clients get it), for the access line,
+ * metrics and spans: never the upstream's own `code` text, and one vocabulary across both faces.
+ */
+export function outcomeOf(err: unknown): string {
+  if (err instanceof BadRequest) {
+    if (err.status === 404) return errorCodes.notFound;
+    if (err.status === 413) return errorCodes.payloadTooLarge;
+    return err.status === 415 ? errorCodes.unsupportedMediaType : errorCodes.badUserInput;
+  }
+  const code = toClientError(err)?.extensions.code;
+  return typeof code === 'string' ? code : errorCodes.internal;
+}

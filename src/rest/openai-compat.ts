@@ -4,15 +4,14 @@
  * server: the handler answers `false` for any other URL so the caller can pass the request on.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { LightAbortController } from '../abort.js';
 import type { PreparedCompletion } from '../completions/prepare.js';
 import type { CallUsage, CompletionsService } from '../completions/service.js';
 import { errorCodes } from '../error-codes.js';
-import { toClientError } from '../errors.js';
 import { requestIdOf } from '../http/request-id.js';
 import type { CallOptions } from '../upstream/provider.js';
-import type { WireCompletionRequest, WireCompletionResponse, WireModel } from '../upstream/wire.js';
-import { mapError } from './error-envelope.js';
+import type { WireCompletionRequest, WireModel } from '../upstream/wire.js';
+import { mapError, outcomeOf } from './error-envelope.js';
+import { requestSignal, streamCompletion } from './event-stream.js';
 import { BadRequest, parseCompletionRequest, readJsonBody } from './request-body.js';
 
 export interface OpenAiCompatDeps {
@@ -86,91 +85,6 @@ function sendError(res: ServerResponse, err: unknown): void {
   );
 }
 
-/** Writes one SSE event, waiting for the socket to drain when the client reads slowly. */
-async function writeEvent(res: ServerResponse, data: string): Promise<void> {
-  if (res.destroyed) return;
-  if (!res.write(`data: ${data}\n\n`)) {
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        res.off('drain', done);
-        res.off('close', done);
-        resolve();
-      };
-      res.on('drain', done);
-      res.on('close', done);
-    });
-  }
-}
-
-/** An AbortSignal that fires when the client goes away before the response is complete. */
-/**
- * Aborted when the client goes away before the answer is complete, or when the server's shutdown
- * grace ends. One controller, its shutdown listener removed when the response closes: not
- * AbortSignal.any, which in Node 20 ties every signal it makes to its sources for as long as they
- * live (the shutdown signal: the whole process), garbage the collector keeps tracing.
- */
-function requestSignal(res: ServerResponse, shutdown: AbortSignal | undefined): AbortSignal {
-  const controller = new LightAbortController();
-  const onShutdown = () => controller.abort(shutdown?.reason);
-  shutdown?.addEventListener('abort', onShutdown, { once: true });
-  res.on('close', () => {
-    shutdown?.removeEventListener('abort', onShutdown);
-    if (!res.writableFinished) controller.abort(new Error('client disconnected'));
-  });
-  return controller.signal;
-}
-
-const shuttingDownEvent = {
-  error: {
-    message: 'The server is shutting down; reconnect to continue.',
-    type: 'server_error',
-    param: null,
-    code: 'server_shutting_down',
-  },
-};
-
-async function streamCompletion(
-  res: ServerResponse,
-  chunks: AsyncIterator<WireCompletionResponse>,
-  signal: AbortSignal,
-  shutdown: AbortSignal | undefined,
-): Promise<string | undefined> {
-  // The first chunk is awaited before any header goes out, so a refused request still gets a
-  // plain JSON error with its status, as OpenAI answers.
-  let next = await chunks.next();
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  try {
-    while (!next.done) {
-      await writeEvent(res, JSON.stringify(next.value));
-      if (signal.aborted) {
-        // The grace period ended: the client is told why its stream stops; a client gone is not.
-        if (!shutdown?.aborted) return errorCodes.clientClosedRequest;
-        await writeEvent(res, JSON.stringify(shuttingDownEvent));
-        return errorCodes.shuttingDown;
-      }
-      next = await chunks.next();
-    }
-    await writeEvent(res, '[DONE]');
-    return undefined;
-  } catch (err) {
-    if (shutdown?.aborted) {
-      await writeEvent(res, JSON.stringify(shuttingDownEvent));
-      return errorCodes.shuttingDown;
-    }
-    if (signal.aborted) return errorCodes.clientClosedRequest;
-    await writeEvent(res, JSON.stringify(mapError(err).body));
-    return outcomeOf(err);
-  } finally {
-    await chunks.return?.();
-    if (!res.destroyed) res.end();
-  }
-}
-
 async function handleCompletion(
   deps: OpenAiCompatDeps,
   caller: Omit<CallOptions, 'signal'>,
@@ -198,20 +112,6 @@ async function handleCompletion(
     response.requestId ? { 'x-upstream-request-id': response.requestId } : {},
   );
   return undefined;
-}
-
-/**
- * The stable code of a failure (the catalogue's, as GraphQL clients get it), for the access line,
- * metrics and spans: never the upstream's own `code` text, and one vocabulary across both faces.
- */
-function outcomeOf(err: unknown): string {
-  if (err instanceof BadRequest) {
-    if (err.status === 404) return errorCodes.notFound;
-    if (err.status === 413) return errorCodes.payloadTooLarge;
-    return err.status === 415 ? errorCodes.unsupportedMediaType : errorCodes.badUserInput;
-  }
-  const code = toClientError(err)?.extensions.code;
-  return typeof code === 'string' ? code : errorCodes.internal;
 }
 
 /** The model id in `/v1/models/<id>`; a path that does not decode names no model (404, not a 500). */
@@ -263,7 +163,11 @@ export function createOpenAiCompatHandler(deps: OpenAiCompatDeps): Handler {
   return (req, res) => (req.url?.includes('1') ? serve(req, res) : false);
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '');
+    // The common request's path as it is; any other is normalised as the URL parser does.
+    const path =
+      req.url === '/v1/completions'
+        ? req.url
+        : new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '');
     const modelMatch = /^\/v1\/models(?:\/(.+))?$/.exec(path);
     if (path !== '/v1/completions' && modelMatch === null) {
       if (!path.startsWith('/v1/')) return false;
