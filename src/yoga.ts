@@ -2,7 +2,12 @@ import type { IncomingMessage } from 'node:http';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useApolloInlineTrace } from '@graphql-yoga/plugin-apollo-inline-trace';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
-import { createYoga, maskError as defaultMaskError, type YogaServerInstance } from 'graphql-yoga';
+import {
+  createYoga,
+  maskError as defaultMaskError,
+  type Plugin,
+  type YogaServerInstance,
+} from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { ClientAuthenticator } from './auth/client-keys.js';
 import { configDefaults, type OperationLimits } from './config.js';
@@ -125,11 +130,58 @@ export function createErrorMasker(production: boolean): ErrorMasker {
   };
 }
 
+type OnExecute = NonNullable<Plugin['onExecute']>;
+
+/**
+ * What the JSON route needs to run an operation without envelop's orchestration: the schema, the
+ * context as yoga builds it, and our execute hooks as one. envelop paid for its execute hooks
+ * (yoga's engine, ours, the masking) with closures and promise helpers on every operation.
+ */
+export interface DirectExecution {
+  schema: GraphQLSchema;
+  createContext: (caller: Caller) => GraphQLContext;
+  onExecute: OnExecute;
+}
+
+const directExecutions = new WeakMap<CompletionsYoga, DirectExecution>();
+
+/**
+ * The yoga's direct execution, when its execute hooks are exactly the three it was made with:
+ * any other plugin that hooks execution, and the routes run operations through envelop.
+ */
+export function directExecutionOf(yoga: CompletionsYoga): DirectExecution | undefined {
+  return directExecutions.get(yoga);
+}
+
 export function createYogaApp(deps: YogaDeps): CompletionsYoga {
   const documents = deps.documents ?? createPersistedDocuments();
   const { logger } = deps;
   const limits = deps.limits ?? configDefaults.limits;
-  return createYoga<ServerContext, GraphQLContext>({
+  const executeHooks = composeExecuteHooks(
+    // Before the refusals below: a refused query is told no-store too.
+    useCacheHints(),
+    useEntitiesCap(limits.maxEntityRepresentations),
+    // Before the preflight, so that the operations it refuses are observed too.
+    useOperationTelemetry({
+      logger,
+      metrics: deps.metrics,
+      ...(deps.tracing === undefined ? {} : { tracing: deps.tracing }),
+    }),
+    useCompletionPreflight({
+      maxCompletions: limits.maxCompletionsPerOperation,
+      maxEstimatedTokens: limits.maxEstimatedTokensPerOperation,
+      defaultMaxTokens: limits.defaultMaxTokens,
+      allowRawPrompts: deps.allowRawPrompts ?? true,
+    }),
+    useGraphqlSse(graphqlSseEndpoint, documents, deps.maskError),
+    // Federated tracing: only when a gateway asks (apollo-federation-include-trace: ftv1).
+    ...(deps.federatedTraces === true ? [useApolloInlineTrace()] : []),
+    useResponseExtensions(),
+    useRequestIdExtension(),
+    // Last, so that it labels the errors of every stage above.
+    useErrorCodes(),
+  );
+  const yoga = createYoga<ServerContext, GraphQLContext>({
     schema: deps.schema ?? schema,
     graphqlEndpoint,
     healthCheckEndpoint: '/healthz',
@@ -178,30 +230,7 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         blockFieldSuggestion: { enabled: deps.production },
       }),
       // One execute hook for envelop instead of one per plugin (see composeExecuteHooks).
-      ...composeExecuteHooks(
-        // Before the refusals below: a refused query is told no-store too.
-        useCacheHints(),
-        useEntitiesCap(limits.maxEntityRepresentations),
-        // Before the preflight, so that the operations it refuses are observed too.
-        useOperationTelemetry({
-          logger,
-          metrics: deps.metrics,
-          ...(deps.tracing === undefined ? {} : { tracing: deps.tracing }),
-        }),
-        useCompletionPreflight({
-          maxCompletions: limits.maxCompletionsPerOperation,
-          maxEstimatedTokens: limits.maxEstimatedTokensPerOperation,
-          defaultMaxTokens: limits.defaultMaxTokens,
-          allowRawPrompts: deps.allowRawPrompts ?? true,
-        }),
-        useGraphqlSse(graphqlSseEndpoint, documents, deps.maskError),
-        // Federated tracing: only when a gateway asks (apollo-federation-include-trace: ftv1).
-        ...(deps.federatedTraces === true ? [useApolloInlineTrace()] : []),
-        useResponseExtensions(),
-        useRequestIdExtension(),
-        // Last, so that it labels the errors of every stage above.
-        useErrorCodes(),
-      ),
+      ...executeHooks,
     ],
     context: ({ request, caller, req }) =>
       deps.createContext(
@@ -214,4 +243,17 @@ export function createYogaApp(deps: YogaDeps): CompletionsYoga {
         },
       ),
   });
+  const [composite] = executeHooks;
+  // Every plugin envelop runs, yoga's own and those added at init (yoga's `plugins`).
+  const plugins = (yoga as unknown as { plugins?: readonly Plugin[] }).plugins ?? [];
+  const hooked = plugins.filter((plugin) => plugin.onExecute !== undefined).length;
+  // yoga's engine, the composite, yoga's masking: nothing else may be skipped.
+  if (composite?.onExecute !== undefined && hooked === 3) {
+    directExecutions.set(yoga, {
+      schema: deps.schema ?? schema,
+      createContext: deps.createContext,
+      onExecute: composite.onExecute,
+    });
+  }
+  return yoga;
 }

@@ -101,28 +101,10 @@ export async function envelopedOperation(
   admitted: Pick<Caller, 'signal' | 'client'>,
   types: readonly ('query' | 'mutation' | 'subscription')[],
 ): Promise<{ enveloped: ReturnType<CompletionsYoga['getEnveloped']>; args: ExecutionArgs } | undefined> {
-  const caller: Caller = {
-    ...admitted,
-    upstreamApiKey: headerText(req.headers[upstreamKeyHeader]),
-    requestId: requestIdOf(req),
-  };
+  const caller = callerOf(req, admitted);
   const enveloped = yoga.getEnveloped({ req, caller, params });
-  const known = knownDocuments(yoga);
-  let document: DocumentNode;
-  const remembered = known.get(params.query);
-  if (remembered !== undefined) document = remembered;
-  else {
-    try {
-      document = enveloped.parse(params.query);
-      // GraphQL Armor's limits may throw from either step instead of returning errors.
-      if (enveloped.validate(enveloped.schema, document).length > 0) return undefined;
-    } catch {
-      return undefined;
-    }
-    known.remember(params.query, document);
-  }
-  const operation = getOperationAST(document, params.operationName)?.operation;
-  if (operation === undefined || !types.includes(operation)) return undefined;
+  const document = checkedDocument(yoga, params, types, enveloped);
+  if (document === undefined) return undefined;
   const args: ExecutionArgs = {
     schema: enveloped.schema,
     document,
@@ -131,6 +113,44 @@ export async function envelopedOperation(
     contextValue: await enveloped.contextFactory(),
   };
   return { enveloped, args };
+}
+
+/** The caller of a route's request: its admission, with the pass-through key and the request id. */
+export function callerOf(req: IncomingMessage, admitted: Pick<Caller, 'signal' | 'client'>): Caller {
+  return {
+    ...admitted,
+    upstreamApiKey: headerText(req.headers[upstreamKeyHeader]),
+    requestId: requestIdOf(req),
+  };
+}
+
+/**
+ * The request's document when it parses and validates (from the cache of known ones, else through
+ * yoga's envelop, made only then) and holds an operation of one of `types`; undefined when yoga
+ * should answer.
+ */
+export function checkedDocument(
+  yoga: CompletionsYoga,
+  params: Params,
+  types: readonly ('query' | 'mutation' | 'subscription')[],
+  envelope: ReturnType<CompletionsYoga['getEnveloped']> | (() => ReturnType<CompletionsYoga['getEnveloped']>),
+): DocumentNode | undefined {
+  const known = knownDocuments(yoga);
+  let document = known.get(params.query);
+  if (document === undefined) {
+    const enveloped = typeof envelope === 'function' ? envelope() : envelope;
+    try {
+      const parsed: DocumentNode = enveloped.parse(params.query);
+      // GraphQL Armor's limits may throw from either step instead of returning errors.
+      if (enveloped.validate(enveloped.schema, parsed).length > 0) return undefined;
+      document = parsed;
+    } catch {
+      return undefined;
+    }
+    known.remember(params.query, document);
+  }
+  const operation = getOperationAST(document, params.operationName)?.operation;
+  return operation !== undefined && types.includes(operation) ? document : undefined;
 }
 
 /**

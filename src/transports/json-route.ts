@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ExecutionResult, GraphQLError } from 'graphql';
+import type { ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
 import { LightAbortController } from '../abort.js';
 import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
@@ -9,7 +9,8 @@ import type { RouteHandler } from '../http/route.js';
 import { cacheControlFor } from '../plugins/cache-hints.js';
 import type { PersistedDocuments } from '../plugins/persisted-documents.js';
 import { withRequestId } from '../plugins/request-id.js';
-import type { CompletionsYoga } from '../yoga.js';
+import { type CompletionsYoga, directExecutionOf } from '../yoga.js';
+import { directOperation, executeDirect } from './direct-execution.js';
 import {
   admit,
   envelopedOperation,
@@ -141,15 +142,20 @@ async function run(
 ): Promise<{ result: ExecutionResult; cacheControl: string | undefined } | undefined> {
   const params = withDocument(parseParams(body), deps.documents);
   if (params === undefined) return undefined;
-  const operation = await envelopedOperation(
-    deps.yoga,
-    req,
-    params,
-    { signal: disconnectSignal(res), client },
-    ['query', 'mutation'],
-  );
-  if (operation === undefined) return undefined;
-  const result: unknown = await operation.enveloped.execute(operation.args);
+  const admitted = { signal: disconnectSignal(res), client };
+  const direct = directExecutionOf(deps.yoga);
+  let args: ExecutionArgs | undefined;
+  let result: unknown;
+  if (direct !== undefined) {
+    args = directOperation(deps.yoga, direct, req, params, admitted);
+    if (args === undefined) return undefined;
+    result = await executeDirect(deps.yoga, direct, args);
+  } else {
+    const operation = await envelopedOperation(deps.yoga, req, params, admitted, ['query', 'mutation']);
+    if (operation === undefined) return undefined;
+    args = operation.args;
+    result = await operation.enveloped.execute(args);
+  }
   // Past this point the operation ran: it is answered here, never handed to yoga to run again.
   // (The schema has no @defer/@stream, so a query or mutation gives one result.)
   if (typeof result !== 'object' || result === null || Symbol.asyncIterator in result) {
@@ -157,6 +163,6 @@ async function run(
   }
   return {
     result: result as ExecutionResult,
-    cacheControl: cacheControlFor(operation.args.contextValue as object),
+    cacheControl: cacheControlFor(args.contextValue as object),
   };
 }
