@@ -103,7 +103,7 @@ export async function envelopedOperation(
 ): Promise<{ enveloped: ReturnType<CompletionsYoga['getEnveloped']>; args: ExecutionArgs } | undefined> {
   const caller = callerOf(req, admitted);
   const enveloped = yoga.getEnveloped({ req, caller, params });
-  const document = checkedDocument(yoga, params, types, enveloped);
+  const document = checkedDocument(yoga, params, types, () => enveloped);
   if (document === undefined) return undefined;
   const args: ExecutionArgs = {
     schema: enveloped.schema,
@@ -133,12 +133,12 @@ export function checkedDocument(
   yoga: CompletionsYoga,
   params: Params,
   types: readonly ('query' | 'mutation' | 'subscription')[],
-  envelope: ReturnType<CompletionsYoga['getEnveloped']> | (() => ReturnType<CompletionsYoga['getEnveloped']>),
+  envelope: () => ReturnType<CompletionsYoga['getEnveloped']>,
 ): DocumentNode | undefined {
   const known = knownDocuments(yoga);
   let document = known.get(params.query);
   if (document === undefined) {
-    const enveloped = typeof envelope === 'function' ? envelope() : envelope;
+    const enveloped = envelope();
     try {
       const parsed: DocumentNode = enveloped.parse(params.query);
       // GraphQL Armor's limits may throw from either step instead of returning errors.

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
+import type { ExecutionResult, GraphQLError } from 'graphql';
 import { LightAbortController } from '../abort.js';
 import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { type CorsPolicy, corsResponseHeaders } from '../http/cors.js';
@@ -13,7 +13,6 @@ import { type CompletionsYoga, directExecutionOf } from '../yoga.js';
 import { directOperation, executeDirect } from './direct-execution.js';
 import {
   admit,
-  envelopedOperation,
   handToYoga,
   isCodedRefusal,
   parseParams,
@@ -22,9 +21,9 @@ import {
 } from './graphql-params.js';
 
 /**
- * The common request — a JSON POST of a query or mutation to /graphql — run through yoga's envelop
- * (the same parser and validation caches, GraphQL Armor, preflight, masking, warnings) and written
- * straight to the Node response. yoga's fetch-API layer (a WHATWG Request built from the Node one,
+ * The common request — a JSON POST of a query or mutation to /graphql — run as yoga's envelop runs
+ * it (the same parser and validation caches, GraphQL Armor, preflight, masking, warnings; without
+ * envelop's orchestration: direct-execution.ts) and written straight to the Node response. yoga's fetch-API layer (a WHATWG Request built from the Node one,
  * the body as a web stream, a Response pumped back into Node, promise helpers, AbortSignals) cost
  * more CPU per request than the GraphQL execution itself.
  *
@@ -142,20 +141,10 @@ async function run(
 ): Promise<{ result: ExecutionResult; cacheControl: string | undefined } | undefined> {
   const params = withDocument(parseParams(body), deps.documents);
   if (params === undefined) return undefined;
-  const admitted = { signal: disconnectSignal(res), client };
   const direct = directExecutionOf(deps.yoga);
-  let args: ExecutionArgs | undefined;
-  let result: unknown;
-  if (direct !== undefined) {
-    args = directOperation(deps.yoga, direct, req, params, admitted);
-    if (args === undefined) return undefined;
-    result = await executeDirect(deps.yoga, direct, args);
-  } else {
-    const operation = await envelopedOperation(deps.yoga, req, params, admitted, ['query', 'mutation']);
-    if (operation === undefined) return undefined;
-    args = operation.args;
-    result = await operation.enveloped.execute(args);
-  }
+  const args = directOperation(deps.yoga, direct, req, params, { signal: disconnectSignal(res), client });
+  if (args === undefined) return undefined;
+  const result = await executeDirect(deps.yoga, direct, args);
   // Past this point the operation ran: it is answered here, never handed to yoga to run again.
   // (The schema has no @defer/@stream, so a query or mutation gives one result.)
   if (typeof result !== 'object' || result === null || Symbol.asyncIterator in result) {
