@@ -3,7 +3,7 @@ import { normalizedExecutor } from '@graphql-tools/executor';
 import type { ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Caller } from '../request-context.js';
-import type { CompletionsYoga, DirectExecution } from '../yoga.js';
+import { type CompletionsYoga, directExecutionOf } from '../yoga.js';
 import { callerOf, checkedDocument, type Params } from './graphql-params.js';
 
 /**
@@ -23,11 +23,11 @@ type DonePayload = Parameters<
 /** The operation's arguments, ready to run, or undefined when yoga should answer. */
 export function directOperation(
   yoga: CompletionsYoga,
-  direct: DirectExecution,
   req: IncomingMessage,
   params: Params,
   admitted: Pick<Caller, 'signal' | 'client'>,
 ): ExecutionArgs | undefined {
+  const direct = directExecutionOf(yoga);
   const caller = callerOf(req, admitted);
   const document = checkedDocument(yoga, params, ['query', 'mutation'], () =>
     yoga.getEnveloped({ req, caller, params }),
@@ -53,11 +53,8 @@ function maskingOf(yoga: CompletionsYoga): Masking | null {
   return (yoga as unknown as { maskedErrorsOpts: Masking | null }).maskedErrorsOpts;
 }
 
-export async function executeDirect(
-  yoga: CompletionsYoga,
-  direct: DirectExecution,
-  args: ExecutionArgs,
-): Promise<unknown> {
+export async function executeDirect(yoga: CompletionsYoga, args: ExecutionArgs): Promise<unknown> {
+  const direct = directExecutionOf(yoga);
   let executeFn: ExecuteFn = normalizedExecutor as ExecuteFn;
   let stopped: ExecutionResult | undefined;
   const hooks = await direct.onExecute({

@@ -9,7 +9,7 @@ import type { RouteHandler } from '../http/route.js';
 import { cacheControlFor } from '../plugins/cache-hints.js';
 import type { PersistedDocuments } from '../plugins/persisted-documents.js';
 import { withRequestId } from '../plugins/request-id.js';
-import { type CompletionsYoga, directExecutionOf } from '../yoga.js';
+import type { CompletionsYoga } from '../yoga.js';
 import { directOperation, executeDirect } from './direct-execution.js';
 import {
   admit,
@@ -23,9 +23,10 @@ import {
 /**
  * The common request — a JSON POST of a query or mutation to /graphql — run as yoga's envelop runs
  * it (the same parser and validation caches, GraphQL Armor, preflight, masking, warnings; without
- * envelop's orchestration: direct-execution.ts) and written straight to the Node response. yoga's fetch-API layer (a WHATWG Request built from the Node one,
- * the body as a web stream, a Response pumped back into Node, promise helpers, AbortSignals) cost
- * more CPU per request than the GraphQL execution itself.
+ * envelop's orchestration: direct-execution.ts) and written straight to the Node response. yoga's
+ * fetch-API layer (a WHATWG Request built from the Node one, the body as a web stream, a Response
+ * pumped back into Node, promise helpers, AbortSignals) cost more CPU per request than the GraphQL
+ * execution itself.
  *
  * Only the plain case is served here; anything else goes to yoga with the body already read, so
  * its answers stay yoga's: other methods, content types or Accept headers, a gateway asking for a
@@ -141,10 +142,9 @@ async function run(
 ): Promise<{ result: ExecutionResult; cacheControl: string | undefined } | undefined> {
   const params = withDocument(parseParams(body), deps.documents);
   if (params === undefined) return undefined;
-  const direct = directExecutionOf(deps.yoga);
-  const args = directOperation(deps.yoga, direct, req, params, { signal: disconnectSignal(res), client });
+  const args = directOperation(deps.yoga, req, params, { signal: disconnectSignal(res), client });
   if (args === undefined) return undefined;
-  const result = await executeDirect(deps.yoga, direct, args);
+  const result = await executeDirect(deps.yoga, args);
   // Past this point the operation ran: it is answered here, never handed to yoga to run again.
   // (The schema has no @defer/@stream, so a query or mutation gives one result.)
   if (typeof result !== 'object' || result === null || Symbol.asyncIterator in result) {
