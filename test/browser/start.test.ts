@@ -124,8 +124,25 @@ describe('the bundled service in a browser, offline', browserTests, () => {
     const subscription = `subscription { completionStream(input: { model: "${model}", prompt: { text: "The whale" }, maxTokens: 6 }) { choices { text finishReason } } }`;
     await page.goto(`${origin}/graphql?query=${encodeURIComponent(subscription)}`);
     await editor.filter({ hasText: 'completionStream' }).waitFor();
+    // GraphiQL runs a subscription as a GET for an event stream: seen leaving, then its events shown.
+    const stream = page.waitForResponse(
+      (response) =>
+        response.url().startsWith(`${origin}/graphql?`) &&
+        (response.request().headers().accept ?? '').includes('text/event-stream'),
+    );
     await page.getByRole('button', { name: 'Execute query (Ctrl-Enter)' }).click();
-    await result.filter({ hasText: 'LENGTH' }).waitFor();
+    expect((await stream).status()).toBe(200);
+    await result
+      .filter({ hasText: 'LENGTH' })
+      .waitFor()
+      .catch(async (error: unknown) => {
+        // What the pane, the page and the service said, for a failure on a busy CI machine.
+        const shown = (await result.textContent().catch(() => null)) ?? '';
+        throw new Error(
+          `no finished stream in the result pane: ${shown.slice(0, 500)}\nproblems: ${problems.join('; ')}\nservice: ${output.join('').slice(-2000)}`,
+          { cause: error },
+        );
+      });
     expect(((await result.textContent()) ?? '').replace(/\u00a0/g, ' ')).toContain(
       '"finishReason": "LENGTH"',
     );
