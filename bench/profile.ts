@@ -2,12 +2,15 @@
  * A CPU profile of the service under the bench's load, summed per request: where the time goes, by
  * package and by function (self time); with `PROFILE_KIND=heap`, a sampling heap profile instead:
  * the bytes a request allocates, by where (garbage is the young-generation collections' work, a
- * tenth of a request's CPU). Not part of `npm run bench`; run by hand:
- *   PROFILE_MODE=graphql|rest|apollo|proxy|json-proxy PROFILE_PARTS=off|metrics,traces,log [PROFILE_KIND=heap] npx tsx bench/profile.ts
+ * tenth of a request's CPU); with `PROFILE_KIND=promoted`, only what outlived young-generation
+ * collections (what they copy and promote: the old generation's growth, its page faults and its
+ * mark-compacts). Not part of `npm run bench`; run by hand:
+ *   PROFILE_MODE=graphql|rest|apollo|proxy|json-proxy PROFILE_PARTS=off|metrics,traces,log [PROFILE_KIND=heap|promoted] npx tsx bench/profile.ts
  * The service runs with protections on (one client key, in-memory limits, the ledger on SQLite), as
  * section 6 runs it; `apollo`, `proxy` and `json-proxy` profile section 6's peers instead (Apollo
  * Server answering `createCompletion`, the piped and the JSON raw proxies answering the REST call); `PROFILE_PARTS` turns telemetry on as section 7 does (1 operation in 10 traced,
- * to a sink here). `PROFILE_CALLS` (20,000) calls at c = 64 after 8,000 to warm up; the profile is
+ * to a sink here; `PROFILE_TRACE_RATIO` changes the 1 in 10), `PROFILE_NODE_FLAGS` adds V8 flags to the profiled process
+ * (`--trace-gc-nvp`, `--no-turbo-inlining`). `PROFILE_CALLS` (20,000) calls at c = 64 after 8,000 to warm up; the profile is
  * written under the system's temporary directory and its path printed.
  */
 import { readFileSync } from 'node:fs';
@@ -23,6 +26,8 @@ import { createCompletionBody, graphqlHeaders, wireBody } from './workload.js';
 const mode = process.env.PROFILE_MODE ?? 'graphql';
 const parts = process.env.PROFILE_PARTS ?? 'off';
 const CALLS = Number(process.env.PROFILE_CALLS ?? 20000);
+/** Node flags for the profiled process, e.g. `--trace-gc` or `--max-semi-space-size=64`. */
+const nodeFlags = process.env.PROFILE_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
 const TOKEN = 'bench-client-token-not-a-secret';
 const sink = createServer((req, res) => {
   req.resume();
@@ -38,18 +43,22 @@ const peers: Record<string, string> = {
 const peer = peers[mode];
 const child =
   peer === undefined
-    ? await startChild('service.ts', {
-        ...serviceEnv,
-        UPSTREAM_ORIGIN: stub.origin,
-        BENCH_CLIENT_TOKEN: TOKEN,
-        BENCH_RATE_LIMIT: '10000000',
-        BENCH_SQLITE_PATH: join(tmpdir(), `profile-${process.pid}.sqlite`),
-        BENCH_TELEMETRY: parts,
-        BENCH_TRACE_RATIO: '0.1',
-        BENCH_OTLP_URL: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/v1/traces`,
-        BENCH_ACCESS_LOG: join(tmpdir(), `profile-${process.pid}.log`),
-      })
-    : await startChild(peer, { ...serviceEnv, UPSTREAM_ORIGIN: stub.origin });
+    ? await startChild(
+        'service.ts',
+        {
+          ...serviceEnv,
+          UPSTREAM_ORIGIN: stub.origin,
+          BENCH_CLIENT_TOKEN: TOKEN,
+          BENCH_RATE_LIMIT: '10000000',
+          BENCH_SQLITE_PATH: join(tmpdir(), `profile-${process.pid}.sqlite`),
+          BENCH_TELEMETRY: parts,
+          BENCH_TRACE_RATIO: process.env.PROFILE_TRACE_RATIO ?? '0.1',
+          BENCH_OTLP_URL: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/v1/traces`,
+          BENCH_ACCESS_LOG: join(tmpdir(), `profile-${process.pid}.log`),
+        },
+        nodeFlags,
+      )
+    : await startChild(peer, { ...serviceEnv, UPSTREAM_ORIGIN: stub.origin }, nodeFlags);
 /** Which face the calls go to: the REST call for the REST face and the proxies, GraphQL otherwise. */
 const rest = mode === 'rest' || mode === 'proxy' || mode === 'json-proxy';
 const agent = new Agent({ connections: 64, keepAliveTimeout: 30_000 });
@@ -71,8 +80,8 @@ const call = async () => {
   if (r.statusCode !== 200 || t.includes('"errors"')) throw new Error(t);
 };
 await measureThroughput(8000, 64, call);
-const kind = process.env.PROFILE_KIND === 'heap' ? 'heap' : 'cpu';
-await child.rpc(kind === 'heap' ? 'heapStart' : 'profileStart');
+const kind = process.env.PROFILE_KIND === 'heap' || process.env.PROFILE_KIND === 'promoted' ? 'heap' : 'cpu';
+await child.rpc(kind === 'heap' ? 'heapStart' : 'profileStart', process.env.PROFILE_KIND);
 await measureThroughput(CALLS, 64, call);
 const out = join(
   tmpdir(),

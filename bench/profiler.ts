@@ -35,13 +35,19 @@ export function profilerCommands(): Record<string, (arg: unknown) => unknown> {
     },
     /** Stops it and writes the `.cpuprofile` to the path given. */
     profileStop: (path) => save(path, (session) => session.post('Profiler.stop')),
-    heapStart: async () => {
+    /**
+     * With `promoted`, what young-generation collections freed leaves the profile: what stays is
+     * what outlived them (copied, then promoted to the old generation), dead since or not; the
+     * scavenges' copying work and the old generation's growth.
+     */
+    heapStart: async (which) => {
       const session = connect();
+      const young = which !== 'promoted';
       await session.post('HeapProfiler.enable');
       await session.post('HeapProfiler.startSampling', {
         samplingInterval: 4096,
         includeObjectsCollectedByMajorGC: true,
-        includeObjectsCollectedByMinorGC: true,
+        includeObjectsCollectedByMinorGC: young,
       });
       return true;
     },

@@ -16,6 +16,7 @@ import { createReadinessRoute } from './http/readiness.js';
 import { requestIdHeader, requestIdOf } from './http/request-id.js';
 import type { RouteHandler } from './http/route.js';
 import { sendError } from './http/send-error.js';
+import { extended } from './objects.js';
 import { createPersistedDocuments } from './plugins/persisted-documents.js';
 import { upstreamKeyHeader } from './request-context.js';
 import { createOpenAiCompatHandler } from './rest/openai-compat.js';
@@ -94,10 +95,11 @@ export function createApp(deps: AppDeps): App {
   const maskError = createErrorMasker(deps.production);
   const cors = createCorsPolicy(deps.corsOrigins, deps.allowedHosts);
   // Known documents, one policy for every transport.
-  const documents = createPersistedDocuments({
-    ...(deps.trustedDocuments ? { manifest: deps.trustedDocuments.manifest } : {}),
-    trustedOnly: deps.trustedDocuments?.only ?? false,
-  });
+  const documents = createPersistedDocuments(
+    extended(deps.trustedDocuments ? { manifest: deps.trustedDocuments.manifest } : {}, {
+      trustedOnly: deps.trustedDocuments?.only ?? false,
+    }),
+  );
   const yogaDeps: YogaDeps & { schema: GraphQLSchema } = {
     schema: buildSchema(deps.prompts?.templates ?? []),
     allowRawPrompts: deps.prompts?.allowRawPrompts ?? true,
@@ -120,11 +122,9 @@ export function createApp(deps: AppDeps): App {
   let tracingYoga: CompletionsYoga | undefined;
   const yogaFor = (req: IncomingMessage): CompletionsYoga => {
     if (req.headers['apollo-federation-include-trace'] === undefined) return yoga;
-    tracingYoga ??= createYogaApp({
-      ...yogaDeps,
-      schema: schemaCopy(yogaDeps.schema),
-      federatedTraces: true,
-    });
+    tracingYoga ??= createYogaApp(
+      extended(yogaDeps, { schema: schemaCopy(yogaDeps.schema), federatedTraces: true }),
+    );
     return tracingYoga;
   };
   // The OpenAI-compatible REST face: one request is one operation, through the same use case.
@@ -176,15 +176,18 @@ export function createApp(deps: AppDeps): App {
   });
   const readiness = createReadinessRoute({
     draining: () => draining,
-    checks: {
-      ...(deps.storage ? { storage: () => (deps.storage as Storage).ping().then(() => undefined) } : {}),
-      ...(limiter.ping
+    checks: Object.assign(
+      {},
+      deps.storage ? { storage: () => (deps.storage as Storage).ping().then(() => undefined) } : undefined,
+      limiter.ping
         ? { rateLimiter: () => (limiter.ping as () => Promise<void>)().then(() => undefined) }
-        : {}),
-      // Not ready only when nothing can serve: with a router, every deployment's breaker open.
-      upstream: async () =>
-        router ? router.routing.readiness() : breaker.state === 'open' ? 'circuit breaker open' : undefined,
-    },
+        : undefined,
+      {
+        // Not ready only when nothing can serve: with a router, every deployment's breaker open.
+        upstream: async () =>
+          router ? router.routing.readiness() : breaker.state === 'open' ? 'circuit breaker open' : undefined,
+      },
+    ),
   });
   const metricsRoute = createMetricsRoute({
     registry: metrics.registry,

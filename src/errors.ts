@@ -7,6 +7,7 @@ import { errorCodes } from './error-codes.js';
 import { ClientRateLimitError } from './limits/client-budget.js';
 import { LimiterUnavailableError } from './limits/index.js';
 import { BudgetExceededError, ModelNotAllowedError } from './limits/spend-budget.js';
+import { extended } from './objects.js';
 import { StorageError } from './storage/index.js';
 import { RawPromptForbiddenError, TemplateVariableError } from './templates/errors.js';
 import {
@@ -29,7 +30,9 @@ import {
 export { errorCodes };
 
 function withRequestId(error: UpstreamError, extensions: Record<string, unknown>): Record<string, unknown> {
-  return error.requestId === undefined ? extensions : { ...extensions, upstreamRequestId: error.requestId };
+  return error.requestId === undefined
+    ? extensions
+    : extended(extensions, { upstreamRequestId: error.requestId });
 }
 
 /** The server's shutdown grace period ended while this stream was open. */

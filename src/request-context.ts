@@ -6,6 +6,7 @@ import type { ModelCatalog } from './completions/model-catalog.js';
 import type { CompletionsService } from './completions/service.js';
 import type { GraphQLContext } from './context.js';
 import { errorCodes } from './errors.js';
+import { extended } from './objects.js';
 import type { CompletionStore, StoredCompletion, UsageLedger } from './storage/index.js';
 import type { PromptCache } from './templates/result-cache.js';
 
@@ -37,7 +38,7 @@ export const upstreamKeyHeader = 'x-upstream-api-key';
 
 function toCompletion(stored: StoredCompletion | null): Completion | null {
   if (stored === null) return null;
-  return { ...stored.completion, storedAt: stored.storedAt, parameters: stored.request };
+  return extended(stored.completion, { storedAt: stored.storedAt, parameters: stored.request });
 }
 
 export function createContextFactory(deps: ContextDeps): (caller: Caller) => GraphQLContext {

@@ -1,3 +1,4 @@
+import { extended } from '../objects.js';
 import type { RoutingView } from '../routing/router.js';
 import type { CircuitState } from '../upstream/circuit-breaker.js';
 import type { CompletionsProvider } from '../upstream/provider.js';
@@ -85,10 +86,11 @@ export function createModelCatalog(deps: {
     },
     deployments(id) {
       if (routing !== undefined) {
-        return (routing.model(id)?.deployments ?? []).map((status) => ({
-          ...status,
-          rateLimitedUntil: status.rateLimitedUntil === null ? null : new Date(status.rateLimitedUntil),
-        }));
+        return (routing.model(id)?.deployments ?? []).map((status) =>
+          extended(status, {
+            rateLimitedUntil: status.rateLimitedUntil === null ? null : new Date(status.rateLimitedUntil),
+          }),
+        );
       }
       const name = deps.provider.name;
       return [

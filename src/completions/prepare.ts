@@ -58,6 +58,8 @@ export function prepareFromWire(
   settings: PrepareSettings = defaultPrepareSettings,
 ): PreparedCompletion {
   const counter = new PromptCounter();
-  const wire = finish({ ...request }, settings);
+  // A copy made by Object.assign, not a spread: one given max_tokens afterwards by a spread would get a
+  // hidden class of its own (see src/objects.ts).
+  const wire = finish(Object.assign({}, request), settings);
   return { wire, estimate: estimateCompletionCost(wire, counter) };
 }

@@ -1,5 +1,6 @@
 import { anonymousClient } from '../auth/client-keys.js';
 import { errorCodes } from '../error-codes.js';
+import { extended } from '../objects.js';
 import type { CallOptions, CompletionsProvider, ProviderCompletion, ServedBy } from '../upstream/provider.js';
 import type { WireCompletionResponse } from '../upstream/wire.js';
 import { PromptCounter } from './cost.js';
@@ -252,7 +253,7 @@ export function createCompletionsService(deps: {
     const askedUsage = call.wire.stream_options?.include_usage === true;
     const wire = askedUsage
       ? call.wire
-      : { ...call.wire, stream_options: { ...call.wire.stream_options, include_usage: true } };
+      : extended(call.wire, { stream_options: extended(call.wire.stream_options, { include_usage: true }) });
     // Without the upstream's usage (a cut stream, a server that sends none), what arrived is
     // counted with the estimate's tokenizer: a chunk may carry many tokens. At least one a piece.
     let delivered = '';

@@ -1,3 +1,4 @@
+import { extended } from '../objects.js';
 import type { Completion, CompletionChoice } from './model.js';
 
 /**
@@ -10,11 +11,11 @@ export class StreamAssembly {
 
   add(event: Completion): void {
     this.head ??= event;
-    if (event.usage !== null) this.head = { ...this.head, usage: event.usage };
+    if (event.usage !== null) this.head = extended(this.head, { usage: event.usage });
     for (const piece of event.choices) {
       const current = this.choices.get(piece.index);
       if (current === undefined) {
-        this.choices.set(piece.index, { ...piece, logprobs: piece.logprobs && { ...piece.logprobs } });
+        this.choices.set(piece.index, extended(piece, { logprobs: piece.logprobs && { ...piece.logprobs } }));
         continue;
       }
       current.text += piece.text;
@@ -40,6 +41,6 @@ export class StreamAssembly {
   result(): Completion | undefined {
     if (this.head === undefined) return undefined;
     const choices = [...this.choices.values()].sort((a, b) => a.index - b.index);
-    return { ...this.head, choices };
+    return extended(this.head, { choices });
   }
 }

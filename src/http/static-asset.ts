@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
+import { extended } from '../objects.js';
 import { headerText } from './headers.js';
 
 const gzip = promisify(gzipCallback);
@@ -73,12 +74,14 @@ export function sendAsset(
   }
   const zipped = asset.gzipped !== undefined && acceptsGzip(req) ? asset.gzipped : undefined;
   const body = zipped ?? asset.body;
-  res.writeHead(200, {
-    ...common,
-    'content-type': asset.contentType,
-    'content-length': body.length,
-    ...(zipped ? { 'content-encoding': 'gzip' } : {}),
-  });
+  res.writeHead(
+    200,
+    extended(common, {
+      'content-type': asset.contentType,
+      'content-length': body.length,
+      ...(zipped ? { 'content-encoding': 'gzip' } : {}),
+    }),
+  );
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 

@@ -6,6 +6,7 @@ import { assertWithinCeilings, type OperationCeilings } from '../completions/ope
 import { type PreparedCompletion, type PrepareSettings, prepareFromInput } from '../completions/prepare.js';
 import type { GraphQLContext } from '../context.js';
 import { errorCodes, toClientError } from '../errors.js';
+import { extended } from '../objects.js';
 import { prepareEntityBatch } from '../schema/templates/entities.js';
 import { prepareTemplateCall } from '../templates/call.js';
 import { RawPromptForbiddenError } from '../templates/errors.js';
@@ -33,15 +34,19 @@ type ExecutionArgs = Parameters<NonNullable<Plugin['onExecute']>>[0]['args'];
 function refusal(error: unknown): GraphQLError {
   const mapped = toClientError(error);
   if (mapped !== undefined) {
-    return new GraphQLError(mapped.message, { extensions: { ...mapped.extensions, http: requestError } });
+    return new GraphQLError(mapped.message, {
+      extensions: extended(mapped.extensions, { http: requestError }),
+    });
   }
   if (error instanceof GraphQLError) {
     // Variables, arguments or directives that do not coerce: the client's input.
     const code = typeof error.extensions.code === 'string' ? error.extensions.code : stageCodes.variables;
-    return new GraphQLError(error.message, {
-      ...(error.nodes ? { nodes: error.nodes } : {}),
-      extensions: { ...error.extensions, code, http: requestError },
-    });
+    return new GraphQLError(
+      error.message,
+      extended(error.nodes ? { nodes: error.nodes } : {}, {
+        extensions: extended(error.extensions, { code, http: requestError }),
+      }),
+    );
   }
   // Our own failure to price: refused all the same, never run unpriced.
   return new GraphQLError('The operation could not be priced; nothing was run.', {

@@ -1,4 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
+import { extended } from '../objects.js';
 
 type OnExecute = NonNullable<Plugin['onExecute']>;
 type ExecutePayload = Parameters<OnExecute>[0];
@@ -17,6 +18,43 @@ function synchronous<T>(value: T | PromiseLike<T>, hook: string): T {
 }
 
 /**
+ * What each composed hook is handed: the operation's payload, whose `executeFn` follows the hooks'
+ * `setExecuteFn`, and which remembers a hook stopping the execution. A class, so that every payload
+ * has one shape: an object literal with a getter is turned into a dictionary, and a spread of the
+ * outer payload would give each one a hidden class of its own (see src/objects.ts).
+ */
+class InnerPayload implements ExecutePayload {
+  readonly args: ExecutePayload['args'];
+  readonly context: ExecutePayload['context'];
+  readonly extendContext: ExecutePayload['extendContext'];
+  stopped = false;
+  #executeFn: ExecutePayload['executeFn'];
+
+  constructor(outer: ExecutePayload) {
+    this.args = outer.args;
+    this.context = outer.context;
+    this.extendContext = outer.extendContext;
+    this.#executeFn = outer.executeFn;
+    // Own functions, not methods: a hook may take them out of the payload.
+    this.setExecuteFn = (fn) => {
+      this.#executeFn = fn;
+      outer.setExecuteFn(fn);
+    };
+    this.setResultAndStopExecution = (result) => {
+      this.stopped = true;
+      outer.setResultAndStopExecution(result);
+    };
+  }
+
+  get executeFn(): ExecutePayload['executeFn'] {
+    return this.#executeFn;
+  }
+
+  readonly setExecuteFn: ExecutePayload['setExecuteFn'];
+  readonly setResultAndStopExecution: ExecutePayload['setResultAndStopExecution'];
+}
+
+/**
  * The `onExecute` hooks of several plugins, run by envelop as one: in order, stopping at the first
  * that sets a result, their `onExecuteDone` hooks in the same order, each seeing the result the one
  * before it set. envelop pays for each hook it runs (closures and promise helpers: about 4 KB of
@@ -27,34 +65,20 @@ export function composeExecuteHooks(...plugins: Plugin[]): Plugin[] {
   const hooks = plugins.flatMap((plugin) => (plugin.onExecute === undefined ? [] : [plugin.onExecute]));
   const composite: Plugin = {
     onExecute(payload: ExecutePayload) {
-      let stopped = false;
-      let executeFn = payload.executeFn;
+      const inner = new InnerPayload(payload);
       const dones: OnExecuteDone[] = [];
-      const inner: ExecutePayload = {
-        ...payload,
-        get executeFn() {
-          return executeFn;
-        },
-        setExecuteFn(fn) {
-          executeFn = fn;
-          payload.setExecuteFn(fn);
-        },
-        setResultAndStopExecution(result) {
-          stopped = true;
-          payload.setResultAndStopExecution(result);
-        },
-      };
       for (const hook of hooks) {
         const done = synchronous(hook(inner), 'onExecute');
         if (done?.onExecuteDone !== undefined) dones.push(done.onExecuteDone);
-        if (stopped) break;
+        if (inner.stopped) break;
       }
       if (dones.length === 0) return;
       return {
         onExecuteDone(donePayload: DonePayload) {
           // One payload for every hook: a hook reads it when called, and sees what the one before set.
           const shared: DonePayload = {
-            ...donePayload,
+            args: donePayload.args,
+            result: donePayload.result,
             setResult(next) {
               shared.result = next;
               donePayload.setResult(next);
@@ -74,7 +98,7 @@ export function composeExecuteHooks(...plugins: Plugin[]): Plugin[] {
               let value = next.result;
               for (const stream of running) {
                 await stream.onNext?.({
-                  ...next,
+                  args: next.args,
                   result: value,
                   setResult(changed) {
                     value = changed;
@@ -91,5 +115,5 @@ export function composeExecuteHooks(...plugins: Plugin[]): Plugin[] {
       };
     },
   };
-  return [composite, ...plugins.map((plugin) => ({ ...plugin, onExecute: undefined }))];
+  return [composite, ...plugins.map((plugin) => extended(plugin, { onExecute: undefined }))];
 }

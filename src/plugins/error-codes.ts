@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import { errorCodes } from '../error-codes.js';
+import { extended } from '../objects.js';
 
 /**
  * graphql-js reports parse, validation and variable errors without `extensions.code`. Clients
@@ -22,8 +23,7 @@ function labelRequestErrors(result: ProcessedResult): ProcessedResult {
   if (Array.isArray(result) || !('errors' in result) || result.errors === undefined) return result;
   if (result.errors.every((error) => typeof (error as GraphQLError).extensions?.code === 'string'))
     return result;
-  return {
-    ...result,
+  return extended(result, {
     errors: result.errors.map(
       (error) =>
         // Limits that replace the parser (GraphQL Armor's) throw from inside it: still a parse failure.
@@ -32,7 +32,7 @@ function labelRequestErrors(result: ProcessedResult): ProcessedResult {
           /^Syntax Error/.test(error.message) ? stageCodes.parse : stageCodes.request,
         ) as GraphQLError,
     ),
-  };
+  });
 }
 
 function withCode(error: unknown, code: string): unknown {
@@ -46,7 +46,7 @@ function withCode(error: unknown, code: string): unknown {
     positions: error.positions ?? null,
     path: error.path ?? null,
     originalError: error.originalError ?? null,
-    extensions: { ...error.extensions, code, http },
+    extensions: extended(error.extensions, { code, http }),
   });
 }
 
@@ -61,10 +61,11 @@ function labelVariableErrors<Result extends object>(payload: {
   if (Symbol.asyncIterator in result) return;
   const single = result as Result & ExecutionResultLike;
   if (single.data !== undefined || single.errors === undefined) return;
-  payload.setResult({
-    ...single,
-    errors: single.errors.map((error) => withCode(error, stageCodes.variables) as GraphQLError),
-  });
+  payload.setResult(
+    extended(single, {
+      errors: single.errors.map((error) => withCode(error, stageCodes.variables) as GraphQLError),
+    }) as Result,
+  );
 }
 
 export function useErrorCodes(): Plugin {

@@ -5,6 +5,7 @@ import { createHandler } from 'graphql-sse/lib/use/fetch';
 import type { Plugin } from 'graphql-yoga';
 import { errorCodes } from '../error-codes.js';
 import { requestIdOf } from '../http/request-id.js';
+import { extended } from '../objects.js';
 import { authenticatedClient } from './client-auth.js';
 import { type PersistedDocuments, streamRefusal } from './persisted-documents.js';
 import { withRequestId } from './request-id.js';
@@ -38,7 +39,7 @@ function coded(error: unknown, maskError: ErrorMasker): GraphQLError {
 /** One result graphql-sse sends as it is: with a `data` key (else it reads it as execution arguments). */
 function single(result: ExecutionResult): ExecutionResult {
   const errors = result.errors?.map(streamRefusal);
-  return { ...result, data: result.data ?? null, ...(errors ? { errors } : {}) };
+  return extended(result, { data: result.data ?? null, ...(errors ? { errors } : {}) });
 }
 
 /**
@@ -118,13 +119,14 @@ export function useGraphqlSse(
         tag: (result: ExecutionResult) => ExecutionResult,
       ): Promise<ExecutionResult | AsyncIterableIterator<ExecutionResult>> {
         const documentId = documentIds.get(raw);
-        const resolved = documents.resolve({ ...params, ...(documentId ? { documentId } : {}) });
+        const resolved = documents.resolve(extended(params, documentId ? { documentId } : {}));
         if ('error' in resolved) return { data: null, errors: [streamRefusal(resolved.error)] };
-        const enveloped = yoga.getEnveloped({
-          ...serverContexts.get(raw),
-          request: originals.get(raw) ?? raw,
-          params: { ...params, query: resolved.query },
-        });
+        const enveloped = yoga.getEnveloped(
+          extended(serverContexts.get(raw), {
+            request: originals.get(raw) ?? raw,
+            params: extended(params, { query: resolved.query }),
+          }),
+        );
         let document: ReturnType<typeof enveloped.parse>;
         try {
           // A syntax error, or a GraphQL Armor limit, may throw from either step.

@@ -1,6 +1,7 @@
 import { GraphQLError, parse } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { errorCodes } from '../error-codes.js';
+import { extended } from '../objects.js';
 import { sha256 } from './persisted-manifest.js';
 
 /**
@@ -141,9 +142,9 @@ export function usePersistedDocuments(documents: PersistedDocuments): Plugin {
       const body = params as typeof params & { documentId?: unknown };
       // GET requests carry `documentId` in the URL rather than in the params yoga parsed.
       const documentId = body.documentId ?? new URL(request.url).searchParams.get('documentId') ?? undefined;
-      const resolved = documents.resolve({ ...body, documentId });
+      const resolved = documents.resolve(extended(body, { documentId }));
       if ('error' in resolved) throw resolved.error;
-      if (resolved.query !== '') setParams({ ...params, query: resolved.query });
+      if (resolved.query !== '') setParams(extended(params, { query: resolved.query }));
     },
   };
 }

@@ -1,13 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
 import { requestIdOf } from '../http/request-id.js';
+import { extended } from '../objects.js';
 
 /** A result with the request's id in `extensions.requestId`, as every transport answers it. */
 export function withRequestId<R extends { extensions?: Record<string, unknown> }>(
   result: R,
   requestId: string,
 ): R {
-  return { ...result, extensions: { ...result.extensions, requestId } };
+  return extended(result, { extensions: extended(result.extensions, { requestId }) }) as R;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { roundUsd } from '../completions/prices.js';
 import type { GraphQLContext } from '../context.js';
+import { extended } from '../objects.js';
 
 /**
  * Puts what resolvers collected into the result's extensions: `warnings`, and `usage` (tokens, cost
@@ -30,14 +31,12 @@ function withExtensions(
             ? null
             : roundUsd(costs.reduce<number>((sum, cost) => sum + (cost ?? 0), 0)),
         };
-  return {
-    ...result,
-    extensions: {
-      ...result.extensions,
-      ...(warnings.length > 0 ? { warnings } : {}),
-      ...(usage ? { usage } : {}),
-    },
-  };
+  return extended(result, {
+    extensions: extended(
+      result.extensions,
+      extended(warnings.length > 0 ? { warnings } : {}, usage ? { usage } : {}),
+    ),
+  });
 }
 
 export function useResponseExtensions(): Plugin {

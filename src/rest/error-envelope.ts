@@ -7,6 +7,7 @@
 
 import { errorCodes } from '../error-codes.js';
 import { toClientError } from '../errors.js';
+import { extended } from '../objects.js';
 import { UpstreamError, UpstreamRequestError } from '../upstream/errors.js';
 import { BadRequest } from './request-body.js';
 
@@ -44,7 +45,7 @@ const serverError =
     envelope(status, message, 'server_error', null, code);
 
 const withHeaders = (mapped: MappedError, headers: Record<string, string> | undefined): MappedError =>
-  headers === undefined ? mapped : { ...mapped, headers };
+  headers === undefined ? mapped : extended(mapped, { headers });
 
 const forms: Partial<Record<string, RestForm>> = {
   [errorCodes.badUserInput]: ({ message, extensions }, error) => {

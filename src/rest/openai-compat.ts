@@ -8,6 +8,7 @@ import type { PreparedCompletion } from '../completions/prepare.js';
 import type { CallUsage, CompletionsService } from '../completions/service.js';
 import { errorCodes } from '../error-codes.js';
 import { requestIdOf } from '../http/request-id.js';
+import { extended } from '../objects.js';
 import type { CallOptions } from '../upstream/provider.js';
 import type { WireCompletionRequest, WireModel } from '../upstream/wire.js';
 import { mapError, outcomeOf } from './error-envelope.js';
@@ -81,7 +82,7 @@ function sendError(res: ServerResponse, err: unknown): void {
     res,
     mapped.status,
     mapped.body,
-    mapped.status === 413 ? { ...mapped.headers, connection: 'close' } : mapped.headers,
+    mapped.status === 413 ? extended(mapped.headers, { connection: 'close' }) : mapped.headers,
   );
 }
 
@@ -98,7 +99,7 @@ async function handleCompletion(
   // Only a stream is ended by the shutdown's grace (a coded event); a plain call is let finish
   // as the GraphQL route lets it, without a listener on the process-wide signal per request.
   const signal = requestSignal(res, call.wire.stream === true ? deps.shutdown : undefined);
-  const options = { ...caller, signal, requestId: requestIdOf(req), onUsage, trace };
+  const options = extended(caller, { signal, requestId: requestIdOf(req), onUsage, trace });
   if (call.wire.stream === true) {
     const chunks = deps.completions.streamChunks(call, options)[Symbol.asyncIterator]();
     return streamCompletion(res, chunks, signal, deps.shutdown);

@@ -1,3 +1,4 @@
+import { extended } from '../objects.js';
 import type { CircuitBreakerOptions } from '../upstream/circuit-breaker.js';
 import { UpstreamRequestError } from '../upstream/errors.js';
 import type { CallOptions, CompletionsProvider, ProviderCompletion } from '../upstream/provider.js';
@@ -77,7 +78,7 @@ interface Route {
 }
 
 function withModel(response: WireCompletionResponse, model: string): WireCompletionResponse {
-  return response.model === model ? response : { ...response, model };
+  return response.model === model ? response : extended(response, { model });
 }
 
 export function createRouter(options: RouterOptions): Router {
@@ -117,13 +118,13 @@ export function createRouter(options: RouterOptions): Router {
     first: boolean,
   ): RoutedCallOptions => {
     const signal = op.signalFor(first && deployment.kind === 'openai');
-    return signal === callOptions.signal ? callOptions : { ...callOptions, signal };
+    return signal === callOptions.signal ? callOptions : extended(callOptions, { signal });
   };
 
   /** The request as this deployment knows the model. */
   const wireFor = (request: WireCompletionRequest, deployment: Deployment): WireCompletionRequest => {
     const model = deployment.models.get(request.model) ?? request.model;
-    return model === request.model ? request : { ...request, model };
+    return model === request.model ? request : extended(request, { model });
   };
 
   const served = (callOptions: RoutedCallOptions, deployment: Deployment, model: string) =>
@@ -168,7 +169,7 @@ export function createRouter(options: RouterOptions): Router {
           );
           ticket.succeed(result.response.usage);
           served(callOptions, deployment, request.model);
-          return { ...result, response: withModel(result.response, request.model) };
+          return extended(result, { response: withModel(result.response, request.model) });
         } catch (error) {
           outcome.lastError = afterFailure(route, deployment, ticket, op, error);
         }

@@ -1,3 +1,4 @@
+import { extended } from '../objects.js';
 import { builder } from './builder.js';
 import { cancellableStream, completionCallOptions, plannedCall } from './call-options.js';
 import { CreateCompletionResponseRef, completionFieldCost } from './completion.js';
@@ -15,10 +16,10 @@ builder.subscriptionField('completionStream', (t) =>
     subscribe: (_root, _args, context, info) => {
       const call = plannedCall(context, info);
       return cancellableStream(context, (signal) =>
-        context.completions.stream(call, {
-          ...completionCallOptions(context, String(info.path.key)),
-          signal,
-        }),
+        context.completions.stream(
+          call,
+          extended(completionCallOptions(context, String(info.path.key)), { signal }),
+        ),
       );
     },
     resolve: (chunk) => chunk,

@@ -10,6 +10,7 @@ import {
   printSchema,
   visit,
 } from 'graphql';
+import { extended } from '../objects.js';
 import { parsePromptsFile } from '../templates/config-file.js';
 import { schema } from './index.js';
 import { buildSchema } from './templates/schema.js';
@@ -47,15 +48,16 @@ export function sortSdl(sdl: string): string {
   const document = parse(sdl, { noLocation: true });
   const sorted = visit(document, {
     enter(node: ASTNode) {
-      if ('fields' in node && Array.isArray(node.fields)) return { ...node, fields: byName(node.fields) };
-      if (node.kind === 'EnumTypeDefinition') return { ...node, values: byName(node.values) };
+      if ('fields' in node && Array.isArray(node.fields))
+        return extended(node, { fields: byName(node.fields) });
+      if (node.kind === 'EnumTypeDefinition') return extended(node, { values: byName(node.values) });
       return undefined;
     },
   });
   const definitions = [...sorted.definitions].sort(
     (a, b) => definitionRank(a) - definitionRank(b) || compareNames(a as Named, b as Named),
   );
-  return `${print({ ...sorted, definitions })}\n`;
+  return `${print(extended(sorted, { definitions }))}\n`;
 }
 
 export function printSortedSubgraphSchema(served: GraphQLSchema = schema): string {

@@ -1,4 +1,5 @@
 import { ConfigError, type Env, optional, readBoolean, readInt, readString } from '../config-values.js';
+import { extended } from '../objects.js';
 import type { TracingConfig } from './tracing.js';
 
 /**
@@ -84,10 +85,10 @@ function readTracing(env: Env): TracingConfig | undefined {
   return {
     url,
     protocol,
-    headers: {
-      ...readHeaders(env, 'OTEL_EXPORTER_OTLP_HEADERS'),
-      ...readHeaders(env, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'),
-    },
+    headers: extended(
+      readHeaders(env, 'OTEL_EXPORTER_OTLP_HEADERS'),
+      readHeaders(env, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'),
+    ),
     serviceName: readString(env, 'OTEL_SERVICE_NAME', 'completions-subgraph'),
     sampler,
     samplerArg: ratio,

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import { extended } from '../objects.js';
 import { BoundedLabel } from './bounded-label.js';
 import {
   type CounterSeries,
@@ -193,7 +194,8 @@ export function createMetrics(options: { knownOperationNames?: Iterable<string> 
   const tokens = (series: CallSeries, type: 'input' | 'output') => {
     const key = `${type}\u0000${series.key}`;
     return (
-      tokenUsage.find(key) ?? tokenUsage.add(key, { ...labels(series.attributes), gen_ai_token_type: type })
+      tokenUsage.find(key) ??
+      tokenUsage.add(key, extended(labels(series.attributes), { gen_ai_token_type: type }))
     );
   };
   // Upstream attempts by status: [not retried, retried].

@@ -26,6 +26,7 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
+import { extended } from '../objects.js';
 
 /**
  * Traces over OTLP/HTTP, off unless an endpoint is configured. No global tracer or context
@@ -190,12 +191,14 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
       generateSpanId: () => ids.generateSpanId(),
     },
     spanProcessors: [
-      new BatchSpanProcessor({
-        ...(options.scheduledDelayMillis === undefined
-          ? {}
-          : { scheduledDelayMillis: options.scheduledDelayMillis }),
-        exporter: options.onExportError ? reportingFailures(exporter, options.onExportError) : exporter,
-      }),
+      new BatchSpanProcessor(
+        extended(
+          options.scheduledDelayMillis === undefined
+            ? {}
+            : { scheduledDelayMillis: options.scheduledDelayMillis },
+          { exporter: options.onExportError ? reportingFailures(exporter, options.onExportError) : exporter },
+        ),
+      ),
     ],
   });
   const propagator = new W3CTraceContextPropagator();

@@ -2,6 +2,7 @@ import type { PromptCounter } from '../completions/cost.js';
 import type { CompletionRequestInput, CompletionUsage, FinishReason } from '../completions/model.js';
 import { type PreparedCompletion, type PrepareSettings, prepareFromInput } from '../completions/prepare.js';
 import { InvalidRequestError } from '../completions/validation.js';
+import { extended } from '../objects.js';
 import { TemplateVariableError } from './errors.js';
 import { type PromptTemplate, renderPrompt, type TemplateParameters } from './template.js';
 
@@ -35,7 +36,7 @@ export interface GeneratedText {
 }
 
 function withOverrides(parameters: TemplateParameters, overrides: TemplateOverrides | null | undefined) {
-  const merged: TemplateParameters = { ...parameters };
+  const merged: TemplateParameters = Object.assign({}, parameters);
   for (const key of overridable) {
     const value = overrides?.[key];
     // An explicit null keeps the template's value: it is the operator's default, not "unset".
@@ -54,11 +55,10 @@ export function prepareTemplateCall(
   counter: PromptCounter,
 ): PreparedCompletion {
   const overrides = args.overrides as TemplateOverrides | null | undefined;
-  const input: CompletionRequestInput = {
-    ...withOverrides(template.parameters, overrides),
+  const input: CompletionRequestInput = extended(withOverrides(template.parameters, overrides), {
     model: template.model,
     prompt: { text: renderPrompt(template, args) },
-  };
+  });
   try {
     return prepareFromInput(input, false, settings, counter);
   } catch (error) {

@@ -3,6 +3,7 @@ import { prepareFromInput } from '../completions/prepare.js';
 import { InvalidRequestError } from '../completions/validation.js';
 import { type ConfigPath as Path, parseConfigFile } from '../config-file.js';
 import { ConfigError, type Env, readBoolean, readChoice, readFileVariable } from '../config-values.js';
+import { extended } from '../objects.js';
 import { PromptsFileError } from './errors.js';
 import { promptsFileSchema, type TemplateInput } from './file-schema.js';
 import {
@@ -219,7 +220,7 @@ function compileTemplate(
     // The service's own request rules, on the template with empty values: a default out of range
     // stops the start rather than failing every call.
     prepareFromInput(
-      { ...template.parameters, model: template.model, prompt: { text: renderPrompt(template, {}) } },
+      extended(template.parameters, { model: template.model, prompt: { text: renderPrompt(template, {}) } }),
       false,
     );
   } catch (error) {

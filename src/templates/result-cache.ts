@@ -1,6 +1,7 @@
 import type { CompletionUsage, FinishReason } from '../completions/model.js';
 import { PendingWrites } from '../completions/pending-writes.js';
 import { ModelNotAllowedError } from '../limits/spend-budget.js';
+import { extended } from '../objects.js';
 import { ExpiringEntries, type PromptCacheStore, type PromptCacheWrite } from './cache-store.js';
 
 /**
@@ -147,7 +148,7 @@ export class PromptCache {
     if (retries.length > 0) await this.call(keys, retries, ttlSeconds, run, outcomes, new Map(), () => {});
     for (const [index, earlier] of duplicates) {
       const outcome = outcomes[earlier] as PromptOutcome;
-      outcomes[index] = outcome.ok ? { ...outcome, cached: true } : outcome;
+      outcomes[index] = outcome.ok ? extended(outcome, { cached: true }) : outcome;
     }
     return outcomes;
   }
@@ -238,7 +239,7 @@ export class PromptCache {
         release(index);
         return;
       }
-      const entry: Entry = { ...result, expiresAt };
+      const entry: Entry = extended(result, { expiresAt });
       this.recent.set(keys[index] as string, entry);
       outcomes[index] = { ok: true, result, cached: false, maxAgeSeconds: ttlSeconds };
       mine.get(index)?.resolve(entry);

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { normalizedExecutor } from '@graphql-tools/executor';
 import type { ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { extended } from '../objects.js';
 import type { Caller } from '../request-context.js';
 import { type CompletionsYoga, directExecutionOf } from '../yoga.js';
 import { callerOf, checkedDocument, type Params } from './graphql-params.js';
@@ -85,8 +86,7 @@ export async function executeDirect(yoga: CompletionsYoga, args: ExecutionArgs):
   if (stopped !== undefined || masking === null) return result;
   const { errors } = result as ExecutionResult;
   if (errors == null) return result;
-  return {
-    ...(result as ExecutionResult),
+  return extended(result as ExecutionResult, {
     errors: errors.map((error) => masking.maskError(error, masking.errorMessage) as GraphQLError),
-  };
+  });
 }

@@ -12,6 +12,7 @@ import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { readLimitedBody, sendPayloadTooLarge } from '../http/body-limit.js';
 import { headerText } from '../http/headers.js';
 import { requestIdOf } from '../http/request-id.js';
+import { extended } from '../objects.js';
 import type { PersistedDocuments } from '../plugins/persisted-documents.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga } from '../yoga.js';
@@ -117,11 +118,10 @@ export async function envelopedOperation(
 
 /** The caller of a route's request: its admission, with the pass-through key and the request id. */
 export function callerOf(req: IncomingMessage, admitted: Pick<Caller, 'signal' | 'client'>): Caller {
-  return {
-    ...admitted,
+  return extended(admitted, {
     upstreamApiKey: headerText(req.headers[upstreamKeyHeader]),
     requestId: requestIdOf(req),
-  };
+  });
 }
 
 /**
@@ -202,7 +202,7 @@ export function withDocument(params: Params | undefined, documents: PersistedDoc
   if (params === undefined) return undefined;
   const resolved = documents.resolve(params);
   if ('error' in resolved || resolved.query === '') return undefined;
-  return resolved.query === params.query ? params : { ...params, query: resolved.query };
+  return resolved.query === params.query ? params : extended(params, { query: resolved.query });
 }
 
 function isObjectOrAbsent(value: unknown): boolean {
@@ -223,16 +223,19 @@ export function publicResult(result: ExecutionResult, requestId?: string): Forma
     return result;
   const { http: _http, ...extensions } = result.extensions ?? {};
   if (requestId !== undefined) extensions.requestId = requestId;
-  return {
-    ...result,
-    ...(result.errors === undefined ? {} : { errors: result.errors.map(publicError) }),
-    extensions: Object.keys(extensions).length > 0 ? extensions : undefined,
-  };
+  return extended(
+    result,
+    extended(result.errors === undefined ? {} : { errors: result.errors.map(publicError) }, {
+      extensions: Object.keys(extensions).length > 0 ? extensions : undefined,
+    }),
+  );
 }
 
 function publicError(error: GraphQLError): GraphQLFormattedError {
   const { http: _http, unexpected: _unexpected, ...extensions } = error.extensions ?? {};
   const json: GraphQLFormattedError =
     typeof error.toJSON === 'function' ? error.toJSON() : { ...(error as GraphQLFormattedError) };
-  return Object.keys(extensions).length > 0 ? { ...json, extensions } : { ...json, extensions: undefined };
+  return Object.keys(extensions).length > 0
+    ? extended(json, { extensions })
+    : extended(json, { extensions: undefined });
 }

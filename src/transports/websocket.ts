@@ -7,6 +7,7 @@ import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { errorCodes } from '../errors.js';
 import { type CorsPolicy, mayUpgrade } from '../http/cors.js';
 import { operationRequestId } from '../http/request-id.js';
+import { extended } from '../objects.js';
 import { type PersistedDocuments, streamRefusal } from '../plugins/persisted-documents.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
 import type { CompletionsYoga } from '../yoga.js';
@@ -143,12 +144,9 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): WebSocketT
         requestId: operationRequestId(context.extra.request, id, ++context.extra.operations),
         upstreamApiKey: connectionParam(context.connectionParams, upstreamKeyHeader),
       };
-      const enveloped = yoga.getEnveloped({
-        ...context,
-        req: context.extra.request,
-        caller,
-        params: payload,
-      });
+      const enveloped = yoga.getEnveloped(
+        extended(context, { req: context.extra.request, caller, params: payload }),
+      );
       let document: DocumentNode;
       try {
         document = enveloped.parse(resolved.query);

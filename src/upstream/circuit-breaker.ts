@@ -1,3 +1,4 @@
+import { extended } from '../objects.js';
 import { UpstreamBadResponseError, UpstreamTimeoutError, UpstreamUnavailableError } from './errors.js';
 import type { CallOptions, CompletionsProvider } from './provider.js';
 import type { WireCompletionRequest, WireCompletionResponse } from './wire.js';
@@ -65,7 +66,7 @@ export class CircuitBreaker {
   private readonly options: CircuitBreakerOptions;
 
   constructor(options: Partial<CircuitBreakerOptions> = {}) {
-    this.options = { ...defaultBreakerOptions, ...options };
+    this.options = extended(defaultBreakerOptions, options);
   }
 
   private now(): number {

@@ -1,3 +1,4 @@
+import { extended } from '../objects.js';
 import {
   UpstreamBadResponseError,
   UpstreamCallerKeyError,
@@ -84,11 +85,10 @@ export function errorFromResponse(context: ErrorResponseContext): UpstreamError 
   const envelope =
     parsed === undefined
       ? undefined
-      : {
-          ...parsed,
+      : extended(parsed, {
           code: safeWord(parsed.code, context.secrets),
           param: safeWord(parsed.param, context.secrets),
-        };
+        });
   const upstreamCode = envelope?.code;
   const details = { status, requestId, upstreamCode };
   const message =
@@ -117,22 +117,21 @@ export function errorFromResponse(context: ErrorResponseContext): UpstreamError 
       quota
         ? 'The upstream quota of this service is exhausted.'
         : 'The upstream is rate limiting this service.',
-      {
-        ...details,
+      extended(details, {
         retryAfterSeconds:
           quota || context.retryAfterMs === undefined
             ? undefined
             : Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Math.ceil(context.retryAfterMs / 1000))),
-      },
+      }),
     );
   }
   if (status === 408) return new UpstreamTimeoutError('The upstream timed out.', details);
   if (status === 400 || status === 404 || status === 409 || status === 413 || status === 422) {
     const param = envelope?.param ?? (upstreamCode === 'model_not_found' ? 'model' : undefined);
-    return new UpstreamRequestError(message ?? `The upstream rejected the request (HTTP ${status}).`, {
-      ...details,
-      ...(param === undefined ? {} : { param }),
-    });
+    return new UpstreamRequestError(
+      message ?? `The upstream rejected the request (HTTP ${status}).`,
+      extended(details, param === undefined ? {} : { param }),
+    );
   }
   if (status >= 500) {
     return new UpstreamUnavailableError(`The upstream failed (HTTP ${status}).`, details);

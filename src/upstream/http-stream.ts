@@ -1,3 +1,4 @@
+import { extended } from '../objects.js';
 import { CallDeadline } from './deadline.js';
 import { errorFromResponse, parseErrorEnvelope } from './error-response.js';
 import { UpstreamBadResponseError, UpstreamError, UpstreamUnavailableError } from './errors.js';
@@ -46,7 +47,7 @@ export interface StreamCompletionArgs {
 }
 
 export async function* streamCompletion(args: StreamCompletionArgs): AsyncGenerator<WireCompletionResponse> {
-  const timeouts = { ...defaultStreamTimeouts, ...args.timeouts };
+  const timeouts = extended(defaultStreamTimeouts, args.timeouts);
   const deadline = new CallDeadline(timeouts.totalMs, args.callOptions.signal);
   let cancelIdle = deadline.timeoutAfter(
     timeouts.firstByteMs,
@@ -62,7 +63,7 @@ export async function* streamCompletion(args: StreamCompletionArgs): AsyncGenera
   let opened: OpenedStream | undefined;
   let done = false;
   try {
-    opened = await args.open(JSON.stringify({ ...args.wire, stream: true }), deadline);
+    opened = await args.open(JSON.stringify(extended(args.wire, { stream: true })), deadline);
     resetIdle();
     const requestId = opened.requestId;
     const contentType = String(opened.headers['content-type'] ?? '');

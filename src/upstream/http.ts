@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher } from 'undici';
 import { headerText } from '../http/headers.js';
 import { isSaneRequestId } from '../http/request-id.js';
+import { extended } from '../objects.js';
 import { CallDeadline } from './deadline.js';
 import { errorFromResponse, isRetryableRateLimit } from './error-response.js';
 import {
@@ -92,7 +93,7 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
       keepAliveMaxTimeout: 600_000,
       connections: options.maxConnections ?? 2048,
     });
-  const backoff: BackoffPolicy = { ...defaultBackoff, ...options.backoff };
+  const backoff: BackoffPolicy = extended(defaultBackoff, options.backoff);
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   // Each path's origin and path parsed once: undici's top-level request() parses a URL string on
   // every call (a WHATWG URL each time); the dispatcher takes them as they are.
@@ -123,11 +124,10 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
     callOptions: CallOptions,
     accept = 'application/json',
   ): Promise<UpstreamResponse> {
-    const requestHeaders: Record<string, string> = {
-      ...headers,
+    const requestHeaders: Record<string, string> = extended(headers, {
       accept,
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    };
+    });
     // Pass-through mode: the client's own key replaces the server's, for this call only. A key no
     // header can carry (a WebSocket's connection params can hold anything) is the caller's to fix:
     // sent, undici would refuse it as a connection failure, and the breaker would count that
@@ -145,15 +145,16 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
     for (let attempt = 0; ; attempt++) {
       let response: Dispatcher.ResponseData;
       try {
-        response = await dispatcher.request({
-          ...target(path),
-          method,
-          headers: requestHeaders,
-          body,
-          signal: deadline.signal,
-          headersTimeout: 0,
-          bodyTimeout: 0,
-        });
+        response = await dispatcher.request(
+          extended(target(path), {
+            method,
+            headers: requestHeaders,
+            body,
+            signal: deadline.signal,
+            headersTimeout: 0,
+            bodyTimeout: 0,
+          }),
+        );
       } catch (error) {
         deadline.throwIfAborted(error);
         const retried = attempt < options.maxRetries && isRetryableConnectionError(error);
@@ -266,7 +267,7 @@ export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
     async complete(wire: WireCompletionRequest, callOptions: CallOptions = {}): Promise<ProviderCompletion> {
       const deadline = new CallDeadline(options.timeoutMs, callOptions.signal);
       try {
-        const body = JSON.stringify({ ...wire, stream: false });
+        const body = JSON.stringify(extended(wire, { stream: false }));
         const response = await send('POST', '/completions', body, deadline, callOptions);
         const json = await readJson(response, deadline);
         const checkedResponse = checked(() => checkCompletion(json), response);

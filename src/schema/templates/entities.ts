@@ -6,6 +6,7 @@ import {
   prepareFromInput,
 } from '../../completions/prepare.js';
 import type { GraphQLContext } from '../../context.js';
+import { extended } from '../../objects.js';
 import type { GeneratedText } from '../../templates/call.js';
 import { TemplateVariableError } from '../../templates/errors.js';
 import type { PromptOutcome } from '../../templates/result-cache.js';
@@ -91,7 +92,7 @@ export function prepareEntityBatch(
   });
   if (prompts.length === 0) return undefined;
   const call = prepareFromInput(
-    { ...template.parameters, model: template.model, prompt: { texts: prompts } },
+    extended(template.parameters, { model: template.model, prompt: { texts: prompts } }),
     false,
     settings,
     counter,

@@ -5,6 +5,7 @@ import {
   Kind,
   type SchemaExtensionNode,
 } from 'graphql';
+import { extended } from '../../objects.js';
 import { cacheControlHint } from '../../templates/cache-key.js';
 import type { PromptTemplate } from '../../templates/template.js';
 import { completionFieldCost } from '../completion.js';
@@ -99,8 +100,7 @@ export function entitySdl(entities: EntityTemplates): string {
 export function withFederationImports(schema: GraphQLSchema, imports: readonly string[]): GraphQLSchema {
   const addImports = (directive: ConstDirectiveNode): ConstDirectiveNode => {
     if (directive.name.value !== 'link') return directive;
-    return {
-      ...directive,
+    return extended(directive, {
       arguments: directive.arguments?.map((argument) => {
         if (argument.name.value !== 'import' || argument.value.kind !== Kind.LIST) return argument;
         const list: ConstListValueNode = argument.value;
@@ -108,12 +108,12 @@ export function withFederationImports(schema: GraphQLSchema, imports: readonly s
         const added = imports
           .filter((name) => !present.has(name))
           .map((value) => ({ kind: Kind.STRING, value }) as const);
-        return { ...argument, value: { ...list, values: [...list.values, ...added] } };
+        return extended(argument, { value: extended(list, { values: [...list.values, ...added] }) });
       }),
-    };
+    });
   };
   const extensionASTNodes = schema.extensionASTNodes.map(
-    (node): SchemaExtensionNode => ({ ...node, directives: node.directives?.map(addImports) }),
+    (node): SchemaExtensionNode => extended(node, { directives: node.directives?.map(addImports) }),
   );
-  return new GraphQLSchema({ ...schema.toConfig(), extensionASTNodes });
+  return new GraphQLSchema(extended(schema.toConfig(), { extensionASTNodes }));
 }

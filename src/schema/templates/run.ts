@@ -3,6 +3,7 @@ import type { Completion, CompletionUsage } from '../../completions/model.js';
 import type { PreparedCompletion } from '../../completions/prepare.js';
 import type { GraphQLContext } from '../../context.js';
 import { ModelNotAllowedError } from '../../limits/spend-budget.js';
+import { extended } from '../../objects.js';
 import { promptKey, reusableFor, samplingKey } from '../../templates/cache-key.js';
 import type { GeneratedText } from '../../templates/call.js';
 import type { PromptOutcome, PromptResult } from '../../templates/result-cache.js';
@@ -94,10 +95,9 @@ export function perPrompt(
 
 /** The planned call narrowed to some of its prompts, priced again for the smaller call. */
 function narrowed(call: PreparedCompletion, prompts: string[]): PreparedCompletion {
-  const wire = {
-    ...call.wire,
+  const wire = extended(call.wire, {
     prompt: prompts.length === 1 && typeof call.wire.prompt === 'string' ? (prompts[0] as string) : prompts,
-  };
+  });
   return { wire, estimate: estimateCompletionCost(wire, new PromptCounter()) };
 }
 
