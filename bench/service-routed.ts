@@ -9,11 +9,15 @@ import { createApp } from '../src/app.js';
 import { configDefaults } from '../src/config.js';
 import { parseUpstreamsFile } from '../src/routing/config-file.js';
 import { createRouter } from '../src/routing/router.js';
+import { tuneGarbageCollection } from '../src/runtime/gc.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { createHttpProvider } from '../src/upstream/http.js';
 import type { CompletionsProvider } from '../src/upstream/provider.js';
 import { serveParent } from './children.js';
 import { model } from './workload.js';
+
+// As the service's entry point does at start-up (src/runtime/gc.ts).
+tuneGarbageCollection();
 
 const origin = process.env.UPSTREAM_ORIGIN ?? 'http://127.0.0.1:9';
 const routed = process.env.BENCH_DEPLOYMENTS === '3';

@@ -18,6 +18,7 @@ import { Agent } from 'undici';
 import { createApp } from '../src/app.js';
 import { ClientAuthenticator, hashToken } from '../src/auth/client-keys.js';
 import { configDefaults } from '../src/config.js';
+import { tuneGarbageCollection } from '../src/runtime/gc.js';
 import { createStorage } from '../src/storage/index.js';
 import { createLogger, logDestination } from '../src/telemetry/logger.js';
 import { createMetrics, type Metrics } from '../src/telemetry/metrics.js';
@@ -25,6 +26,9 @@ import { createTracing } from '../src/telemetry/tracing.js';
 import { createHttpProvider } from '../src/upstream/http.js';
 import { serveParent } from './children.js';
 import { profilerCommands } from './profiler.js';
+
+// As the service's entry point does at start-up (src/runtime/gc.ts).
+tuneGarbageCollection();
 
 const origin = process.env.UPSTREAM_ORIGIN ?? 'http://127.0.0.1:9';
 const connections = Number(process.env.UPSTREAM_CONNECTIONS ?? 0);

@@ -7,7 +7,7 @@ import { errorCodes } from './error-codes.js';
 import { ClientRateLimitError } from './limits/client-budget.js';
 import { LimiterUnavailableError } from './limits/index.js';
 import { BudgetExceededError, ModelNotAllowedError } from './limits/spend-budget.js';
-import { extended } from './objects.js';
+import { extended } from './runtime/objects.js';
 import { StorageError } from './storage/index.js';
 import { RawPromptForbiddenError, TemplateVariableError } from './templates/errors.js';
 import {

@@ -6,6 +6,7 @@ import { isLoopback, loopbackHosts } from './http/cors.js';
 import { createMetricsServer } from './http/metrics-route.js';
 import { createRateLimiter } from './limits/index.js';
 import { createProvider } from './routing/provider-factory.js';
+import { tuneGarbageCollection } from './runtime/gc.js';
 import { createStorage, openPromptCache } from './storage/index.js';
 import { operationNamesOf } from './telemetry/bounded-label.js';
 import { createLogger } from './telemetry/logger.js';
@@ -22,6 +23,7 @@ const stopWhileStarting = (signal: string) => {
 };
 
 async function main(): Promise<void> {
+  tuneGarbageCollection();
   process.once('SIGTERM', stopWhileStarting);
   process.once('SIGINT', stopWhileStarting);
   const config = loadConfig();

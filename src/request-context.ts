@@ -6,7 +6,7 @@ import type { ModelCatalog } from './completions/model-catalog.js';
 import type { CompletionsService } from './completions/service.js';
 import type { GraphQLContext } from './context.js';
 import { errorCodes } from './errors.js';
-import { extended } from './objects.js';
+import { extended } from './runtime/objects.js';
 import type { CompletionStore, StoredCompletion, UsageLedger } from './storage/index.js';
 import type { PromptCache } from './templates/result-cache.js';
 

@@ -1,5 +1,5 @@
-import { extended } from '../objects.js';
 import type { RoutingView } from '../routing/router.js';
+import { extended } from '../runtime/objects.js';
 import type { CircuitState } from '../upstream/circuit-breaker.js';
 import type { CompletionsProvider } from '../upstream/provider.js';
 import { toModel } from './mapping.js';

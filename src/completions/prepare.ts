@@ -59,7 +59,7 @@ export function prepareFromWire(
 ): PreparedCompletion {
   const counter = new PromptCounter();
   // A copy made by Object.assign, not a spread: one given max_tokens afterwards by a spread would get a
-  // hidden class of its own (see src/objects.ts).
+  // hidden class of its own (see src/runtime/objects.ts).
   const wire = finish(Object.assign({}, request), settings);
   return { wire, estimate: estimateCompletionCost(wire, counter) };
 }

@@ -1,6 +1,6 @@
 import { anonymousClient } from '../auth/client-keys.js';
 import { errorCodes } from '../error-codes.js';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import type { CallOptions, CompletionsProvider, ProviderCompletion, ServedBy } from '../upstream/provider.js';
 import type { WireCompletionResponse } from '../upstream/wire.js';
 import { PromptCounter } from './cost.js';

@@ -1,4 +1,4 @@
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import type { Completion, CompletionChoice } from './model.js';
 
 /**

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import { headerText } from './headers.js';
 
 const gzip = promisify(gzipCallback);

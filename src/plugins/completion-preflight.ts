@@ -6,7 +6,7 @@ import { assertWithinCeilings, type OperationCeilings } from '../completions/ope
 import { type PreparedCompletion, type PrepareSettings, prepareFromInput } from '../completions/prepare.js';
 import type { GraphQLContext } from '../context.js';
 import { errorCodes, toClientError } from '../errors.js';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import { prepareEntityBatch } from '../schema/templates/entities.js';
 import { prepareTemplateCall } from '../templates/call.js';
 import { RawPromptForbiddenError } from '../templates/errors.js';

@@ -1,5 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 
 type OnExecute = NonNullable<Plugin['onExecute']>;
 type ExecutePayload = Parameters<OnExecute>[0];
@@ -21,7 +21,7 @@ function synchronous<T>(value: T | PromiseLike<T>, hook: string): T {
  * What each composed hook is handed: the operation's payload, whose `executeFn` follows the hooks'
  * `setExecuteFn`, and which remembers a hook stopping the execution. A class, so that every payload
  * has one shape: an object literal with a getter is turned into a dictionary, and a spread of the
- * outer payload would give each one a hidden class of its own (see src/objects.ts).
+ * outer payload would give each one a hidden class of its own (see src/runtime/objects.ts).
  */
 class InnerPayload implements ExecutePayload {
   readonly args: ExecutePayload['args'];

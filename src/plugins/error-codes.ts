@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import { errorCodes } from '../error-codes.js';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 
 /**
  * graphql-js reports parse, validation and variable errors without `extensions.code`. Clients

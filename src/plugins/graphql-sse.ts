@@ -5,7 +5,7 @@ import { createHandler } from 'graphql-sse/lib/use/fetch';
 import type { Plugin } from 'graphql-yoga';
 import { errorCodes } from '../error-codes.js';
 import { requestIdOf } from '../http/request-id.js';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import { authenticatedClient } from './client-auth.js';
 import { type PersistedDocuments, streamRefusal } from './persisted-documents.js';
 import { withRequestId } from './request-id.js';

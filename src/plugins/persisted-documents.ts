@@ -1,7 +1,7 @@
 import { GraphQLError, parse } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { errorCodes } from '../error-codes.js';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import { sha256 } from './persisted-manifest.js';
 
 /**

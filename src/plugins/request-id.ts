@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
 import { requestIdOf } from '../http/request-id.js';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 
 /** A result with the request's id in `extensions.requestId`, as every transport answers it. */
 export function withRequestId<R extends { extensions?: Record<string, unknown> }>(

@@ -2,7 +2,7 @@ import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { roundUsd } from '../completions/prices.js';
 import type { GraphQLContext } from '../context.js';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 
 /**
  * Puts what resolvers collected into the result's extensions: `warnings`, and `usage` (tokens, cost

@@ -7,7 +7,7 @@
 
 import { errorCodes } from '../error-codes.js';
 import { toClientError } from '../errors.js';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import { UpstreamError, UpstreamRequestError } from '../upstream/errors.js';
 import { BadRequest } from './request-body.js';
 

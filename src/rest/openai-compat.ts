@@ -8,7 +8,7 @@ import type { PreparedCompletion } from '../completions/prepare.js';
 import type { CallUsage, CompletionsService } from '../completions/service.js';
 import { errorCodes } from '../error-codes.js';
 import { requestIdOf } from '../http/request-id.js';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import type { CallOptions } from '../upstream/provider.js';
 import type { WireCompletionRequest, WireModel } from '../upstream/wire.js';
 import { mapError, outcomeOf } from './error-envelope.js';

@@ -1,4 +1,4 @@
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import type { CircuitBreakerOptions } from '../upstream/circuit-breaker.js';
 import { UpstreamRequestError } from '../upstream/errors.js';
 import type { CallOptions, CompletionsProvider, ProviderCompletion } from '../upstream/provider.js';

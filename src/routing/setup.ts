@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import { createHttpProvider, type HttpProvider } from '../upstream/http.js';
 import type { CompletionsProvider } from '../upstream/provider.js';
 import type { DeploymentSpec, UpstreamsSpec } from './config-file.js';

@@ -1,4 +1,4 @@
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import { builder } from './builder.js';
 import { cancellableStream, completionCallOptions, plannedCall } from './call-options.js';
 import { CreateCompletionResponseRef, completionFieldCost } from './completion.js';

@@ -10,7 +10,7 @@ import {
   printSchema,
   visit,
 } from 'graphql';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import { parsePromptsFile } from '../templates/config-file.js';
 import { schema } from './index.js';
 import { buildSchema } from './templates/schema.js';

@@ -1,5 +1,5 @@
 import { ConfigError, type Env, optional, readBoolean, readInt, readString } from '../config-values.js';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import type { TracingConfig } from './tracing.js';
 
 /**

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import { BoundedLabel } from './bounded-label.js';
 import {
   type CounterSeries,

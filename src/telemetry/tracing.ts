@@ -26,7 +26,7 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 
 /**
  * Traces over OTLP/HTTP, off unless an endpoint is configured. No global tracer or context

@@ -2,7 +2,7 @@ import type { PromptCounter } from '../completions/cost.js';
 import type { CompletionRequestInput, CompletionUsage, FinishReason } from '../completions/model.js';
 import { type PreparedCompletion, type PrepareSettings, prepareFromInput } from '../completions/prepare.js';
 import { InvalidRequestError } from '../completions/validation.js';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import { TemplateVariableError } from './errors.js';
 import { type PromptTemplate, renderPrompt, type TemplateParameters } from './template.js';
 

@@ -3,7 +3,7 @@ import { prepareFromInput } from '../completions/prepare.js';
 import { InvalidRequestError } from '../completions/validation.js';
 import { type ConfigPath as Path, parseConfigFile } from '../config-file.js';
 import { ConfigError, type Env, readBoolean, readChoice, readFileVariable } from '../config-values.js';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import { PromptsFileError } from './errors.js';
 import { promptsFileSchema, type TemplateInput } from './file-schema.js';
 import {

@@ -1,7 +1,7 @@
 import type { CompletionUsage, FinishReason } from '../completions/model.js';
 import { PendingWrites } from '../completions/pending-writes.js';
 import { ModelNotAllowedError } from '../limits/spend-budget.js';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import { ExpiringEntries, type PromptCacheStore, type PromptCacheWrite } from './cache-store.js';
 
 /**

@@ -2,8 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import { normalizedExecutor } from '@graphql-tools/executor';
 import type { ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { extended } from '../objects.js';
 import type { Caller } from '../request-context.js';
+import { extended } from '../runtime/objects.js';
 import { type CompletionsYoga, directExecutionOf } from '../yoga.js';
 import { callerOf, checkedDocument, type Params } from './graphql-params.js';
 

@@ -12,9 +12,9 @@ import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { readLimitedBody, sendPayloadTooLarge } from '../http/body-limit.js';
 import { headerText } from '../http/headers.js';
 import { requestIdOf } from '../http/request-id.js';
-import { extended } from '../objects.js';
 import type { PersistedDocuments } from '../plugins/persisted-documents.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
+import { extended } from '../runtime/objects.js';
 import type { CompletionsYoga } from '../yoga.js';
 
 /**

@@ -7,9 +7,9 @@ import type { Client, ClientAuthenticator } from '../auth/client-keys.js';
 import { errorCodes } from '../errors.js';
 import { type CorsPolicy, mayUpgrade } from '../http/cors.js';
 import { operationRequestId } from '../http/request-id.js';
-import { extended } from '../objects.js';
 import { type PersistedDocuments, streamRefusal } from '../plugins/persisted-documents.js';
 import { type Caller, upstreamKeyHeader } from '../request-context.js';
+import { extended } from '../runtime/objects.js';
 import type { CompletionsYoga } from '../yoga.js';
 import { publicResult } from './graphql-params.js';
 

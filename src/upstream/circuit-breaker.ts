@@ -1,4 +1,4 @@
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import { UpstreamBadResponseError, UpstreamTimeoutError, UpstreamUnavailableError } from './errors.js';
 import type { CallOptions, CompletionsProvider } from './provider.js';
 import type { WireCompletionRequest, WireCompletionResponse } from './wire.js';

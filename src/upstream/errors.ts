@@ -1,4 +1,4 @@
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 /**
  * Typed failures of a completions provider. One class per way a call can fail, chosen by what the
  * caller should do next, not by transport detail. `src/errors.ts` maps each to a GraphQL code.

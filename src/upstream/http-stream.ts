@@ -1,4 +1,4 @@
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import { CallDeadline } from './deadline.js';
 import { errorFromResponse, parseErrorEnvelope } from './error-response.js';
 import { UpstreamBadResponseError, UpstreamError, UpstreamUnavailableError } from './errors.js';

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher } from 'undici';
 import { headerText } from '../http/headers.js';
 import { isSaneRequestId } from '../http/request-id.js';
-import { extended } from '../objects.js';
+import { extended } from '../runtime/objects.js';
 import { CallDeadline } from './deadline.js';
 import { errorFromResponse, isRetryableRateLimit } from './error-response.js';
 import {

@@ -6,7 +6,7 @@ import {
   prepareFromInput,
 } from '../../completions/prepare.js';
 import type { GraphQLContext } from '../../context.js';
-import { extended } from '../../objects.js';
+import { extended } from '../../runtime/objects.js';
 import type { GeneratedText } from '../../templates/call.js';
 import { TemplateVariableError } from '../../templates/errors.js';
 import type { PromptOutcome } from '../../templates/result-cache.js';

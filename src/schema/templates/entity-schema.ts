@@ -5,7 +5,7 @@ import {
   Kind,
   type SchemaExtensionNode,
 } from 'graphql';
-import { extended } from '../../objects.js';
+import { extended } from '../../runtime/objects.js';
 import { cacheControlHint } from '../../templates/cache-key.js';
 import type { PromptTemplate } from '../../templates/template.js';
 import { completionFieldCost } from '../completion.js';

@@ -3,7 +3,7 @@ import type { Completion, CompletionUsage } from '../../completions/model.js';
 import type { PreparedCompletion } from '../../completions/prepare.js';
 import type { GraphQLContext } from '../../context.js';
 import { ModelNotAllowedError } from '../../limits/spend-budget.js';
-import { extended } from '../../objects.js';
+import { extended } from '../../runtime/objects.js';
 import { promptKey, reusableFor, samplingKey } from '../../templates/cache-key.js';
 import type { GeneratedText } from '../../templates/call.js';
 import type { PromptOutcome, PromptResult } from '../../templates/result-cache.js';

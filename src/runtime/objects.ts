@@ -4,7 +4,7 @@
  * afterwards) gets a hidden class of its own every time: 1–4 µs per object, a map allocated in the
  * old generation, and every inline cache that later reads the object turned megamorphic. On the
  * request path that was most of what the young-generation collections promoted. Object.assign
- * onto a fresh literal keeps one shape. `test/objects.test.ts` keeps the pattern out of src/.
+ * onto a fresh literal keeps one shape. `test/runtime/objects.test.ts` keeps the pattern out of src/.
  */
 export function extended<Base extends object, Extra extends object>(
   base: Base | undefined,

@@ -4,9 +4,9 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { extended } from '../src/objects.js';
+import { extended } from '../../src/runtime/objects.js';
 
-const src = fileURLToPath(new URL('../src', import.meta.url));
+const src = fileURLToPath(new URL('../../src', import.meta.url));
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -35,7 +35,7 @@ describe('extended', () => {
   it('gives every object it makes one hidden class, where a spread followed by a key gives each its own (Node 20)', () => {
     // V8's own view of the shapes, in a process that may ask for it (%HaveSameMap).
     const script = `
-      import { extended } from ${JSON.stringify(new URL('../src/objects.ts', import.meta.url).href)};
+      import { extended } from ${JSON.stringify(new URL('../../src/runtime/objects.ts', import.meta.url).href)};
       const source = () => ({ client: 'a', requestId: 'b' });
       const count = (make) => { let previous, shapes = 1;
         for (let i = 0; i < 200; i++) { const o = make(source()); if (previous && !%HaveSameMap(o, previous)) shapes++; previous = o; }
@@ -56,7 +56,7 @@ describe('extended', () => {
 });
 
 describe('src/', () => {
-  it('has no object literal that starts with a spread and goes on (use extended(); see src/objects.ts)', () => {
+  it('has no object literal that starts with a spread and goes on (use extended(); see src/runtime/objects.ts)', () => {
     const found: string[] = [];
     for (const file of sources(src)) {
       const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
