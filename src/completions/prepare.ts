@@ -1,3 +1,4 @@
+import { extended } from '../runtime/objects.js';
 import type { WireCompletionRequest } from '../upstream/wire.js';
 import { type CostEstimate, estimateCompletionCost, PromptCounter } from './cost.js';
 import { promptForms, toWireRequest } from './mapping.js';
@@ -58,8 +59,8 @@ export function prepareFromWire(
   settings: PrepareSettings = defaultPrepareSettings,
 ): PreparedCompletion {
   const counter = new PromptCounter();
-  // A copy made by Object.assign, not a spread: one given max_tokens afterwards by a spread would get a
-  // hidden class of its own (see src/runtime/objects.ts).
-  const wire = finish(Object.assign({}, request), settings);
+  // A copy, not a spread: a spread's copy given max_tokens afterwards would get a hidden class of its
+  // own (see src/runtime/objects.ts).
+  const wire = finish(extended(request, {}), settings);
   return { wire, estimate: estimateCompletionCost(wire, counter) };
 }

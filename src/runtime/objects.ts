@@ -10,6 +10,14 @@ export function extended<Base extends object, Extra extends object>(
   base: Base | undefined,
   extra: Extra | undefined,
 ): Spread<Base, Extra> {
+  // Object.assign sets keys where a spread defines them: a `__proto__` key (JSON.parse makes one
+  // from a client's body) would set the copy's prototype. Such an object takes the spread's way.
+  if (
+    (base !== undefined && Object.hasOwn(base, '__proto__')) ||
+    (extra !== undefined && Object.hasOwn(extra, '__proto__'))
+  ) {
+    return { ...base, ...extra } as Spread<Base, Extra>;
+  }
   return Object.assign({}, base, extra) as Spread<Base, Extra>;
 }
 

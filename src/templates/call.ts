@@ -36,7 +36,7 @@ export interface GeneratedText {
 }
 
 function withOverrides(parameters: TemplateParameters, overrides: TemplateOverrides | null | undefined) {
-  const merged: TemplateParameters = Object.assign({}, parameters);
+  const merged: TemplateParameters = extended(parameters, {});
   for (const key of overridable) {
     const value = overrides?.[key];
     // An explicit null keeps the template's value: it is the operator's default, not "unset".

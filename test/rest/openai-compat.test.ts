@@ -11,7 +11,7 @@ import { createMemoryRateLimiter } from '../../src/limits/index.js';
 import { createOpenAiCompatHandler } from '../../src/rest/openai-compat.js';
 import { UpstreamRateLimitError, UpstreamTimeoutError } from '../../src/upstream/errors.js';
 import type { CompletionsProvider } from '../../src/upstream/provider.js';
-import type { WireCompletionResponse } from '../../src/upstream/wire.js';
+import type { WireCompletionRequest, WireCompletionResponse } from '../../src/upstream/wire.js';
 import { localProvider } from '../local/shared-provider.js';
 
 /** The REST handler over the real use case (budgets, preparation, ceilings), without the rest of the app. */
@@ -190,6 +190,7 @@ describe('error mapping and disconnects (stub provider)', () => {
   let stub: { server: Server; base: string };
   let aborted: Promise<void>;
   let markAborted: () => void = () => {};
+  let seen: WireCompletionRequest | undefined;
 
   beforeAll(async () => {
     aborted = new Promise((resolve) => {
@@ -199,6 +200,12 @@ describe('error mapping and disconnects (stub provider)', () => {
       name: 'stub',
       async complete(req) {
         if (req.prompt === 'rate') throw new UpstreamRateLimitError('slow down', { retryAfterSeconds: 7 });
+        if (req.prompt === 'seen') {
+          seen = req;
+          return {
+            response: { id: 'cmpl-s', object: 'text_completion', created: 0, model: 'm', choices: [] },
+          };
+        }
         throw new UpstreamTimeoutError('deadline');
       },
       async *stream(_req, options) {
@@ -225,6 +232,16 @@ describe('error mapping and disconnects (stub provider)', () => {
     const internal = await fetch(`${stub.base}/v1/models`);
     expect(internal.status).toBe(500);
     expect(await internal.text()).not.toContain('secret');
+  });
+
+  it('refuses a body naming `__proto__` before any call, as an argument it does not know', async () => {
+    const res = await post(stub.base, '{"model":"m","prompt":"seen","__proto__":{"max_tokens":1,"n":9}}');
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error', param: '__proto__' } });
+    expect(seen).toBeUndefined();
+    // The same body without it reaches the provider, with the default max_tokens.
+    expect((await post(stub.base, { model: 'm', prompt: 'seen' })).status).toBe(200);
+    expect(seen?.max_tokens).toBe(16);
   });
 
   it('aborts the provider call when the client disconnects', async () => {

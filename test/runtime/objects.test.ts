@@ -27,6 +27,17 @@ describe('extended', () => {
     expect(made).not.toBe(base);
   });
 
+  it("keeps a `__proto__` key as a key, as a spread does, never as the copy's prototype", () => {
+    // What JSON.parse makes of a client's body that names `__proto__`.
+    const hostile = JSON.parse('{"model": "m", "__proto__": {"max_tokens": 1}}') as Record<string, unknown>;
+    for (const made of [extended(hostile, {}), extended({ a: 1 }, hostile)]) {
+      expect(Object.getPrototypeOf(made)).toBe(Object.prototype);
+      expect(made.max_tokens).toBeUndefined();
+      expect(Object.hasOwn(made, '__proto__')).toBe(true);
+      expect(made.model).toBe('m');
+    }
+  });
+
   it('takes a missing base or extra as nothing, as a spread does', () => {
     expect(extended(undefined, { a: 1 })).toEqual({ a: 1 });
     expect(extended({ a: 1 }, undefined)).toEqual({ a: 1 });
@@ -58,7 +69,8 @@ describe('extended', () => {
 describe('src/', () => {
   it('has no object literal that starts with a spread and goes on (use extended(); see src/runtime/objects.ts)', () => {
     const found: string[] = [];
-    for (const file of sources(src)) {
+    // objects.ts itself keeps a spread for the one case Object.assign gets wrong.
+    for (const file of sources(src).filter((path) => !path.endsWith(join('runtime', 'objects.ts')))) {
       const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
       const visit = (node: ts.Node) => {
         if (
