@@ -1,25 +1,17 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { sourceFiles, srcDir } from './helpers/src-files.js';
 
 /**
  * Imports point one way: no file imports itself through others, and no two folders of src/ (or a
  * root file and a folder) import each other. The browser playground has its own build and is left out.
  */
 
-const src = fileURLToPath(new URL('../src', import.meta.url));
-
-function sources(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return path.includes(join('playground', 'client')) ? [] : sources(path);
-    return path.endsWith('.ts') ? [path] : [];
-  });
-}
+const src = srcDir;
 
 const graph = new Map<string, Set<string>>(
-  sources(src).map((file) => {
+  sourceFiles(src).map((file) => {
     const text = readFileSync(file, 'utf8');
     const targets = [...text.matchAll(/from '(\.[^']+)'|import\('(\.[^']+)'\)/g)].map((m) =>
       resolve(dirname(file), (m[1] ?? m[2] ?? '').replace(/\.js$/, '.ts')),

@@ -1,20 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { extended } from '../../src/runtime/objects.js';
+import { sourceFiles, srcDir } from '../helpers/src-files.js';
 
-const src = fileURLToPath(new URL('../../src', import.meta.url));
-
-function sources(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return path.includes(join('playground', 'client')) ? [] : sources(path);
-    return path.endsWith('.ts') ? [path] : [];
-  });
-}
+const src = srcDir;
 
 describe('extended', () => {
   it('is what a spread makes: the base, then the extra over it, neither changed', () => {
@@ -70,7 +62,7 @@ describe('src/', () => {
   it('has no object literal that starts with a spread and goes on (use extended(); see src/runtime/objects.ts)', () => {
     const found: string[] = [];
     // objects.ts itself keeps a spread for the one case Object.assign gets wrong.
-    for (const file of sources(src).filter((path) => !path.endsWith(join('runtime', 'objects.ts')))) {
+    for (const file of sourceFiles(src).filter((path) => !path.endsWith(join('runtime', 'objects.ts')))) {
       const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
       const visit = (node: ts.Node) => {
         if (
