@@ -95,11 +95,10 @@ export function createApp(deps: AppDeps): App {
   const maskError = createErrorMasker(deps.production);
   const cors = createCorsPolicy(deps.corsOrigins, deps.allowedHosts);
   // Known documents, one policy for every transport.
-  const documents = createPersistedDocuments(
-    extended(deps.trustedDocuments ? { manifest: deps.trustedDocuments.manifest } : {}, {
-      trustedOnly: deps.trustedDocuments?.only ?? false,
-    }),
-  );
+  const documents = createPersistedDocuments({
+    trustedOnly: deps.trustedDocuments?.only ?? false,
+    ...(deps.trustedDocuments ? { manifest: deps.trustedDocuments.manifest } : {}),
+  });
   const yogaDeps: YogaDeps & { schema: GraphQLSchema } = {
     schema: buildSchema(deps.prompts?.templates ?? []),
     allowRawPrompts: deps.prompts?.allowRawPrompts ?? true,

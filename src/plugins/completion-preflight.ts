@@ -41,12 +41,10 @@ function refusal(error: unknown): GraphQLError {
   if (error instanceof GraphQLError) {
     // Variables, arguments or directives that do not coerce: the client's input.
     const code = typeof error.extensions.code === 'string' ? error.extensions.code : stageCodes.variables;
-    return new GraphQLError(
-      error.message,
-      extended(error.nodes ? { nodes: error.nodes } : {}, {
-        extensions: extended(error.extensions, { code, http: requestError }),
-      }),
-    );
+    return new GraphQLError(error.message, {
+      extensions: extended(error.extensions, { code, http: requestError }),
+      ...(error.nodes ? { nodes: error.nodes } : {}),
+    });
   }
   // Our own failure to price: refused all the same, never run unpriced.
   return new GraphQLError('The operation could not be priced; nothing was run.', {

@@ -31,12 +31,10 @@ function withExtensions(
             ? null
             : roundUsd(costs.reduce<number>((sum, cost) => sum + (cost ?? 0), 0)),
         };
-  return extended(result, {
-    extensions: extended(
-      result.extensions,
-      extended(warnings.length > 0 ? { warnings } : {}, usage ? { usage } : {}),
-    ),
-  });
+  const extensions: Record<string, unknown> = extended(result.extensions, {});
+  if (warnings.length > 0) extensions.warnings = warnings;
+  if (usage) extensions.usage = usage;
+  return extended(result, { extensions });
 }
 
 export function useResponseExtensions(): Plugin {

@@ -26,7 +26,6 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import { extended } from '../runtime/objects.js';
 
 /**
  * Traces over OTLP/HTTP, off unless an endpoint is configured. No global tracer or context
@@ -191,14 +190,12 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
       generateSpanId: () => ids.generateSpanId(),
     },
     spanProcessors: [
-      new BatchSpanProcessor(
-        extended(
-          options.scheduledDelayMillis === undefined
-            ? {}
-            : { scheduledDelayMillis: options.scheduledDelayMillis },
-          { exporter: options.onExportError ? reportingFailures(exporter, options.onExportError) : exporter },
-        ),
-      ),
+      new BatchSpanProcessor({
+        exporter: options.onExportError ? reportingFailures(exporter, options.onExportError) : exporter,
+        ...(options.scheduledDelayMillis === undefined
+          ? {}
+          : { scheduledDelayMillis: options.scheduledDelayMillis }),
+      }),
     ],
   });
   const propagator = new W3CTraceContextPropagator();

@@ -223,19 +223,16 @@ export function publicResult(result: ExecutionResult, requestId?: string): Forma
     return result;
   const { http: _http, ...extensions } = result.extensions ?? {};
   if (requestId !== undefined) extensions.requestId = requestId;
-  return extended(
-    result,
-    extended(result.errors === undefined ? {} : { errors: result.errors.map(publicError) }, {
-      extensions: Object.keys(extensions).length > 0 ? extensions : undefined,
-    }),
-  );
+  // `errors` keeps its place in the result; `extensions`, when new, goes last, as a spread puts them.
+  return extended(result, {
+    extensions: Object.keys(extensions).length > 0 ? extensions : undefined,
+    ...(result.errors === undefined ? {} : { errors: result.errors.map(publicError) }),
+  });
 }
 
 function publicError(error: GraphQLError): GraphQLFormattedError {
   const { http: _http, unexpected: _unexpected, ...extensions } = error.extensions ?? {};
   const json: GraphQLFormattedError =
     typeof error.toJSON === 'function' ? error.toJSON() : { ...(error as GraphQLFormattedError) };
-  return Object.keys(extensions).length > 0
-    ? extended(json, { extensions })
-    : extended(json, { extensions: undefined });
+  return extended(json, { extensions: Object.keys(extensions).length > 0 ? extensions : undefined });
 }

@@ -1,4 +1,3 @@
-import { extended } from '../runtime/objects.js';
 /**
  * Typed failures of a completions provider. One class per way a call can fail, chosen by what the
  * caller should do next, not by transport detail. `src/errors.ts` maps each to a GraphQL code.
@@ -45,19 +44,14 @@ export class UpstreamRequestError extends UpstreamError {
 
   /** The same refusal, blamed on `argument`. */
   withArgument(argument: string): UpstreamRequestError {
-    return new UpstreamRequestError(
-      this.message,
-      extended(
-        this.status === undefined ? {} : { status: this.status },
-        extended(
-          this.requestId === undefined ? {} : { requestId: this.requestId },
-          extended(
-            this.upstreamCode === undefined ? {} : { upstreamCode: this.upstreamCode },
-            extended(this.param === undefined ? {} : { param: this.param }, { cause: this, argument }),
-          ),
-        ),
-      ),
-    );
+    return new UpstreamRequestError(this.message, {
+      cause: this,
+      argument,
+      ...(this.status === undefined ? {} : { status: this.status }),
+      ...(this.requestId === undefined ? {} : { requestId: this.requestId }),
+      ...(this.upstreamCode === undefined ? {} : { upstreamCode: this.upstreamCode }),
+      ...(this.param === undefined ? {} : { param: this.param }),
+    });
   }
 }
 
