@@ -3,13 +3,20 @@
  * drains them before storage and Redis close, so a paid call is never lost on the way out.
  */
 export class PendingWrites {
-  private readonly running = new Set<Promise<unknown>>();
+  // A count, not a set of promises: tracking is on every paid call's path, and a settled write
+  // needs no more than one shared callback (no promise chain, closure or set entry of its own).
+  private running = 0;
+  private readonly idle: (() => void)[] = [];
   private readonly sleepers = new Set<() => void>();
   private draining = false;
+  private readonly settled = () => {
+    this.running--;
+    if (this.running === 0) for (const wake of this.idle.splice(0)) wake();
+  };
 
   track(work: Promise<unknown>): void {
-    const tracked = work.catch(() => undefined).finally(() => this.running.delete(tracked));
-    this.running.add(tracked);
+    this.running++;
+    work.then(this.settled, this.settled);
   }
 
   /** A pause between retries; cut short when draining, so shutdown retries at once instead of waiting. */
@@ -28,13 +35,13 @@ export class PendingWrites {
   }
 
   get size(): number {
-    return this.running.size;
+    return this.running;
   }
 
   /** Waits for everything tracked, including work tracked while waiting. */
   async drain(): Promise<void> {
     this.draining = true;
     for (const wake of [...this.sleepers]) wake();
-    while (this.running.size > 0) await Promise.all([...this.running]);
+    while (this.running > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 }
