@@ -74,10 +74,8 @@ export class Deployment {
     this.kind = spec.kind;
     this.weight = spec.weight;
     this.models = spec.models;
-    this.breaker = new CircuitBreaker(
-      extended(breaker, extended(definedOnly(spec.breaker), { now: () => clock.now() })),
-    );
     const now = () => clock.now();
+    this.breaker = new CircuitBreaker(extended(extended(breaker, definedOnly(spec.breaker)), { now }));
     this.requests = spec.rpm === undefined ? undefined : new RateBucket(spec.rpm, now);
     this.tokens = spec.tpm === undefined ? undefined : new RateBucket(spec.tpm, now);
   }

@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { extended } from '../runtime/objects.js';
 import { createHttpProvider, type HttpProvider } from '../upstream/http.js';
 import type { CompletionsProvider } from '../upstream/provider.js';
 import type { DeploymentSpec, UpstreamsSpec } from './config-file.js';
@@ -68,22 +67,22 @@ export async function createRoutedProvider(
   const deployments = await Promise.all(
     upstreams.deployments.map(async (spec) => ({ spec, provider: await providerFor(spec) })),
   );
-  const router = createRouter(
-    extended(inject, {
-      deployments,
-      routes: upstreams.routes,
-      completeDeadlineMs: config.upstreamTimeoutMs,
-      streamDeadlineMs: config.streamTimeouts.totalMs,
-      onFallback: ({ model, deployment, error }: Parameters<NonNullable<RouterOptions['onFallback']>>[0]) =>
-        logger.warn(
-          { model, deployment, error: error instanceof Error ? error.name : 'unknown' },
-          'deployment failed; the call goes to the next one its route has, if any',
-        ),
-      close: async () => {
-        await Promise.all(pools.map((pool) => pool.close()));
-      },
-    }),
-  );
+  // The injected clock, chance and breaker are keys of their own: none of the ones above.
+  const router = createRouter({
+    deployments,
+    routes: upstreams.routes,
+    completeDeadlineMs: config.upstreamTimeoutMs,
+    streamDeadlineMs: config.streamTimeouts.totalMs,
+    onFallback: ({ model, deployment, error }) =>
+      logger.warn(
+        { model, deployment, error: error instanceof Error ? error.name : 'unknown' },
+        'deployment failed; the call goes to the next one its route has, if any',
+      ),
+    close: async () => {
+      await Promise.all(pools.map((pool) => pool.close()));
+    },
+    ...inject,
+  });
   const names = upstreams.deployments.map((d) => (d.kind === 'local' ? d.name : `${d.name} (${d.baseUrl})`));
   return {
     router,

@@ -25,7 +25,7 @@ export function extended<Base extends object, Extra extends object>(
 type OptionalKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? K : never }[keyof T];
 
 /** What TypeScript types `{ ...A, ...B }` as: an optional key of B keeps A's value when left out. */
-export type Spread<A, B> = Omit<A, keyof B> &
+type Spread<A, B> = Omit<A, keyof B> &
   Omit<B, OptionalKeys<B>> & {
     [K in OptionalKeys<B> & keyof A]: A[K] | Exclude<B[K], undefined>;
   } & {
