@@ -47,16 +47,16 @@ function requestAttributes(wire: WireCompletionRequest, providerName: string): A
     'gen_ai.provider.name': providerName,
     'gen_ai.request.model': wire.model,
   };
-  const optional: [string, unknown][] = [
-    ['gen_ai.request.max_tokens', wire.max_tokens],
-    ['gen_ai.request.temperature', wire.temperature],
-    ['gen_ai.request.top_p', wire.top_p],
-    ['gen_ai.request.seed', wire.seed],
-    ['gen_ai.request.choice.count', wire.n],
-    ['gen_ai.request.frequency_penalty', wire.frequency_penalty],
-    ['gen_ai.request.presence_penalty', wire.presence_penalty],
-  ];
-  for (const [name, value] of optional) if (typeof value === 'number') attributes[name] = value;
+  const number = (name: string, value: unknown) => {
+    if (typeof value === 'number') attributes[name] = value;
+  };
+  number('gen_ai.request.max_tokens', wire.max_tokens);
+  number('gen_ai.request.temperature', wire.temperature);
+  number('gen_ai.request.top_p', wire.top_p);
+  number('gen_ai.request.seed', wire.seed);
+  number('gen_ai.request.choice.count', wire.n);
+  number('gen_ai.request.frequency_penalty', wire.frequency_penalty);
+  number('gen_ai.request.presence_penalty', wire.presence_penalty);
   if (wire.stop != null) attributes['gen_ai.request.stop_sequences'] = [wire.stop].flat();
   return attributes;
 }

@@ -1,4 +1,12 @@
-import { ConfigError, type Env, optional, readBoolean, readInt, readString } from '../config-values.js';
+import {
+  ConfigError,
+  type Env,
+  optional,
+  readBoolean,
+  readFileVariable,
+  readInt,
+  readString,
+} from '../config-values.js';
 import { extended } from '../runtime/objects.js';
 import type { TracingConfig } from './tracing.js';
 
@@ -27,7 +35,10 @@ const samplers = [
   'parentbased_traceidratio',
 ];
 
-/** `key=value,key2=value2`, values percent-encoded, as the OTLP exporter specification writes them. */
+/**
+ * `key=value,key2=value2`, values percent-encoded, as the OTLP exporter specification writes its
+ * headers and the resource specification OTEL_RESOURCE_ATTRIBUTES.
+ */
 function readHeaders(env: Env, name: string): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const entry of (env[name] ?? '').split(',')) {
@@ -82,6 +93,18 @@ function readTracing(env: Env): TracingConfig | undefined {
       `OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or http/json (gRPC is not shipped), got "${protocol}"`,
     );
   }
+  const resource = readHeaders(env, 'OTEL_RESOURCE_ATTRIBUTES');
+  // The traces variable of each setting wins over the general one, as the exporter specification says.
+  const signal = (name: string) =>
+    optional(env[`OTEL_EXPORTER_OTLP_TRACES_${name}`]) === undefined
+      ? `OTEL_EXPORTER_OTLP_${name}`
+      : `OTEL_EXPORTER_OTLP_TRACES_${name}`;
+  const compression = readString(env, signal('COMPRESSION'), 'none');
+  if (compression !== 'gzip' && compression !== 'none') {
+    throw new ConfigError(`${signal('COMPRESSION')} must be gzip or none, got "${compression}"`);
+  }
+  const pem = (name: string) => readFileVariable(env, signal(name), (text) => text, Error);
+  const tls = { ca: pem('CERTIFICATE'), cert: pem('CLIENT_CERTIFICATE'), key: pem('CLIENT_KEY') };
   return {
     url,
     protocol,
@@ -89,10 +112,18 @@ function readTracing(env: Env): TracingConfig | undefined {
       readHeaders(env, 'OTEL_EXPORTER_OTLP_HEADERS'),
       readHeaders(env, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'),
     ),
-    serviceName: readString(env, 'OTEL_SERVICE_NAME', 'completions-subgraph'),
+    serviceName: readString(env, 'OTEL_SERVICE_NAME', resource['service.name'] ?? 'completions-subgraph'),
+    resourceAttributes: resource,
     sampler,
     samplerArg: ratio,
     captureContent: readBoolean(env, 'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT', false),
+    batchSize: readInt(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, 1, 100_000),
+    batchDelayMs: readInt(env, 'OTEL_BSP_SCHEDULE_DELAY', 5_000, 0, 3_600_000),
+    timeoutMs: readInt(env, signal('TIMEOUT'), 10_000, 1, 600_000),
+    compression,
+    ...(tls.ca === undefined && tls.cert === undefined && tls.key === undefined
+      ? {}
+      : { tls: Object.fromEntries(Object.entries(tls).filter(([, pemText]) => pemText !== undefined)) }),
   };
 }
 

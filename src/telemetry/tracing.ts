@@ -6,31 +6,24 @@ import {
   isSpanContextValid,
   ROOT_CONTEXT,
   type Span,
+  type SpanContext,
+  SpanKind,
   type SpanOptions,
   TraceFlags,
-  type Tracer,
   trace,
 } from '@opentelemetry/api';
-import { ExportResultCode, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  RandomIdGenerator,
-  type Sampler,
-  type SpanExporter,
-  TraceIdRatioBasedSampler,
-  TracerProvider,
-} from '@opentelemetry/sdk-trace';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { JsonSpans, ProtobufSpans, type SpanSource } from './otlp-encoding.js';
+import { OtlpTransport } from './otlp-transport.js';
+import { RecordingSpan } from './recording-span.js';
+import { SpanExport } from './span-export.js';
 
 /**
  * Traces over OTLP/HTTP, off unless an endpoint is configured. No global tracer or context
  * manager: an AsyncLocalStorage context costs every request (promise hooks), so spans are parented
  * explicitly — the operation's span travels in the GraphQL context, the call's in its options.
+ * Spans are the API's; sampling, recording, encoding and sending are done here (otlp-encoding.ts
+ * and otlp-transport.ts say why not by the SDK).
  */
 
 export interface TracingConfig {
@@ -40,21 +33,31 @@ export interface TracingConfig {
   protocol?: 'http/protobuf' | 'http/json';
   headers: Readonly<Record<string, string>>;
   serviceName: string;
+  /** More resource attributes (OTEL_RESOURCE_ATTRIBUTES); `service.name` is serviceName's. */
+  resourceAttributes?: Readonly<Record<string, string>>;
   /** `always_on`, `always_off`, `traceidratio`, or their `parentbased_` forms (OTEL_TRACES_SAMPLER). */
   sampler: string;
   samplerArg: number | undefined;
   /** Prompt and completion text on spans: off unless asked for. */
   captureContent: boolean;
+  /** Spans sent together (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512). */
+  batchSize?: number;
+  /** The longest an ended span waits for its batch (OTEL_BSP_SCHEDULE_DELAY, 5,000 ms). */
+  batchDelayMs?: number;
+  /** The longest one export may take, retries included (OTEL_EXPORTER_OTLP_TIMEOUT, 10,000 ms). */
+  timeoutMs?: number;
+  /** OTEL_EXPORTER_OTLP_COMPRESSION. */
+  compression?: 'gzip' | 'none';
+  /** PEM text: OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE and _CLIENT_KEY's files. */
+  tls?: { ca?: string; cert?: string; key?: string };
 }
 
 export interface Tracing {
-  readonly tracer: Tracer;
   readonly captureContent: boolean;
   /**
-   * A span under `parent` (or a root). One that will not be recorded (9 operations in 10 at the
-   * production setting) is made without the SDK: a root is sampled here, on a trace id made here
-   * (the SDK is handed that id when it is to record the span, and decides alike), and one left out
-   * is nothing at all (unsampledRoot); under a caller's parent that was not sampled, a
+   * A span under `parent` (or a root), sampled as the configured sampler samples. One that will
+   * not be recorded (9 operations in 10 at the production setting) costs next to nothing: a root
+   * left out is nothing at all (unsampledRoot); under a caller's parent that was not sampled, a
    * parent-based sampler never samples, and the caller's trace is passed on.
    */
   startSpan(name: string, options: SpanOptions, parent: Context): Span;
@@ -95,7 +98,7 @@ function rootBound(name: string, arg: number | undefined): number {
       return 0;
     case 'traceidratio':
     case 'parentbased_traceidratio': {
-      // As samplerFor builds the sampler (no argument: 1) and the SDK reads it (not a number: 0).
+      // As the SDK's samplers are built from the variables (no argument: 1; not a number: 0).
       const ratio = arg === undefined ? 1 : Number.isNaN(arg) ? 0 : Math.min(1, Math.max(0, arg));
       return ratio === 1 ? 2 ** 32 : Math.floor(ratio * 0xffffffff);
     }
@@ -108,8 +111,8 @@ function rootBound(name: string, arg: number | undefined): number {
  * A root's trace id, or undefined when the root is not sampled. The value the ratio sampler
  * reads is drawn first, so that the roots left out (9 in 10 at the production setting) cost no id;
  * a sampled root gets three random words and a fourth that XORs to the drawn value: a uniformly
- * random id among those the sampler picks, so the SDK, asked about it, decides alike (a test
- * holds the two to the same decisions).
+ * random id among those the sampler picks, so the SDK's TraceIdRatioBasedSampler, asked about it,
+ * decides alike (a test holds the two to the same decisions).
  */
 function sampledRootTraceId(bound: number): string | undefined {
   const drawn = randomWord();
@@ -127,105 +130,97 @@ function sampledRootTraceId(bound: number): string | undefined {
   return idBytes.toString('hex');
 }
 
-/** The samplers that do not follow the parent's decision (the rest, the default included, do). */
-const samplers = ['always_on', 'always_off', 'traceidratio'];
+/** What TraceIdRatioBasedSampler compares with its bound: the trace id's four 32-bit words XORed. */
+function ratioValue(traceId: string): number {
+  let value = 0;
+  for (let at = 0; at < 32; at += 8) value = (value ^ Number.parseInt(traceId.slice(at, at + 8), 16)) >>> 0;
+  return value;
+}
 
-function samplerFor(name: string, arg: number | undefined): Sampler {
-  const ratio = new TraceIdRatioBasedSampler(arg ?? 1);
-  switch (name) {
-    case 'always_on':
-      return new AlwaysOnSampler();
-    case 'always_off':
-      return new AlwaysOffSampler();
-    case 'traceidratio':
-      return ratio;
-    case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: ratio });
-    default:
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+function newSpanId(): string {
+  let a = 0;
+  let b = 0;
+  while ((a | b) === 0) {
+    a = randomWord();
+    b = randomWord();
   }
+  idBytes.writeUInt32BE(a, 0);
+  idBytes.writeUInt32BE(b, 4);
+  return idBytes.toString('hex', 0, 8);
 }
 
-function exporterFor(config: TracingConfig): SpanExporter {
-  const options = { url: config.url, headers: { ...config.headers } };
-  return config.protocol === 'http/json' ? new JsonExporter(options) : new ProtobufExporter(options);
-}
-
-/** Tells of every export that failed (a collector down or refusing): the SDK alone says nothing. */
-function reportingFailures(exporter: SpanExporter, onError: (error: Error) => void): SpanExporter {
-  return {
-    export: (spans, done) =>
-      exporter.export(spans, (result) => {
-        if (result.code !== ExportResultCode.SUCCESS)
-          onError(result.error ?? new Error('span export failed'));
-        done(result);
-      }),
-    shutdown: () => exporter.shutdown(),
-    forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
-  };
-}
+/** The samplers that do not follow the parent's decision (the rest, the default included, do). */
+const ownDecision = ['always_on', 'always_off', 'traceidratio'];
 
 export interface TracingOptions {
-  /** Where spans go instead of OTLP (tests). */
-  exporter?: SpanExporter;
-  /** Told when a batch of spans could not be exported. */
+  /** Told when a batch of spans could not be exported (a collector down or refusing). */
   onExportError?: (error: Error) => void;
-  /** The longest a span waits for its batch (the SDK's 5 s by default; the bench's is longer). */
+  /** The longest a span waits for its batch, over the configuration's (the bench's is longer). */
   scheduledDelayMillis?: number;
 }
 
 export function createTracing(config: TracingConfig, options: TracingOptions = {}): Tracing {
-  const exporter = options.exporter ?? exporterFor(config);
-  const sampler = samplerFor(config.sampler, config.samplerArg);
-  const ids = new RandomIdGenerator();
-  // The trace id a root was sampled on, for the SDK to give the span it records.
-  let sampledTraceId: string | undefined;
-  const provider = new TracerProvider({
-    resource: resourceFromAttributes({ 'service.name': config.serviceName }),
-    sampler,
-    idGenerator: {
-      generateTraceId: () => sampledTraceId ?? ids.generateTraceId(),
-      generateSpanId: () => ids.generateSpanId(),
-    },
-    spanProcessors: [
-      new BatchSpanProcessor({
-        exporter: options.onExportError ? reportingFailures(exporter, options.onExportError) : exporter,
-        ...(options.scheduledDelayMillis === undefined
-          ? {}
-          : { scheduledDelayMillis: options.scheduledDelayMillis }),
-      }),
-    ],
+  const source: SpanSource = {
+    resource: Object.assign({}, config.resourceAttributes, {
+      'service.name': config.serviceName,
+      'telemetry.sdk.language': 'nodejs',
+      'telemetry.sdk.name': 'completions-subgraph',
+    }),
+    scope: 'completions-subgraph',
+  };
+  const encoding = config.protocol === 'http/json' ? new JsonSpans(source) : new ProtobufSpans(source);
+  const transport = new OtlpTransport({
+    url: config.url,
+    headers: config.headers,
+    contentType: encoding.contentType,
+    timeoutMs: config.timeoutMs ?? 10_000,
+    compression: config.compression ?? 'none',
+    ...(config.tls === undefined ? {} : { tls: config.tls }),
   });
+  const exporter = new SpanExport(encoding, transport, {
+    batchSize: config.batchSize ?? 512,
+    delayMs: options.scheduledDelayMillis ?? config.batchDelayMs ?? 5_000,
+    onExportError: options.onExportError,
+  });
+  const onEnd = (span: RecordingSpan) => exporter.add(span);
   const propagator = new W3CTraceContextPropagator();
-  const tracer = provider.getTracer('completions-subgraph');
-  const parentBased = config.sampler.startsWith('parentbased_') || !samplers.includes(config.sampler);
+  const parentBased = !ownDecision.includes(config.sampler);
   const bound = rootBound(config.sampler, config.samplerArg);
+
+  /** Whether a span under a valid parent is recorded. */
+  function sampledUnder(parent: SpanContext): boolean {
+    if (parentBased) return (parent.traceFlags & TraceFlags.SAMPLED) !== 0;
+    return bound >= 2 ** 32 || ratioValue(parent.traceId) < bound;
+  }
+
+  function recording(name: string, kind: SpanKind | undefined, traceId: string, parent?: SpanContext): Span {
+    const identity = {
+      traceId,
+      spanId: newSpanId(),
+      traceFlags: TraceFlags.SAMPLED,
+      traceState: parent?.traceState,
+      parent,
+    };
+    return new RecordingSpan(identity, name, kind ?? SpanKind.INTERNAL, onEnd);
+  }
+
   return {
-    tracer,
-    startSpan(name, options, parent) {
+    startSpan(name, spanOptions, parent) {
       const parentSpan = trace.getSpan(parent);
       if (parentSpan === unsampledRoot) return unsampledRoot;
       const context = parentSpan?.spanContext();
       if (context !== undefined && isSpanContextValid(context)) {
-        if (!parentBased || context.traceFlags & TraceFlags.SAMPLED)
-          return tracer.startSpan(name, options, parent);
+        if (sampledUnder(context)) return recording(name, spanOptions.kind, context.traceId, context);
+        // Not recorded: the caller's trace goes on, under a span id of this hop.
         return trace.wrapSpanContext({
           traceId: context.traceId,
-          spanId: ids.generateSpanId(),
-          traceFlags: context.traceFlags,
+          spanId: newSpanId(),
+          traceFlags: TraceFlags.NONE,
           ...(context.traceState === undefined ? {} : { traceState: context.traceState }),
         });
       }
-      const traceId = bound >= 2 ** 32 ? ids.generateTraceId() : sampledRootTraceId(bound);
-      if (traceId === undefined) return unsampledRoot;
-      sampledTraceId = traceId;
-      try {
-        return tracer.startSpan(name, options, parent);
-      } finally {
-        sampledTraceId = undefined;
-      }
+      const traceId = sampledRootTraceId(bound);
+      return traceId === undefined ? unsampledRoot : recording(name, spanOptions.kind, traceId);
     },
     withSpan: (parent, span) => (span === unsampledRoot ? unsampledContext : trace.setSpan(parent, span)),
     captureContent: config.captureContent,
@@ -243,7 +238,7 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
         ? { traceparent }
         : { traceparent, tracestate: context.traceState.serialize() };
     },
-    forceFlush: () => provider.forceFlush(),
-    shutdown: () => provider.shutdown(),
+    forceFlush: () => exporter.forceFlush(),
+    shutdown: () => exporter.shutdown(),
   };
 }

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 
 /**
  * An OTLP/HTTP traces receiver on 127.0.0.1, as a collector would be: it takes both encodings
@@ -19,8 +20,16 @@ export interface OtlpSpan {
   name: string;
   kind: number;
   attributes: KeyValue[];
-  events?: { name: string; attributes: KeyValue[] }[];
+  events?: { name: string; attributes: KeyValue[]; timeUnixNano?: string; droppedAttributesCount?: number }[];
   status?: { code?: number; message?: string };
+  traceState?: string;
+  flags?: number;
+  startTimeUnixNano?: string;
+  endTimeUnixNano?: string;
+  droppedAttributesCount?: number;
+  droppedEventsCount?: number;
+  links?: { traceId: string; spanId: string; traceState?: string; attributes: KeyValue[]; flags?: number }[];
+  droppedLinksCount?: number;
 }
 
 export interface Receiver {
@@ -92,6 +101,17 @@ function keyValues(values: (bigint | Uint8Array)[] | undefined): KeyValue[] {
   });
 }
 
+const fixed64 = (value: bigint | Uint8Array | undefined) =>
+  value === undefined ? undefined : String(Buffer.from(value as Uint8Array).readBigUInt64LE(0));
+const fixed32 = (value: bigint | Uint8Array | undefined) =>
+  value === undefined ? undefined : Buffer.from(value as Uint8Array).readUInt32LE(0);
+const count = (value: bigint | Uint8Array | undefined) => (value === undefined ? undefined : Number(value));
+
+/** Optional fields: present in the result only when the message had them. */
+function present<T extends Record<string, unknown>>(entries: T): Partial<T> {
+  return Object.fromEntries(Object.entries(entries).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
 function decodeProtobuf(body: Buffer): OtlpSpan[] {
   const spans: OtlpSpan[] = [];
   for (const resource of fields(body).get(1) ?? []) {
@@ -101,6 +121,7 @@ function decodeProtobuf(body: Buffer): OtlpSpan[] {
         const parent = f.get(4)?.[0];
         const status = f.get(15)?.[0];
         const statusFields = status === undefined ? undefined : fields(status as Uint8Array);
+        const traceState = f.get(3)?.[0];
         spans.push({
           traceId: hex(f.get(1)?.[0]),
           spanId: hex(f.get(2)?.[0]),
@@ -112,9 +133,45 @@ function decodeProtobuf(body: Buffer): OtlpSpan[] {
           attributes: keyValues(f.get(9)),
           events: (f.get(11) ?? []).map((event) => {
             const e = fields(event as Uint8Array);
-            return { name: text(e.get(2)?.[0]), attributes: keyValues(e.get(3)) };
+            return {
+              name: text(e.get(2)?.[0]),
+              attributes: keyValues(e.get(3)),
+              ...present({
+                timeUnixNano: fixed64(e.get(1)?.[0]),
+                droppedAttributesCount: count(e.get(4)?.[0]),
+              }),
+            };
           }),
-          ...(statusFields === undefined ? {} : { status: { code: Number(statusFields.get(3)?.[0] ?? 0n) } }),
+          ...(statusFields === undefined
+            ? {}
+            : {
+                status: {
+                  code: Number(statusFields.get(3)?.[0] ?? 0n),
+                  ...present({ message: statusFields.has(2) ? text(statusFields.get(2)?.[0]) : undefined }),
+                },
+              }),
+          ...present({
+            traceState: traceState === undefined ? undefined : text(traceState),
+            flags: fixed32(f.get(16)?.[0]),
+            startTimeUnixNano: fixed64(f.get(7)?.[0]),
+            endTimeUnixNano: fixed64(f.get(8)?.[0]),
+            droppedAttributesCount: count(f.get(10)?.[0]),
+            droppedEventsCount: count(f.get(12)?.[0]),
+            droppedLinksCount: count(f.get(14)?.[0]),
+          }),
+          links: (f.get(13) ?? []).map((link) => {
+            const l = fields(link as Uint8Array);
+            const state = l.get(3)?.[0];
+            return {
+              traceId: hex(l.get(1)?.[0]),
+              spanId: hex(l.get(2)?.[0]),
+              attributes: keyValues(l.get(4)),
+              ...present({
+                traceState: state === undefined ? undefined : text(state),
+                flags: fixed32(l.get(6)?.[0]),
+              }),
+            };
+          }),
         });
       }
     }
@@ -129,16 +186,34 @@ function decodeJson(body: Buffer): OtlpSpan[] {
   return parsed.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans));
 }
 
-export async function startOtlpReceiver(): Promise<Receiver> {
+/** The spans of one export request, as the receiver decodes them. */
+export function decodeTraces(body: Uint8Array, contentType: string): OtlpSpan[] {
+  return contentType.includes('json') ? decodeJson(Buffer.from(body)) : decodeProtobuf(Buffer.from(body));
+}
+
+export interface ReceiverOptions {
+  /** Answers for the first requests, in order (e.g. 503 with `retry-after`); 200 after them. */
+  answers?: { status: number; headers?: Record<string, string> }[];
+}
+
+export async function startOtlpReceiver(options: ReceiverOptions = {}): Promise<Receiver> {
+  const answers = [...(options.answers ?? [])];
   const bodies: { type: string; body: Buffer }[] = [];
   const headers: IncomingHttpHeaders[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
+      headers.push(req.headers);
+      const answer = answers.shift();
+      if (answer !== undefined) {
+        res.writeHead(answer.status, answer.headers).end();
+        return;
+      }
       if (req.url === '/v1/traces') {
-        bodies.push({ type: req.headers['content-type'] ?? '', body: Buffer.concat(chunks) });
-        headers.push(req.headers);
+        const body = Buffer.concat(chunks);
+        const gzipped = req.headers['content-encoding'] === 'gzip';
+        bodies.push({ type: req.headers['content-type'] ?? '', body: gzipped ? gunzipSync(body) : body });
       }
       // An empty ExportTraceServiceResponse in either encoding.
       const json = req.headers['content-type']?.includes('json');

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
@@ -20,7 +23,7 @@ describe('telemetry configuration', () => {
     ).toBe('https://traces.example/custom');
   });
 
-  it('reads headers, service name, sampler, protocol and the content opt-in', () => {
+  it('reads headers, service name, resource, sampler, protocol, batching and the content opt-in', () => {
     const tracing = loadConfig({
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
       OTEL_EXPORTER_OTLP_HEADERS: 'api-key=a%20b,x-tenant=t1',
@@ -30,6 +33,9 @@ describe('telemetry configuration', () => {
       OTEL_TRACES_SAMPLER_ARG: '0.25',
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod,service.name=ignored',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '128',
+      OTEL_BSP_SCHEDULE_DELAY: '1000',
     }).telemetry.tracing;
     expect(tracing).toEqual({
       url: 'http://collector:4318/v1/traces',
@@ -39,6 +45,35 @@ describe('telemetry configuration', () => {
       sampler: 'parentbased_traceidratio',
       samplerArg: 0.25,
       captureContent: true,
+      // OTEL_SERVICE_NAME wins over a service.name among the resource attributes.
+      resourceAttributes: { 'deployment.environment.name': 'prod', 'service.name': 'ignored' },
+      batchSize: 128,
+      batchDelayMs: 1000,
+      timeoutMs: 10_000,
+      compression: 'none',
+    });
+    expect(
+      loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318',
+        OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-resource',
+      }).telemetry.tracing?.serviceName,
+    ).toBe('from-resource');
+  });
+
+  it('reads the traces variables of timeout, compression and TLS over the general ones', () => {
+    const ca = join(mkdtempSync(join(tmpdir(), 'otel-tls-')), 'ca.pem');
+    writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const tracing = loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '2000',
+      OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '3000',
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
+      OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: ca,
+    }).telemetry.tracing;
+    expect(tracing).toMatchObject({
+      timeoutMs: 3000,
+      compression: 'gzip',
+      tls: { ca: readFileSync(ca, 'utf8') },
     });
   });
 
@@ -49,6 +84,10 @@ describe('telemetry configuration', () => {
       ['OTEL_TRACES_SAMPLER_ARG', '2'],
       ['OTEL_EXPORTER_OTLP_PROTOCOL', 'grpc'],
       ['OTEL_EXPORTER_OTLP_HEADERS', 'no-equals-sign'],
+      ['OTEL_RESOURCE_ATTRIBUTES', 'a=%zz'],
+      ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE', '0'],
+      ['OTEL_EXPORTER_OTLP_COMPRESSION', 'brotli'],
+      ['OTEL_EXPORTER_OTLP_CERTIFICATE', '/nonexistent/ca.pem'],
       ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318'],
       ['METRICS_PORT', '99999'],
     ] as const) {

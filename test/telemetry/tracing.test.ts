@@ -1,5 +1,4 @@
 import { isSpanContextValid, ROOT_CONTEXT, SamplingDecision, type Span, trace } from '@opentelemetry/api';
-import { ExportResultCode } from '@opentelemetry/core';
 import { TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTracing, type Tracing, type TracingConfig } from '../../src/telemetry/tracing.js';
@@ -222,7 +221,7 @@ describe('the embedded engine', () => {
 });
 
 describe('a collector that cannot be reached', () => {
-  it('is reported (the SDK alone says nothing), and the operation is served all the same', async () => {
+  it('is reported, and the operation is served all the same', async () => {
     // A port with nobody listening: every export fails.
     const closed = await startOtlpReceiver();
     const url = closed.url;
@@ -236,6 +235,8 @@ describe('a collector that cannot be reached', () => {
         sampler: 'always_on',
         samplerArg: undefined,
         captureContent: false,
+        // Shorter than the first retry's backoff (1 s): the export gives up after one attempt.
+        timeoutMs: 500,
       },
       { onExportError: (error) => failures.push(error) },
     );
@@ -250,6 +251,53 @@ describe('a collector that cannot be reached', () => {
       await stopStubbedApp(stubbed);
       await tracing.shutdown().catch(() => {});
     }
+  });
+});
+
+describe('a collector that is busy', () => {
+  it('gets the batch again when it answers 503 with Retry-After, and once only', async () => {
+    const receiver = await startOtlpReceiver({ answers: [{ status: 503, headers: { 'retry-after': '0' } }] });
+    const failures: Error[] = [];
+    const tracing = createTracing(
+      {
+        url: receiver.url,
+        headers: {},
+        serviceName: 'retry-test',
+        sampler: 'always_on',
+        samplerArg: undefined,
+        captureContent: false,
+        compression: 'gzip',
+      },
+      { onExportError: (error) => failures.push(error) },
+    );
+    tracing.startSpan('query Q', {}, ROOT_CONTEXT).end();
+    await tracing.shutdown();
+    expect(failures).toEqual([]);
+    expect(receiver.headers).toHaveLength(2);
+    expect(receiver.headers[1]?.['content-encoding']).toBe('gzip');
+    expect(receiver.spans().map((span) => span.name)).toEqual(['query Q']);
+    await receiver.close();
+  });
+
+  it('is not asked again after an answer that will not change (400)', async () => {
+    const receiver = await startOtlpReceiver({ answers: [{ status: 400 }] });
+    const failures: Error[] = [];
+    const tracing = createTracing(
+      {
+        url: receiver.url,
+        headers: {},
+        serviceName: 'retry-test',
+        sampler: 'always_on',
+        samplerArg: undefined,
+        captureContent: false,
+      },
+      { onExportError: (error) => failures.push(error) },
+    );
+    tracing.startSpan('query Q', {}, ROOT_CONTEXT).end();
+    await tracing.shutdown();
+    expect(failures.map((error) => error.message)).toEqual(['the collector answered HTTP 400']);
+    expect(receiver.headers).toHaveLength(1);
+    await receiver.close();
   });
 });
 
@@ -278,26 +326,15 @@ describe('sampling', () => {
   });
 
   it('records exactly the roots the sampler picks, under the trace id it picked them on', async () => {
-    const exported: { traceId: string }[] = [];
-    const tracing = createTracing(
-      {
-        url: 'http://127.0.0.1:9/v1/traces',
-        headers: {},
-        serviceName: 'sampling-test',
-        sampler: 'parentbased_traceidratio',
-        samplerArg: 0.5,
-        captureContent: false,
-      },
-      {
-        exporter: {
-          export: (spans, done) => {
-            for (const span of spans) exported.push({ traceId: span.spanContext().traceId });
-            done({ code: ExportResultCode.SUCCESS });
-          },
-          shutdown: async () => {},
-        },
-      },
-    );
+    const receiver = await startOtlpReceiver();
+    const tracing = createTracing({
+      url: receiver.url,
+      headers: {},
+      serviceName: 'sampling-test',
+      sampler: 'parentbased_traceidratio',
+      samplerArg: 0.5,
+      captureContent: false,
+    });
     const reference = new TraceIdRatioBasedSampler(0.5);
     const spans = Array.from({ length: 400 }, (_, i) => tracing.startSpan(`query Q${i}`, {}, ROOT_CONTEXT));
     const recorded = spans.filter((span) => span.isRecording());
@@ -314,9 +351,12 @@ describe('sampling', () => {
     expect(recorded.length).toBeGreaterThan(150);
     expect(recorded.length).toBeLessThan(250);
     await tracing.forceFlush();
-    expect(exported.map((span) => span.traceId).sort()).toEqual(
-      recorded.map((span) => span.spanContext().traceId).sort(),
-    );
+    expect(
+      receiver
+        .spans()
+        .map((span) => span.traceId)
+        .sort(),
+    ).toEqual(recorded.map((span) => span.spanContext().traceId).sort());
     // A root that was not picked is no trace at all (the caller sent none, nothing records it):
     // its child is not recorded either, not sampled on its own, and nothing goes to the upstream.
     const skipped = spans.find((span) => !recorded.includes(span)) as Span;
@@ -327,5 +367,6 @@ describe('sampling', () => {
     expect(children.filter((child) => child.isRecording())).toEqual([]);
     expect(tracing.headersFor(children[0] as Span)).toEqual({});
     await tracing.shutdown();
+    await receiver.close();
   });
 });
