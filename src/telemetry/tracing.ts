@@ -66,7 +66,7 @@ export interface Tracing {
   /** The caller's trace (W3C `traceparent`), or a new root. */
   extract(headers: IncomingHttpHeaders): Context;
   /** The headers that continue `span`'s trace at the upstream. */
-  headersFor(span: Span): Record<string, string>;
+  headersFor(span: Span): Readonly<Record<string, string>>;
   /** Sends what is buffered now. */
   forceFlush(): Promise<void>;
   /** Sends what is buffered and stops; at shutdown. */
@@ -82,6 +82,8 @@ export interface Tracing {
 const unsampledRoot: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 /** The context under an unsampled root: one for every such operation, not a new one each time. */
 const unsampledContext: Context = trace.setSpan(ROOT_CONTEXT, unsampledRoot);
+/** What a trace nobody records adds to the upstream's headers: nothing, and no object made for it. */
+const noHeaders: Readonly<Record<string, string>> = Object.freeze({});
 
 const randomWord = () => (Math.random() * 2 ** 32) >>> 0;
 const idBytes = Buffer.alloc(16);
@@ -206,7 +208,10 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
 
   return {
     startSpan(name, spanOptions, parent) {
-      const parentSpan = trace.getSpan(parent);
+      // The two parents of most operations, known without a lookup: no caller's trace, and a root
+      // left out.
+      if (parent === unsampledContext) return unsampledRoot;
+      const parentSpan = parent === ROOT_CONTEXT ? undefined : trace.getSpan(parent);
       if (parentSpan === unsampledRoot) return unsampledRoot;
       const context = parentSpan?.spanContext();
       if (context !== undefined && isSpanContextValid(context)) {
@@ -229,9 +234,10 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
         ? ROOT_CONTEXT
         : propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter),
     // What W3CTraceContextPropagator.inject writes, without a context built for it on every call.
-    headersFor(span): Record<string, string> {
+    headersFor(span): Readonly<Record<string, string>> {
+      if (span === unsampledRoot) return noHeaders;
       const context = span.spanContext();
-      if (!isSpanContextValid(context)) return {};
+      if (!isSpanContextValid(context)) return noHeaders;
       const flags = context.traceFlags & TraceFlags.SAMPLED ? '01' : '00';
       const traceparent = `00-${context.traceId}-${context.spanId}-${flags}`;
       return context.traceState === undefined
