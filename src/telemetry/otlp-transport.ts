@@ -48,6 +48,9 @@ type Attempt =
 export class OtlpTransport {
   private readonly agent: Agent;
   private readonly headers: Record<string, string>;
+  /** Once closing, no export waits for a retry: a drain must not wait on a collector that is down. */
+  private closing = false;
+  private readonly sleeping = new Set<() => void>();
 
   constructor(private readonly options: OtlpTransportOptions) {
     this.agent = new Agent({ connections: 4, ...(options.tls ? { connect: options.tls } : {}) });
@@ -97,13 +100,26 @@ export class OtlpTransport {
       if (result.ok) return;
       const jittered = Math.min(backoff * (0.8 + Math.random() * 0.4), MAX_BACKOFF_MS);
       const wait = result.retryAfterMs ?? jittered;
-      if (!result.retryable || retry >= RETRIES || Date.now() + wait > deadline) throw result.error;
+      const last = !result.retryable || retry >= RETRIES || Date.now() + wait > deadline;
+      if (last || this.closing) throw result.error;
       backoff *= 1.5;
-      await new Promise((resolve) => setTimeout(resolve, wait).unref());
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.sleeping.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, wait);
+        this.sleeping.add(wake);
+      });
+      if (this.closing) throw result.error;
     }
   }
 
-  close(): Promise<void> {
-    return this.agent.close();
+  /** Ends the exports' retries, and closes the connections once their requests are answered. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const wake of [...this.sleeping]) wake();
+    await this.agent.close();
   }
 }

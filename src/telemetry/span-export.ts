@@ -65,9 +65,12 @@ export class SpanExport {
     await Promise.all(this.inFlight);
   }
 
+  /** Sends what is waiting, once: at shutdown a batch is not retried (see OtlpTransport.close). */
   async shutdown(): Promise<void> {
-    await this.forceFlush();
+    this.send();
     this.stopped = true;
+    const answered = Promise.all(this.inFlight);
     await this.transport.close();
+    await answered;
   }
 }

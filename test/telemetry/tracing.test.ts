@@ -271,11 +271,40 @@ describe('a collector that is busy', () => {
       { onExportError: (error) => failures.push(error) },
     );
     tracing.startSpan('query Q', {}, ROOT_CONTEXT).end();
+    await tracing.forceFlush();
     await tracing.shutdown();
     expect(failures).toEqual([]);
     expect(receiver.headers).toHaveLength(2);
     expect(receiver.headers[1]?.['content-encoding']).toBe('gzip');
     expect(receiver.spans().map((span) => span.name)).toEqual(['query Q']);
+    await receiver.close();
+  });
+
+  it('is not waited for at shutdown: a batch waiting to be retried is given up', async () => {
+    // Retry in an hour: only a shutdown that ends the wait lets this test finish.
+    const receiver = await startOtlpReceiver({
+      answers: [{ status: 503, headers: { 'retry-after': '3600' } }],
+    });
+    const failures: Error[] = [];
+    const tracing = createTracing(
+      {
+        url: receiver.url,
+        headers: {},
+        serviceName: 'retry-test',
+        sampler: 'always_on',
+        samplerArg: undefined,
+        captureContent: false,
+        timeoutMs: 7_200_000,
+      },
+      { onExportError: (error) => failures.push(error) },
+    );
+    tracing.startSpan('query Q', {}, ROOT_CONTEXT).end();
+    const flushed = tracing.forceFlush();
+    await expect.poll(() => receiver.headers.length).toBe(1);
+    await tracing.shutdown();
+    await flushed;
+    expect(failures.map((error) => error.message)).toEqual(['the collector answered HTTP 503']);
+    expect(receiver.headers).toHaveLength(1);
     await receiver.close();
   });
 
