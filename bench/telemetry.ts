@@ -16,7 +16,8 @@
  * production exports them, a batch when 512 wait, in the block whose span fills it. A ratio is
  * the median over rounds of one twin's block / another's in the same round (rounds last well
  * under a second: another process taking the CPU slows both alike); a twin's µs, the trimmed mean
- * of its blocks. `BENCH_TELEMETRY_ROUNDS` changes the number of rounds (100).
+ * of its blocks. `BENCH_TELEMETRY_ROUNDS` changes the number of rounds (200: one round's ratio
+ * varies by ±13 % on this machine, so the median of 100 moved by ±1.6 % from run to run).
  * `BENCH_TELEMETRY_SPLIT=1` adds a twin per part (metrics, traces; the access line is "off" against
  * "nothing") to see what each costs; `BENCH_TELEMETRY_SPLIT=leave-one-out`, a twin for each part
  * left out of "on".
@@ -34,7 +35,7 @@ import { createCompletionBody, graphqlHeaders } from './workload.js';
 
 const SECTION = '7. telemetry';
 const WARMUP = 1_000;
-const ROUNDS = Number(process.env.BENCH_TELEMETRY_ROUNDS ?? 100);
+const ROUNDS = Number(process.env.BENCH_TELEMETRY_ROUNDS ?? 200);
 const CALLS = 200;
 const CONCURRENCY = 64;
 const CLIENT_TOKEN = 'bench-client-token-not-a-secret';
