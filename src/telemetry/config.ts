@@ -8,6 +8,7 @@ import {
   readString,
 } from '../config-values.js';
 import { extended } from '../runtime/objects.js';
+import type { SpanLimits } from './recording-span.js';
 import type { TracingConfig } from './tracing.js';
 
 /**
@@ -62,6 +63,24 @@ function readUrl(name: string, value: string): string {
   } catch {
     throw new ConfigError(`${name} must be an http(s) URL, got "${value}"`);
   }
+}
+
+/** The SDK's span limits, from the span variables or the general ones (OTEL_ATTRIBUTE_*). */
+function readSpanLimits(env: Env): Partial<SpanLimits> {
+  const limit = (span: string, general: string | undefined) => {
+    const name = optional(env[span]) !== undefined || general === undefined ? span : general;
+    return optional(env[name]) === undefined ? undefined : readInt(env, name, 0, 0, 1_000_000_000);
+  };
+  const entries = {
+    attributeCount: limit('OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', 'OTEL_ATTRIBUTE_COUNT_LIMIT'),
+    attributeValueLength: limit(
+      'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+      'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+    ),
+    eventCount: limit('OTEL_SPAN_EVENT_COUNT_LIMIT', undefined),
+    linkCount: limit('OTEL_SPAN_LINK_COUNT_LIMIT', undefined),
+  };
+  return Object.fromEntries(Object.entries(entries).filter(([, value]) => value !== undefined));
 }
 
 function readTracing(env: Env): TracingConfig | undefined {
@@ -120,6 +139,7 @@ function readTracing(env: Env): TracingConfig | undefined {
     batchSize: readInt(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, 1, 100_000),
     batchDelayMs: readInt(env, 'OTEL_BSP_SCHEDULE_DELAY', 5_000, 0, 3_600_000),
     timeoutMs: readInt(env, signal('TIMEOUT'), 10_000, 1, 600_000),
+    limits: readSpanLimits(env),
     compression,
     ...(tls.ca === undefined && tls.cert === undefined && tls.key === undefined
       ? {}

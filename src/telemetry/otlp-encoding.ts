@@ -61,6 +61,8 @@ export interface SpanEncoding {
   readonly contentType: string;
   /** Spans added since the last take. */
   readonly count: number;
+  /** About how many bytes they take, encoded. */
+  readonly bytes: number;
   add(span: EndedSpan): void;
   /** An ExportTraceServiceRequest of the spans added since the last take; the batch starts again. */
   take(): Uint8Array;
@@ -152,6 +154,10 @@ export class ProtobufSpans implements SpanEncoding {
 
   constructor(private readonly source: SpanSource) {}
 
+  get bytes(): number {
+    return this.spans.length;
+  }
+
   add(span: EndedSpan): void {
     writeSpan(this.spans, span);
     this.count++;
@@ -238,6 +244,7 @@ function jsonSpan(span: EndedSpan): JsonValue {
 export class JsonSpans implements SpanEncoding {
   readonly contentType = 'application/json';
   private spans: string[] = [];
+  bytes = 0;
 
   constructor(private readonly source: SpanSource) {}
 
@@ -246,12 +253,15 @@ export class JsonSpans implements SpanEncoding {
   }
 
   add(span: EndedSpan): void {
-    this.spans.push(JSON.stringify(jsonSpan(span)));
+    const text = JSON.stringify(jsonSpan(span));
+    this.spans.push(text);
+    this.bytes += text.length;
   }
 
   take(): Uint8Array {
     const spans = this.spans;
     this.spans = [];
+    this.bytes = 0;
     const resource = { attributes: jsonAttributes(new Map(Object.entries(this.source.resource))) };
     const head = JSON.stringify({
       resource,

@@ -14,12 +14,29 @@ import type { EndedSpan, SpanEventRecord, SpanLinkRecord } from './otlp-encoding
 
 /**
  * A span that is recorded: what the API's Span sets, kept until `end()` hands it to be encoded
- * (see otlp-encoding.ts for why it is not the SDK's). The SDK's defaults hold: at most 128
- * attributes, events and links, values that are not attribute values ignored, nothing changed
- * once ended.
+ * (see otlp-encoding.ts for why it is not the SDK's). The SDK's limits hold, from the same
+ * variables (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT and the rest, read by the configuration): attributes,
+ * events and links past their count dropped and counted, text cut to the value length limit;
+ * values that are not attribute values are ignored, and nothing changes once ended.
  */
 
-const LIMIT = 128;
+export interface SpanLimits {
+  readonly attributeCount: number;
+  /** Longest text value (in UTF-16 units, as the SDK cuts it); Infinity: no limit. */
+  readonly attributeValueLength: number;
+  readonly eventCount: number;
+  readonly linkCount: number;
+}
+
+export const defaultSpanLimits: SpanLimits = {
+  attributeCount: 128,
+  attributeValueLength: Number.POSITIVE_INFINITY,
+  eventCount: 128,
+  linkCount: 128,
+};
+
+/** An event's or a link's own attributes: the SDK's default count. */
+const PER_ITEM_ATTRIBUTES = 128;
 
 export interface SpanIdentity {
   readonly traceId: string;
@@ -54,15 +71,27 @@ function toMs(time: TimeInput): number {
   return time[0] * 1000 + time[1] / 1e6;
 }
 
-/** Attributes kept within the limit: `[kept, dropped]`. */
-function limited(attributes: Attributes | undefined): [Map<string, AttributeValue> | undefined, number] {
+/** A value as it is kept: text cut to `length`, an array copied (the caller may change its own). */
+function truncated(value: AttributeValue, length: number): AttributeValue {
+  if (typeof value === 'string') return value.length > length ? value.slice(0, length) : value;
+  if (!Array.isArray(value)) return value;
+  return value.map((item: unknown) =>
+    typeof item === 'string' && item.length > length ? item.slice(0, length) : item,
+  ) as AttributeValue;
+}
+
+/** An event's or a link's attributes, within the limits: `[kept, dropped]`. */
+function limited(
+  attributes: Attributes | undefined,
+  length: number,
+): [Map<string, AttributeValue> | undefined, number] {
   if (attributes === undefined) return [undefined, 0];
   const kept = new Map<string, AttributeValue>();
   let dropped = 0;
   for (const key of Object.keys(attributes)) {
     const value = attributes[key];
     if (!isAttributeValue(value)) continue;
-    if (kept.size < LIMIT) kept.set(key, Array.isArray(value) ? value.slice() : value);
+    if (kept.size < PER_ITEM_ATTRIBUTES) kept.set(key, truncated(value, length));
     else dropped++;
   }
   return [kept, dropped];
@@ -90,6 +119,7 @@ export class RecordingSpan implements Span, EndedSpan {
     private readonly identity: SpanIdentity,
     public name: string,
     readonly kind: SpanKind,
+    private readonly limits: SpanLimits,
     private readonly onEnd: (span: RecordingSpan) => void,
   ) {
     this.traceId = identity.traceId;
@@ -119,8 +149,9 @@ export class RecordingSpan implements Span, EndedSpan {
 
   setAttribute(key: string, value: AttributeValue): this {
     if (this.ended || key.length === 0 || !isAttributeValue(value)) return this;
-    if (this.attributes.size >= LIMIT && !this.attributes.has(key)) this.droppedAttributes++;
-    else this.attributes.set(key, Array.isArray(value) ? value.slice() : value);
+    if (this.attributes.size >= this.limits.attributeCount && !this.attributes.has(key)) {
+      this.droppedAttributes++;
+    } else this.attributes.set(key, truncated(value, this.limits.attributeValueLength));
     return this;
   }
 
@@ -131,7 +162,7 @@ export class RecordingSpan implements Span, EndedSpan {
 
   addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): this {
     if (this.ended) return this;
-    if (this.events.length >= LIMIT) {
+    if (this.events.length >= this.limits.eventCount) {
       this.droppedEvents++;
       return this;
     }
@@ -139,7 +170,10 @@ export class RecordingSpan implements Span, EndedSpan {
       typeof attributesOrTime === 'number' ||
       attributesOrTime instanceof Date ||
       Array.isArray(attributesOrTime);
-    const [attributes, droppedAttributes] = limited(timeGiven ? undefined : (attributesOrTime as Attributes));
+    const [attributes, droppedAttributes] = limited(
+      timeGiven ? undefined : (attributesOrTime as Attributes),
+      this.limits.attributeValueLength,
+    );
     const at = time ?? (timeGiven ? (attributesOrTime as TimeInput) : undefined);
     this.events.push({
       name,
@@ -152,11 +186,11 @@ export class RecordingSpan implements Span, EndedSpan {
 
   addLink(link: Link): this {
     if (this.ended) return this;
-    if (this.links.length >= LIMIT) {
+    if (this.links.length >= this.limits.linkCount) {
       this.droppedLinks++;
       return this;
     }
-    const [attributes, droppedAttributes] = limited(link.attributes);
+    const [attributes, droppedAttributes] = limited(link.attributes, this.limits.attributeValueLength);
     this.links.push({
       traceId: link.context.traceId,
       spanId: link.context.spanId,

@@ -3,7 +3,9 @@ import type { OtlpTransport } from './otlp-transport.js';
 
 /**
  * Ended spans, encoded at once, sent in batches as the SDK's BatchSpanProcessor sends them: when
- * `batchSize` are waiting, or `delayMs` after the first of them. At most `maxInFlight` batches are
+ * `batchSize` are waiting, or `delayMs` after the first of them; and, unlike it, when they reach
+ * `maxBatchBytes` (4 MiB): spans that carry prompts (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT)
+ * could otherwise make a batch of hundreds of megabytes, held in memory and refused by the collector. At most `maxInFlight` batches are
  * being sent; past that a batch is dropped and reported, so an unreachable collector bounds what is
  * held (as the SDK's queue limit does).
  */
@@ -12,6 +14,7 @@ export interface SpanExportOptions {
   batchSize: number;
   delayMs: number;
   maxInFlight?: number;
+  maxBatchBytes?: number;
   onExportError: ((error: Error) => void) | undefined;
 }
 
@@ -30,7 +33,11 @@ export class SpanExport {
   add(span: EndedSpan): void {
     if (this.stopped) return;
     this.encoding.add(span);
-    if (this.encoding.count >= this.options.batchSize) this.send();
+    if (
+      this.encoding.count >= this.options.batchSize ||
+      this.encoding.bytes >= (this.options.maxBatchBytes ?? 4 * 1024 * 1024)
+    )
+      this.send();
     else if (this.timer === undefined) {
       this.timer = setTimeout(() => this.send(), this.options.delayMs);
       this.timer.unref();

@@ -15,7 +15,7 @@ import {
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { JsonSpans, ProtobufSpans, type SpanSource } from './otlp-encoding.js';
 import { OtlpTransport } from './otlp-transport.js';
-import { RecordingSpan } from './recording-span.js';
+import { defaultSpanLimits, RecordingSpan, type SpanLimits } from './recording-span.js';
 import { SpanExport } from './span-export.js';
 
 /**
@@ -50,6 +50,8 @@ export interface TracingConfig {
   compression?: 'gzip' | 'none';
   /** PEM text: OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE and _CLIENT_KEY's files. */
   tls?: { ca?: string; cert?: string; key?: string };
+  /** OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT and the rest; the SDK's defaults otherwise. */
+  limits?: Partial<SpanLimits>;
 }
 
 export interface Tracing {
@@ -185,6 +187,7 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
     onExportError: options.onExportError,
   });
   const onEnd = (span: RecordingSpan) => exporter.add(span);
+  const limits: SpanLimits = Object.assign({}, defaultSpanLimits, config.limits);
   const propagator = new W3CTraceContextPropagator();
   const parentBased = !ownDecision.includes(config.sampler);
   const bound = rootBound(config.sampler, config.samplerArg);
@@ -203,7 +206,7 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
       traceState: parent?.traceState,
       parent,
     };
-    return new RecordingSpan(identity, name, kind ?? SpanKind.INTERNAL, onEnd);
+    return new RecordingSpan(identity, name, kind ?? SpanKind.INTERNAL, limits, onEnd);
   }
 
   return {

@@ -36,6 +36,9 @@ describe('telemetry configuration', () => {
       OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod,service.name=ignored',
       OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '128',
       OTEL_BSP_SCHEDULE_DELAY: '1000',
+      OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '4096',
+      OTEL_ATTRIBUTE_COUNT_LIMIT: '64',
+      OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '32',
     }).telemetry.tracing;
     expect(tracing).toEqual({
       url: 'http://collector:4318/v1/traces',
@@ -51,6 +54,8 @@ describe('telemetry configuration', () => {
       batchDelayMs: 1000,
       timeoutMs: 10_000,
       compression: 'none',
+      // The span variable wins over the general one.
+      limits: { attributeCount: 32, attributeValueLength: 4096 },
     });
     expect(
       loadConfig({
@@ -87,6 +92,7 @@ describe('telemetry configuration', () => {
       ['OTEL_RESOURCE_ATTRIBUTES', 'a=%zz'],
       ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE', '0'],
       ['OTEL_EXPORTER_OTLP_COMPRESSION', 'brotli'],
+      ['OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', '-1'],
       ['OTEL_EXPORTER_OTLP_CERTIFICATE', '/nonexistent/ca.pem'],
       ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318'],
       ['METRICS_PORT', '99999'],

@@ -22,7 +22,7 @@ import {
   type SpanAttributes,
   type SpanEncoding,
 } from '../../src/telemetry/otlp-encoding.js';
-import { RecordingSpan } from '../../src/telemetry/recording-span.js';
+import { defaultSpanLimits, RecordingSpan } from '../../src/telemetry/recording-span.js';
 import { decodeTraces, type OtlpSpan } from '../helpers/otlp-receiver.js';
 
 /**
@@ -206,7 +206,7 @@ describe('a recording span', () => {
 
   it('keeps attribute values only, at most 128, and nothing after it ended', () => {
     const done: RecordingSpan[] = [];
-    const span = new RecordingSpan(identity, 'q', SpanKind.SERVER, (s) => done.push(s));
+    const span = new RecordingSpan(identity, 'q', SpanKind.SERVER, defaultSpanLimits, (s) => done.push(s));
     span.setAttribute('object', { not: 'a value' } as never);
     span.setAttribute('mixed', ['a', 1] as never);
     span.setAttribute('', 'no key');
@@ -231,8 +231,27 @@ describe('a recording span', () => {
     expect(span.endMs).toBeGreaterThanOrEqual(span.startMs);
   });
 
+  it('cuts text to the configured length and keeps the configured counts', () => {
+    const limits = { attributeCount: 2, attributeValueLength: 4, eventCount: 1, linkCount: 0 };
+    const span = new RecordingSpan(identity, 'q', SpanKind.SERVER, limits, () => {});
+    span.setAttribute('prompt', 'the secret launch date');
+    span.setAttribute('stops', ['stop here', 'end']);
+    span.setAttribute('third', 3);
+    span.addEvent('first', { text: 'longer than four' }).addEvent('second');
+    span.addLink({ context: identity });
+    expect([...span.attributes]).toEqual([
+      ['prompt', 'the '],
+      ['stops', ['stop', 'end']],
+    ]);
+    expect(span.droppedAttributes).toBe(1);
+    expect(span.events.map((event) => [event.name, event.attributes?.get('text')])).toEqual([
+      ['first', 'long'],
+    ]);
+    expect([span.droppedEvents, span.links.length, span.droppedLinks]).toEqual([1, 0, 1]);
+  });
+
   it('records an exception as the semantic conventions name it', () => {
-    const span = new RecordingSpan(identity, 'q', SpanKind.INTERNAL, () => {});
+    const span = new RecordingSpan(identity, 'q', SpanKind.INTERNAL, defaultSpanLimits, () => {});
     span.recordException(new TypeError('bad input'));
     const [event] = span.events;
     expect(event?.name).toBe('exception');

@@ -63,6 +63,24 @@ describe('span export', () => {
     expect(errors).toEqual([]);
   });
 
+  it('sends a batch early when its spans reach the byte bound (prompts on spans)', async () => {
+    const stub = transport();
+    const exporter = new SpanExport(new ProtobufSpans(source), stub, {
+      batchSize: 512,
+      delayMs: 60_000,
+      maxBatchBytes: 1000,
+      onExportError: undefined,
+    });
+    const heavy = (name: string): EndedSpan =>
+      Object.assign(span(name), { attributes: new Map([['gen_ai.input.messages', 'p'.repeat(600)]]) });
+    for (const name of ['a', 'b', 'c']) exporter.add(heavy(name));
+    expect(stub.sent.map((batch) => batch.names)).toEqual([['a', 'b']]);
+    const flushed = exporter.forceFlush();
+    for (const batch of stub.sent) batch.answer();
+    await flushed;
+    expect(stub.sent.map((batch) => batch.names)).toEqual([['a', 'b'], ['c']]);
+  });
+
   it('drops and reports a batch past the exports in flight, and nothing after shutdown', async () => {
     const stub = transport();
     const errors: Error[] = [];
