@@ -24,17 +24,27 @@ function attribute(span: OtlpSpan | undefined, key: string): unknown {
   return 'intValue' in value ? Number(raw) : raw;
 }
 
-/** Traces to the receiver: every operation, protobuf, no content, unless the test says otherwise. */
-function tracingTo(receiver: Receiver, overrides: Partial<TracingConfig> = {}): Tracing {
-  return createTracing({
-    url: receiver.url,
-    headers: {},
-    serviceName: 'completions-test',
-    sampler: 'parentbased_always_on',
-    samplerArg: undefined,
-    captureContent: false,
-    ...overrides,
-  });
+/**
+ * Traces to the receiver (or a URL): every operation, protobuf, no content, unless the test says
+ * otherwise; export failures go to `failures` when given.
+ */
+function tracingTo(
+  target: Receiver | string,
+  overrides: Partial<TracingConfig> = {},
+  failures?: Error[],
+): Tracing {
+  return createTracing(
+    {
+      url: typeof target === 'string' ? target : target.url,
+      headers: {},
+      serviceName: 'completions-test',
+      sampler: 'parentbased_always_on',
+      samplerArg: undefined,
+      captureContent: false,
+      ...overrides,
+    },
+    failures === undefined ? {} : { onExportError: (error) => failures.push(error) },
+  );
 }
 
 const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -227,19 +237,8 @@ describe('a collector that cannot be reached', () => {
     const url = closed.url;
     await closed.close();
     const failures: Error[] = [];
-    const tracing = createTracing(
-      {
-        url,
-        headers: {},
-        serviceName: 'completions-test',
-        sampler: 'always_on',
-        samplerArg: undefined,
-        captureContent: false,
-        // Shorter than the first retry's backoff (1 s): the export gives up after one attempt.
-        timeoutMs: 500,
-      },
-      { onExportError: (error) => failures.push(error) },
-    );
+    // Shorter than the first retry's backoff (1 s): the export gives up after one attempt.
+    const tracing = tracingTo(url, { timeoutMs: 500 }, failures);
     const stubbed = await startStubbedApp({ app: { tracing } });
     try {
       stubbed.stub.on('POST', '/completions', reply.recorded('openai-nonstream-basic.json'));
@@ -258,18 +257,7 @@ describe('a collector that is busy', () => {
   it('gets the batch again when it answers 503 with Retry-After, and once only', async () => {
     const receiver = await startOtlpReceiver({ answers: [{ status: 503, headers: { 'retry-after': '0' } }] });
     const failures: Error[] = [];
-    const tracing = createTracing(
-      {
-        url: receiver.url,
-        headers: {},
-        serviceName: 'retry-test',
-        sampler: 'always_on',
-        samplerArg: undefined,
-        captureContent: false,
-        compression: 'gzip',
-      },
-      { onExportError: (error) => failures.push(error) },
-    );
+    const tracing = tracingTo(receiver, { compression: 'gzip' }, failures);
     tracing.startSpan('query Q', {}, ROOT_CONTEXT).end();
     await tracing.forceFlush();
     await tracing.shutdown();
@@ -286,18 +274,7 @@ describe('a collector that is busy', () => {
       answers: [{ status: 503, headers: { 'retry-after': '3600' } }],
     });
     const failures: Error[] = [];
-    const tracing = createTracing(
-      {
-        url: receiver.url,
-        headers: {},
-        serviceName: 'retry-test',
-        sampler: 'always_on',
-        samplerArg: undefined,
-        captureContent: false,
-        timeoutMs: 7_200_000,
-      },
-      { onExportError: (error) => failures.push(error) },
-    );
+    const tracing = tracingTo(receiver, { timeoutMs: 7_200_000 }, failures);
     tracing.startSpan('query Q', {}, ROOT_CONTEXT).end();
     const flushed = tracing.forceFlush();
     await expect.poll(() => receiver.headers.length).toBe(1);
@@ -311,17 +288,7 @@ describe('a collector that is busy', () => {
   it('is not asked again after an answer that will not change (400)', async () => {
     const receiver = await startOtlpReceiver({ answers: [{ status: 400 }] });
     const failures: Error[] = [];
-    const tracing = createTracing(
-      {
-        url: receiver.url,
-        headers: {},
-        serviceName: 'retry-test',
-        sampler: 'always_on',
-        samplerArg: undefined,
-        captureContent: false,
-      },
-      { onExportError: (error) => failures.push(error) },
-    );
+    const tracing = tracingTo(receiver, {}, failures);
     tracing.startSpan('query Q', {}, ROOT_CONTEXT).end();
     await tracing.shutdown();
     expect(failures.map((error) => error.message)).toEqual(['the collector answered HTTP 400']);
@@ -340,14 +307,7 @@ describe('sampling', () => {
     ['always_on', undefined, 40],
     ['parentbased_always_on', undefined, 40],
   ])('%s (%s) records %i of 40 roots', async (sampler, samplerArg, expected) => {
-    const tracing = createTracing({
-      url: 'http://127.0.0.1:9/v1/traces',
-      headers: {},
-      serviceName: 'sampling-test',
-      sampler,
-      samplerArg,
-      captureContent: false,
-    });
+    const tracing = tracingTo('http://127.0.0.1:9/v1/traces', { sampler, samplerArg });
     const spans = Array.from({ length: 40 }, () => tracing.startSpan('query Q', {}, ROOT_CONTEXT));
     expect(spans.filter((span) => span.isRecording())).toHaveLength(expected);
     for (const span of spans) expect(isSpanContextValid(span.spanContext())).toBe(expected > 0);
@@ -356,14 +316,7 @@ describe('sampling', () => {
 
   it('records exactly the roots the sampler picks, under the trace id it picked them on', async () => {
     const receiver = await startOtlpReceiver();
-    const tracing = createTracing({
-      url: receiver.url,
-      headers: {},
-      serviceName: 'sampling-test',
-      sampler: 'parentbased_traceidratio',
-      samplerArg: 0.5,
-      captureContent: false,
-    });
+    const tracing = tracingTo(receiver, { sampler: 'parentbased_traceidratio', samplerArg: 0.5 });
     const reference = new TraceIdRatioBasedSampler(0.5);
     const spans = Array.from({ length: 400 }, (_, i) => tracing.startSpan(`query Q${i}`, {}, ROOT_CONTEXT));
     const recorded = spans.filter((span) => span.isRecording());
