@@ -150,9 +150,12 @@ function writeSpan(w: ProtoWriter, span: EndedSpan): void {
 export class ProtobufSpans implements SpanEncoding {
   readonly contentType = 'application/x-protobuf';
   count = 0;
-  private readonly spans = new ProtoWriter();
+  private spans = new ProtoWriter();
+  private readonly resource: SpanAttributes;
 
-  constructor(private readonly source: SpanSource) {}
+  constructor(private readonly source: SpanSource) {
+    this.resource = new Map(Object.entries(source.resource));
+  }
 
   get bytes(): number {
     return this.spans.length;
@@ -166,10 +169,12 @@ export class ProtobufSpans implements SpanEncoding {
   take(): Uint8Array {
     const spans = this.spans.take();
     this.count = 0;
+    // A batch grown past its bound by one huge span (a captured prompt) does not keep its buffer.
+    if (spans.length > 8 * 1024 * 1024) this.spans = new ProtoWriter();
     const w = new ProtoWriter(spans.length + 512);
     const resourceSpans = w.open(1);
     const resource = w.open(1);
-    writeAttributes(w, 1, new Map(Object.entries(this.source.resource)));
+    writeAttributes(w, 1, this.resource);
     w.close(resource);
     const scopeSpans = w.open(2);
     const scope = w.open(1);
@@ -245,8 +250,16 @@ export class JsonSpans implements SpanEncoding {
   readonly contentType = 'application/json';
   private spans: string[] = [];
   bytes = 0;
+  private readonly head: string;
 
-  constructor(private readonly source: SpanSource) {}
+  constructor(source: SpanSource) {
+    const resource = { attributes: jsonAttributes(new Map(Object.entries(source.resource))) };
+    // The request up to its list of spans: `{…"spans":[]}]}` without its last four characters.
+    this.head = JSON.stringify({
+      resource,
+      scopeSpans: [{ scope: { name: source.scope }, spans: [] }],
+    }).slice(0, -4);
+  }
 
   get count(): number {
     return this.spans.length;
@@ -262,13 +275,7 @@ export class JsonSpans implements SpanEncoding {
     const spans = this.spans;
     this.spans = [];
     this.bytes = 0;
-    const resource = { attributes: jsonAttributes(new Map(Object.entries(this.source.resource))) };
-    const head = JSON.stringify({
-      resource,
-      scopeSpans: [{ scope: { name: this.source.scope }, spans: [] }],
-    });
-    // The spans, already text, go into the empty list that ends `head`: `…"spans":[]}]}`.
-    const body = `{"resourceSpans":[${head.slice(0, -4)}${spans.join(',')}]}]}]}`;
+    const body = `{"resourceSpans":[${this.head}${spans.join(',')}]}]}]}`;
     return Buffer.from(body);
   }
 }

@@ -62,7 +62,7 @@ export interface Tracing {
    * left out is nothing at all (unsampledRoot); under a caller's parent that was not sampled, a
    * parent-based sampler never samples, and the caller's trace is passed on.
    */
-  startSpan(name: string, options: SpanOptions, parent: Context): Span;
+  startSpan(name: string, options: Pick<SpanOptions, 'kind' | 'attributes'>, parent: Context): Span;
   /** `parent` with `span` as the current span: the context the spans under it are started in. */
   withSpan(parent: Context, span: Span): Context;
   /** The caller's trace (W3C `traceparent`), or a new root. */
@@ -198,7 +198,12 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
     return bound >= 2 ** 32 || ratioValue(parent.traceId) < bound;
   }
 
-  function recording(name: string, kind: SpanKind | undefined, traceId: string, parent?: SpanContext): Span {
+  function recording(
+    name: string,
+    { kind, attributes }: Pick<SpanOptions, 'kind' | 'attributes'>,
+    traceId: string,
+    parent?: SpanContext,
+  ): Span {
     const identity = {
       traceId,
       spanId: newSpanId(),
@@ -206,7 +211,8 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
       traceState: parent?.traceState,
       parent,
     };
-    return new RecordingSpan(identity, name, kind ?? SpanKind.INTERNAL, limits, onEnd);
+    const span = new RecordingSpan(identity, name, kind ?? SpanKind.INTERNAL, limits, onEnd);
+    return attributes === undefined ? span : span.setAttributes(attributes);
   }
 
   return {
@@ -218,7 +224,7 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
       if (parentSpan === unsampledRoot) return unsampledRoot;
       const context = parentSpan?.spanContext();
       if (context !== undefined && isSpanContextValid(context)) {
-        if (sampledUnder(context)) return recording(name, spanOptions.kind, context.traceId, context);
+        if (sampledUnder(context)) return recording(name, spanOptions, context.traceId, context);
         // Not recorded: the caller's trace goes on, under a span id of this hop.
         return trace.wrapSpanContext({
           traceId: context.traceId,
@@ -228,7 +234,7 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
         });
       }
       const traceId = sampledRootTraceId(bound);
-      return traceId === undefined ? unsampledRoot : recording(name, spanOptions.kind, traceId);
+      return traceId === undefined ? unsampledRoot : recording(name, spanOptions, traceId);
     },
     withSpan: (parent, span) => (span === unsampledRoot ? unsampledContext : trace.setSpan(parent, span)),
     captureContent: config.captureContent,

@@ -149,6 +149,8 @@ describe('traces over OTLP/HTTP', () => {
     const server = spans.find((span) => span.name === 'POST /v1/completions');
     expect(server).toMatchObject({ kind: 2, parentSpanId: callerSpanId });
     expect(attribute(server, 'http.response.status_code')).toBe(200);
+    expect(attribute(server, 'http.request.method')).toBe('POST');
+    expect(attribute(server, 'url.path')).toBe('/v1/completions');
     const call = spans.find((span) => span.name.startsWith('text_completion'));
     expect(call?.parentSpanId).toBe(server?.spanId);
     expect(stubbed.stub.requests.at(-1)?.headers.traceparent).toBe(`00-${restTrace}-${call?.spanId}-01`);
