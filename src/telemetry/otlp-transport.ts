@@ -1,6 +1,6 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
-import { Agent, errors, request } from 'undici';
+import { Agent, request } from 'undici';
 
 const gzip = promisify(gzipCallback);
 
@@ -29,6 +29,19 @@ const RETRIES = 5;
 const FIRST_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 5_000;
 const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
+/** Connection failures worth another try (a collector restarting), as the exporter lists them. */
+const RETRYABLE_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /** Retry-After in milliseconds: seconds or an HTTP date. */
 function retryAfterMs(value: string | string[] | undefined): number | undefined {
@@ -80,12 +93,13 @@ export class OtlpTransport {
         retryAfterMs: retryAfterMs(response.headers['retry-after']),
       };
     } catch (error) {
-      // A refused or reset connection may be a collector restarting; a timeout ends the export.
-      const timedOut = error instanceof Error && error.name === 'TimeoutError';
+      // A refused or reset connection may be a collector restarting; a timeout ends the export, and
+      // a certificate that is not trusted will not be trusted on the next try.
+      const code = (error as { code?: unknown } | null)?.code;
       return {
         ok: false,
         error: error instanceof Error ? error : new Error(String(error)),
-        retryable: !timedOut && !(error instanceof errors.RequestAbortedError),
+        retryable: typeof code === 'string' && RETRYABLE_CODES.has(code),
       };
     }
   }

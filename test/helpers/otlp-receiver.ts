@@ -1,4 +1,11 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 
@@ -194,13 +201,15 @@ export function decodeTraces(body: Uint8Array, contentType: string): OtlpSpan[] 
 export interface ReceiverOptions {
   /** Answers for the first requests, in order (e.g. 503 with `retry-after`); 200 after them. */
   answers?: { status: number; headers?: Record<string, string> }[];
+  /** PEM certificate and key: the receiver speaks HTTPS. */
+  tls?: { cert: string; key: string };
 }
 
 export async function startOtlpReceiver(options: ReceiverOptions = {}): Promise<Receiver> {
   const answers = [...(options.answers ?? [])];
   const bodies: { type: string; body: Buffer }[] = [];
   const headers: IncomingHttpHeaders[] = [];
-  const server: Server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -220,10 +229,12 @@ export async function startOtlpReceiver(options: ReceiverOptions = {}): Promise<
       res.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' });
       res.end(json ? '{}' : undefined);
     });
-  });
+  };
+  const server: Server =
+    options.tls === undefined ? createServer(handle) : createTlsServer(options.tls, handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`,
     get contentTypes() {
       return bodies.map((entry) => entry.type);
     },

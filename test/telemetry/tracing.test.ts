@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isSpanContextValid, ROOT_CONTEXT, SamplingDecision, type Span, trace } from '@opentelemetry/api';
 import { TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -252,6 +253,27 @@ describe('a collector that cannot be reached', () => {
       await stopStubbedApp(stubbed);
       await tracing.shutdown().catch(() => {});
     }
+  });
+});
+
+describe('a collector over HTTPS', () => {
+  const fixture = (name: string) => readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url), 'utf8');
+
+  it('is trusted through the CA the configuration names, and refused without it', async () => {
+    const tls = { cert: fixture('collector-cert.pem'), key: fixture('collector-key.pem') };
+    const receiver = await startOtlpReceiver({ tls });
+    const trusted = tracingTo(receiver, { tls: { ca: tls.cert } });
+    trusted.startSpan('query Trusted', {}, ROOT_CONTEXT).end();
+    await trusted.shutdown();
+    expect(receiver.spans().map((span) => span.name)).toEqual(['query Trusted']);
+    // A certificate no CA of the system signed: not sent.
+    const failures: Error[] = [];
+    const untrusted = tracingTo(receiver, {}, failures);
+    untrusted.startSpan('query Untrusted', {}, ROOT_CONTEXT).end();
+    await untrusted.shutdown();
+    expect(failures).toHaveLength(1);
+    expect(receiver.spans().map((span) => span.name)).toEqual(['query Trusted']);
+    await receiver.close();
   });
 });
 
