@@ -85,6 +85,13 @@ function readSpanLimits(env: Env): Partial<SpanLimits> {
 
 function readTracing(env: Env): TracingConfig | undefined {
   if (readBoolean(env, 'OTEL_SDK_DISABLED', false)) return undefined;
+  const exporter = readString(env, 'OTEL_TRACES_EXPORTER', 'otlp');
+  if (exporter === 'none') return undefined;
+  if (exporter !== 'otlp') {
+    throw new ConfigError(
+      `OTEL_TRACES_EXPORTER must be otlp or none (the only exporters shipped), got "${exporter}"`,
+    );
+  }
   const traces = optional(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
   const base = optional(env.OTEL_EXPORTER_OTLP_ENDPOINT);
   if (traces === undefined && base === undefined) return undefined;

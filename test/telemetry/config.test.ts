@@ -92,6 +92,7 @@ describe('telemetry configuration', () => {
       ['OTEL_RESOURCE_ATTRIBUTES', 'a=%zz'],
       ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE', '0'],
       ['OTEL_EXPORTER_OTLP_COMPRESSION', 'brotli'],
+      ['OTEL_TRACES_EXPORTER', 'zipkin'],
       ['OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', '-1'],
       ['OTEL_EXPORTER_OTLP_CERTIFICATE', '/nonexistent/ca.pem'],
       ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318'],
@@ -100,6 +101,12 @@ describe('telemetry configuration', () => {
       expect(() => loadConfig({ ...base, [name]: value })).toThrowError(ConfigError);
       expect(() => loadConfig({ ...base, [name]: value })).toThrowError(name);
     }
+  });
+
+  it('turns traces off with OTEL_TRACES_EXPORTER=none', () => {
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
+    expect(loadConfig({ ...env, OTEL_TRACES_EXPORTER: 'otlp' }).telemetry.tracing).toBeDefined();
+    expect(loadConfig({ ...env, OTEL_TRACES_EXPORTER: 'none' }).telemetry.tracing).toBeUndefined();
   });
 
   it('turns traces off with OTEL_SDK_DISABLED, and reads the metrics token and port', () => {
