@@ -137,7 +137,7 @@ async function main(): Promise<void> {
         ? 'off (client keys are set: set METRICS_TOKEN to scrape)'
         : 'with Authorization: Bearer $METRICS_TOKEN';
     logger.info(
-      `Metrics: http://${host}:${port}/metrics ${scrape}${telemetry.metricsPort === undefined ? '' : `; on port ${telemetry.metricsPort} ${telemetry.metricsToken === undefined ? 'open (no METRICS_TOKEN: keep that port private)' : 'with the token'}`}; traces ${tracing ? `to ${new URL(telemetry.tracing?.url ?? '').origin} (OTLP/HTTP)` : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT)'}`,
+      `Metrics: http://${host}:${port}/metrics ${scrape}${telemetry.metricsPort === undefined ? '' : `; on port ${telemetry.metricsPort} ${telemetry.metricsToken === undefined ? 'open (no METRICS_TOKEN: keep that port private)' : 'with the token'}`}; traces ${tracing && telemetry.tracing ? `to ${new URL(telemetry.tracing.url).origin} (OTLP/HTTP ${telemetry.tracing.protocol === 'http/json' ? 'JSON' : 'protobuf'}, sampler ${telemetry.tracing.sampler}${telemetry.tracing.samplerArg === undefined ? '' : ` ${telemetry.tracing.samplerArg}`})` : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT)'}`,
     );
     logger.info(
       { provider: provider.name, port },

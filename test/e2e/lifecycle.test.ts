@@ -8,6 +8,7 @@ import { createMemoryRateLimiter } from '../../src/limits/index.js';
 import { createStorage, type Storage } from '../../src/storage/index.js';
 import { wsClient } from '../helpers/clients.js';
 import { completionStream, createCompletion } from '../helpers/operations.js';
+import { type Receiver, startOtlpReceiver } from '../helpers/otlp-receiver.js';
 import { recorded } from '../helpers/recorded.js';
 import { reply, type StubUpstream, startStubUpstream } from '../helpers/stub-upstream.js';
 import { type StubbedApp, startStubbedApp, stopStubbedApp } from '../helpers/test-app.js';
@@ -95,16 +96,20 @@ describe('/readyz of a store that is down', () => {
 
 describe('SIGTERM on a real process', () => {
   let stub: StubUpstream;
+  let collector: Receiver;
   let child: ChildProcess | undefined;
+  const output: string[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'completions-drain-'));
   const sqlitePath = join(dir, 'drain.sqlite');
 
   beforeAll(async () => {
     stub = await startStubUpstream();
+    collector = await startOtlpReceiver();
   });
   afterAll(async () => {
     if (child?.exitCode === null) child.kill('SIGKILL');
     await stub.close();
+    await collector.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -123,10 +128,13 @@ describe('SIGTERM on a real process', () => {
         SHUTDOWN_DELAY_MS: '300',
         SHUTDOWN_GRACE_MS: '300',
         LOG_LEVEL: 'info',
+        // Every span waits for the drain: only the shutdown sends them.
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url.replace(/\/v1\/traces$/, ''),
+        OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20collector-secret-token',
+        OTEL_BSP_SCHEDULE_DELAY: '3600000',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const output: string[] = [];
     return new Promise((resolve, reject) => {
       const onData = (chunk: Buffer) => {
         output.push(chunk.toString());
@@ -231,5 +239,17 @@ describe('SIGTERM on a real process', () => {
     const usage = await storage.usage.forClient('anonymous');
     await storage.close();
     expect(usage.reduce((sum, row) => sum + row.requests, 0)).toBe(4);
+
+    // The spans of every operation, the streams cut by the drain included, were sent before the
+    // exit, with the collector's header, which no log line shows.
+    const names = collector.spans().map((span) => span.name);
+    expect(names.filter((name) => name.startsWith('text_completion'))).toHaveLength(4);
+    expect(names).toContain('POST /v1/completions');
+    expect(names.filter((name) => name.startsWith('subscription'))).toHaveLength(2);
+    expect(collector.headers.map((headers) => headers.authorization)).toContain(
+      'Bearer collector-secret-token',
+    );
+    expect(output.join('')).toMatch(/traces to http:\/\/127\.0\.0\.1:\d+ \(OTLP\/HTTP protobuf/);
+    expect(output.join('')).not.toContain('collector-secret-token');
   }, 60_000);
 });
