@@ -67,7 +67,9 @@ export class OtlpTransport {
 
   constructor(private readonly options: OtlpTransportOptions) {
     this.agent = new Agent({ connections: 4, ...(options.tls ? { connect: options.tls } : {}) });
+    // The exporter specification asks for a User-Agent that names the exporter.
     this.headers = Object.assign({}, options.headers, {
+      'user-agent': 'completions-subgraph-otlp-exporter',
       'content-type': options.contentType,
       ...(options.compression === 'gzip' ? { 'content-encoding': 'gzip' } : {}),
     });

@@ -85,6 +85,7 @@ describe('traces over OTLP/HTTP', () => {
     await tracing.forceFlush();
     await expect.poll(() => receiver.spans().length).toBeGreaterThanOrEqual(2);
     expect(receiver.headers[0]?.['x-collector-key']).toBe('collector-secret');
+    expect(receiver.headers[0]?.['user-agent']).toBe('completions-subgraph-otlp-exporter');
 
     const spans = receiver.spans().filter((span) => span.traceId === traceId);
     const server = spans.find((span) => span.name === 'mutation Hello');
