@@ -88,7 +88,10 @@ const unsampledContext: Context = trace.setSpan(ROOT_CONTEXT, unsampledRoot);
 const noHeaders: Readonly<Record<string, string>> = Object.freeze({});
 
 const randomWord = () => (Math.random() * 2 ** 32) >>> 0;
-const idBytes = Buffer.alloc(16);
+/** Two hexadecimal digits per byte value: ids are written here, not by Buffer's native hex encoder. */
+const hexByte = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+const hexWord = (word: number) =>
+  `${hexByte[word >>> 24]}${hexByte[(word >>> 16) & 255]}${hexByte[(word >>> 8) & 255]}${hexByte[word & 255]}`;
 
 /**
  * How roots are picked, as a bound on the value TraceIdRatioBasedSampler reads from a trace id
@@ -127,11 +130,7 @@ function sampledRootTraceId(bound: number): string | undefined {
   const d = (drawn ^ a ^ b ^ c) >>> 0;
   // All-zero is not a valid trace id (a 2^-128 chance): a new draw.
   if ((a | b | c | d) === 0) return sampledRootTraceId(bound);
-  idBytes.writeUInt32BE(a, 0);
-  idBytes.writeUInt32BE(b, 4);
-  idBytes.writeUInt32BE(c, 8);
-  idBytes.writeUInt32BE(d, 12);
-  return idBytes.toString('hex');
+  return `${hexWord(a)}${hexWord(b)}${hexWord(c)}${hexWord(d)}`;
 }
 
 /** What TraceIdRatioBasedSampler compares with its bound: the trace id's four 32-bit words XORed. */
@@ -148,9 +147,7 @@ function newSpanId(): string {
     a = randomWord();
     b = randomWord();
   }
-  idBytes.writeUInt32BE(a, 0);
-  idBytes.writeUInt32BE(b, 4);
-  return idBytes.toString('hex', 0, 8);
+  return `${hexWord(a)}${hexWord(b)}`;
 }
 
 /** The samplers that do not follow the parent's decision (the rest, the default included, do). */
@@ -223,7 +220,8 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
       const parentSpan = parent === ROOT_CONTEXT ? undefined : trace.getSpan(parent);
       if (parentSpan === unsampledRoot) return unsampledRoot;
       const context = parentSpan?.spanContext();
-      if (context !== undefined && isSpanContextValid(context)) {
+      // A span recorded here has valid ids: no need to check them again.
+      if (context !== undefined && (parentSpan instanceof RecordingSpan || isSpanContextValid(context))) {
         if (sampledUnder(context)) return recording(name, spanOptions, context.traceId, context);
         // Not recorded: the caller's trace goes on, under a span id of this hop.
         return trace.wrapSpanContext({
@@ -245,6 +243,11 @@ export function createTracing(config: TracingConfig, options: TracingOptions = {
     // What W3CTraceContextPropagator.inject writes, without a context built for it on every call.
     headersFor(span): Readonly<Record<string, string>> {
       if (span === unsampledRoot) return noHeaders;
+      if (span instanceof RecordingSpan) {
+        const traceparent = `00-${span.traceId}-${span.spanId}-01`;
+        const tracestate = span.traceState;
+        return tracestate === undefined ? { traceparent } : { traceparent, tracestate };
+      }
       const context = span.spanContext();
       if (!isSpanContextValid(context)) return noHeaders;
       const flags = context.traceFlags & TraceFlags.SAMPLED ? '01' : '00';
