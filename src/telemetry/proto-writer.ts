@@ -145,14 +145,6 @@ export class ProtoWriter {
     }
   }
 
-  bytes(field: number, value: Uint8Array): void {
-    this.tag(field, LENGTH_DELIMITED);
-    this.varint(value.length);
-    this.ensure(value.length);
-    this.buffer.set(value, this.length);
-    this.length += value.length;
-  }
-
   /** Bytes already in protobuf's wire format (encoded fields), as they are. */
   raw(value: Uint8Array): void {
     this.ensure(value.length);
