@@ -8,6 +8,7 @@
  */
 import { createServer } from 'node:net';
 import { serveParent } from './children.js';
+import { profilerCommands } from './profiler.js';
 import { sleep } from './stats.js';
 
 const port = await new Promise<number>((resolve, reject) => {
@@ -33,4 +34,5 @@ for (let attempt = 0; ; attempt++) {
   await sleep(50);
 }
 
-serveParent(port, { cpu: () => process.cpuUsage() });
+// The profiler's commands too, for a profile of the cache's hits by hand (bench/profile.ts).
+serveParent(port, Object.assign({ cpu: () => process.cpuUsage() }, profilerCommands()));

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { countTokens } from 'gpt-tokenizer/encoding/cl100k_base';
 import { describe, expect, it } from 'vitest';
-import { estimateCompletionCost, PromptCounter } from '../../src/completions/cost.js';
+import { estimateCompletionCost, PromptCounter, RecentTokenCounts } from '../../src/completions/cost.js';
 import type { WireCompletionRequest } from '../../src/upstream/wire.js';
 
 const request = (over: Partial<WireCompletionRequest>): WireCompletionRequest => ({
@@ -50,6 +50,30 @@ describe('PromptCounter', () => {
     const text = 'The quick brown fox.';
     expect(counter.count(text)).toBe(countTokens(text));
     expect(counter.count(text)).toBe(Buffer.byteLength(text));
+  });
+});
+
+describe('RecentTokenCounts', () => {
+  it('answers a text asked again as the tokenizer does, and keeps at most its entries', () => {
+    const recent = new RecentTokenCounts(8, 64);
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ maxLength: 80, unit: 'grapheme' }), { minLength: 1, maxLength: 30 }),
+        (texts) => {
+          for (const text of [...texts, ...texts])
+            expect(recent.count(text)).toBe(countTokens(text, { disallowedSpecial: new Set() }));
+          expect(recent.size).toBeLessThanOrEqual(8);
+        },
+      ),
+    );
+  });
+
+  it('does not keep long texts', () => {
+    const recent = new RecentTokenCounts(8, 64);
+    recent.count('x'.repeat(65));
+    expect(recent.size).toBe(0);
+    recent.count('x'.repeat(64));
+    expect(recent.size).toBe(1);
   });
 });
 
