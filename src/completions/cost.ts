@@ -58,10 +58,11 @@ function hasOnlyShortRuns(text: string): boolean {
 }
 
 /**
- * Exact counts of recent prompts, by their text: a template's prompt asked again with the same
- * arguments (what the result cache answers without a call) is not tokenized again — its BPE was
- * 13 µs of a cached answer's ~190. Bounded: texts of up to `maxChars`, the oldest of `entries`
- * let go first.
+ * Exact counts of recent prompts, by client and text: a prompt a client sends again (a template
+ * asked with the same arguments, as the result cache answers it without a call) is not tokenized
+ * again — its BPE was 13 µs of a cached answer's ~190. Per client, so that how fast a prompt is
+ * priced tells no client what another one sent. Bounded: texts of up to `maxChars`, the oldest of
+ * `entries` let go first.
  */
 export class RecentTokenCounts {
   private readonly counts = new Map<string, number>();
@@ -71,14 +72,15 @@ export class RecentTokenCounts {
     private readonly maxChars = 4_096,
   ) {}
 
-  count(text: string): number {
+  count(client: string, text: string): number {
     if (text.length > this.maxChars) return countTokens(text, asText);
-    const known = this.counts.get(text);
+    const key = `${client}\u0000${text}`;
+    const known = this.counts.get(key);
     if (known !== undefined) return known;
     // `<|endoftext|>` in a prompt is text to price, not a reason to throw (the library's default).
     const counted = countTokens(text, asText);
     if (this.counts.size >= this.entries) this.counts.delete(this.counts.keys().next().value as string);
-    this.counts.set(text, counted);
+    this.counts.set(key, counted);
     return counted;
   }
 
@@ -96,14 +98,19 @@ const recentCounts = new RecentTokenCounts();
 export class PromptCounter {
   private remaining: number;
 
-  constructor(exactChars = exactCharsPerOperation) {
+  /** `client`: whose operation this is, for its recent prompts' counts (none: nothing kept). */
+  constructor(
+    exactChars = exactCharsPerOperation,
+    private readonly client?: string,
+  ) {
     this.remaining = exactChars;
   }
 
   count(text: string): number {
     if (text.length > this.remaining || !hasOnlyShortRuns(text)) return byteBound(text);
     this.remaining -= text.length;
-    return recentCounts.count(text);
+    // `<|endoftext|>` in a prompt is text to price, not a reason to throw (the library's default).
+    return this.client === undefined ? countTokens(text, asText) : recentCounts.count(this.client, text);
   }
 }
 

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { PromptCounter } from '../completions/cost.js';
+import { exactCharsPerOperation, PromptCounter } from '../completions/cost.js';
 import type { CompletionRequestInput } from '../completions/model.js';
 import { assertWithinCeilings, type OperationCeilings } from '../completions/operation-limits.js';
 import { type PreparedCompletion, type PrepareSettings, prepareFromInput } from '../completions/prepare.js';
@@ -92,7 +92,8 @@ export function planOperation(
   const plan = new Map<string, PreparedCompletion>();
   try {
     // One prompt counter for the operation: its budget of exact tokenization is per operation.
-    const counter = new PromptCounter();
+    const client = (args.contextValue as Partial<GraphQLContext> | undefined)?.client?.name;
+    const counter = new PromptCounter(exactCharsPerOperation, client);
     for (const field of found.fields) {
       const call =
         'template' in field

@@ -61,7 +61,7 @@ describe('RecentTokenCounts', () => {
         fc.array(fc.string({ maxLength: 80, unit: 'grapheme' }), { minLength: 1, maxLength: 30 }),
         (texts) => {
           for (const text of [...texts, ...texts])
-            expect(recent.count(text)).toBe(countTokens(text, { disallowedSpecial: new Set() }));
+            expect(recent.count('client', text)).toBe(countTokens(text, { disallowedSpecial: new Set() }));
           expect(recent.size).toBeLessThanOrEqual(8);
         },
       ),
@@ -70,10 +70,17 @@ describe('RecentTokenCounts', () => {
 
   it('does not keep long texts', () => {
     const recent = new RecentTokenCounts(8, 64);
-    recent.count('x'.repeat(65));
+    recent.count('a', 'x'.repeat(65));
     expect(recent.size).toBe(0);
-    recent.count('x'.repeat(64));
+    recent.count('a', 'x'.repeat(64));
     expect(recent.size).toBe(1);
+  });
+
+  it('keeps each client’s counts apart: another client’s prompt is counted anew', () => {
+    const recent = new RecentTokenCounts(8, 64);
+    recent.count('a', 'the secret launch date is friday');
+    recent.count('b', 'the secret launch date is friday');
+    expect(recent.size).toBe(2);
   });
 });
 
