@@ -1,6 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { Agent, request } from 'undici';
+import { isRetryableConnectionError, isRetryableStatus, parseRetryAfterMs } from '../upstream/retry.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -23,36 +24,12 @@ export interface OtlpTransportOptions {
   tls?: { ca?: string; cert?: string; key?: string };
 }
 
-// The OpenTelemetry exporter's policy: five retries, from 1 s, ×1.5, at most 5 s, ±20 % jitter,
-// never past the export's deadline; a Retry-After the collector sends comes first.
+// The OpenTelemetry exporter's backoff: five retries, from 1 s, ×1.5, at most 5 s, ±20 % jitter,
+// never past the export's deadline; a Retry-After the collector sends comes first. What is worth
+// a retry (429/502–504, a connection that failed before any answer) is the upstream client's rule.
 const RETRIES = 5;
 const FIRST_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 5_000;
-const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
-/** Connection failures worth another try (a collector restarting), as the exporter lists them. */
-const RETRYABLE_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'ENETUNREACH',
-  'EHOSTUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-/** Retry-After in milliseconds: seconds or an HTTP date. */
-function retryAfterMs(value: string | string[] | undefined): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value;
-  if (text === undefined) return undefined;
-  const seconds = Number(text);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
 /** One attempt: done, or worth another try after (at least) the given delay, or failed for good. */
 type Attempt =
   | { ok: true }
@@ -91,17 +68,16 @@ export class OtlpTransport {
       return {
         ok: false,
         error: new Error(`the collector answered HTTP ${response.statusCode}`),
-        retryable: RETRYABLE_STATUSES.has(response.statusCode),
-        retryAfterMs: retryAfterMs(response.headers['retry-after']),
+        retryable: isRetryableStatus(response.statusCode),
+        retryAfterMs: parseRetryAfterMs(response.headers),
       };
     } catch (error) {
       // A refused or reset connection may be a collector restarting; a timeout ends the export, and
       // a certificate that is not trusted will not be trusted on the next try.
-      const code = (error as { code?: unknown } | null)?.code;
       return {
         ok: false,
         error: error instanceof Error ? error : new Error(String(error)),
-        retryable: typeof code === 'string' && RETRYABLE_CODES.has(code),
+        retryable: isRetryableConnectionError(error),
       };
     }
   }
